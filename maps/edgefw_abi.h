@@ -54,7 +54,7 @@ enum ef_proto_slot {
 };
 
 #define EF_COMBO(role, dir, ps) ((((role) * EF_DIR_COUNT) + (dir)) * EF_PS_COUNT + (ps))
-#define EF_COMBOS (EF_ROLE_COUNT * EF_DIR_COUNT * EF_PS_COUNT)
+#define EF_COMBOS ((__u32)EF_ROLE_COUNT * (__u32)EF_DIR_COUNT * (__u32)EF_PS_COUNT)
 #define EF_PORT_CLASS_SLOTS (EF_COMBOS * 65536)
 #define EF_PORT_SLOT(combo, port) (((__u32)(combo) << 16) | (__u32)(port))
 
@@ -77,16 +77,14 @@ enum ef_reason {
 	EF_R_MALFORMED_IPV6,   /* truncated header, extension chain past bound */
 	EF_R_MALFORMED_L4,     /* truncated TCP/UDP/ICMP header, TCP doff < 5 */
 	EF_R_FRAGMENT_UNTRACKED, /* non-first fragment of a datagram not admitted */
-	EF_R_FRAGMENT_TRACKED,   /* non-first fragment of an admitted datagram: pass */
 	EF_R_ARP_PASS,
 	EF_R_ND_PASS,            /* ICMPv6 133-137: neighbour discovery */
 	EF_R_NON_IP_DROP,        /* other ethertypes */
 	EF_R_ICMP_ERROR_RELATED, /* ICMP error quoting a tracked flow: pass */
 	EF_R_ICMP_ERROR_UNRELATED, /* ICMP error quoting no tracked flow: drop */
 	EF_R_TCP_SYNACK_UNTRACKED, /* SYN+ACK without a tracked flow: drop */
-	EF_R_PROTO_UNSUPPORTED,  /* IP protocol without rules (not tcp/udp/icmp): drop */
+	EF_R_PROTO_UNSUPPORTED,  /* IP protocol rules cannot name: the (role, dir) default verdict */
 	EF_R_UNKNOWN_IFACE_PASS, /* attached to an interface with no role: pass */
-	EF_R_CT_FULL_EVICT,      /* reserved for table pressure accounting */
 	EF_R_COUNT,
 };
 
@@ -119,6 +117,17 @@ struct ef_rport_key {
 struct ef_counter {
 	__u64 packets;
 	__u64 bytes;
+};
+
+/* Test mode only (rodata record_last): the counter the last packet moved. */
+enum ef_last_kind {
+	EF_LAST_RULE = 0,
+	EF_LAST_REASON = 1,
+};
+
+struct ef_last {
+	__u32 kind; /* enum ef_last_kind */
+	__u32 index;
 };
 
 struct ef_iface_value {
@@ -179,6 +188,7 @@ EF_STATIC_ASSERT(sizeof(struct ef_remote_key) == 24, "ef_remote_key size");
 EF_STATIC_ASSERT(sizeof(struct ef_rport_key) == 12, "ef_rport_key size");
 EF_STATIC_ASSERT(sizeof(struct ef_counter) == 16, "ef_counter size");
 EF_STATIC_ASSERT(sizeof(struct ef_iface_value) == 8, "ef_iface_value size");
+EF_STATIC_ASSERT(sizeof(struct ef_last) == 8, "ef_last size");
 EF_STATIC_ASSERT(sizeof(struct ef_ct_key) == 40, "ef_ct_key size");
 EF_STATIC_ASSERT(sizeof(struct ef_ct_value) == 16, "ef_ct_value size");
 EF_STATIC_ASSERT(sizeof(struct ef_frag_key) == 40, "ef_frag_key size");

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 extern "C" {
@@ -44,8 +45,8 @@ struct RuleInfo {
     std::string note;
     std::string feature;
     std::string proto;  // "tcp", "udp", "icmp", "icmp6"
-    uint32_t role = 0;  // enum ef_role
-    uint32_t dir = 0;   // enum ef_dir
+    // Where the rule is enforced on this node: (role, dir) pairs, enum ef_role / ef_dir.
+    std::vector<std::pair<uint32_t, uint32_t>> placements;
 };
 
 struct IfaceInfo {
@@ -53,13 +54,22 @@ struct IfaceInfo {
     std::vector<std::string> addresses;   // local addresses, VIPs it backs included
 };
 
+// Conntrack timeouts in seconds (policy `conntrack:`), set as rodata at load.
+struct CtTimeouts {
+    uint32_t tcp_established = 7440;
+    uint32_t tcp_closing = 10;
+    uint32_t udp = 180;
+    uint32_t icmp = 30;
+};
+
 struct MapImage {
     std::string policy_name;
     std::string node;
     std::string policy_hash;           // sha-like hex of the canonical image
     uint32_t egress_mode[EF_ROLE_COUNT] = {EF_EGRESS_ENFORCE, EF_EGRESS_ENFORCE};
+    CtTimeouts ct_timeouts;
     std::vector<IfaceInfo> ifaces;
-    std::vector<RuleInfo> rules;       // indexed by RuleInfo::index
+    std::vector<RuleInfo> rules;       // rules enforced on this node, by ascending index
     std::vector<PortClassRange> port_classes;
     std::vector<LocalEntry> locals;
     std::vector<RemoteEntry> remotes;

@@ -1,0 +1,92 @@
+#include "cli/common.h"
+
+#include <fmt/core.h>
+
+#include <fstream>
+#include <iostream>
+
+#include "image/reasons.h"
+
+namespace cli {
+
+std::optional<policy::Policy> load_policy(const PolicyArgs& a, bool json_errors) {
+    policy::Diagnostics diags;
+    auto p = policy::load(a.policy, a.site, diags);
+    if (!json_errors)
+        for (const auto& d : diags.all())
+            if (d.severity == policy::Severity::error) std::cerr << "edgefw: " << d.str() << "\n";
+    return p;
+}
+
+std::optional<uint32_t> parse_role(const std::string& s) {
+    if (s == "external") return EF_ROLE_EXTERNAL;
+    if (s == "internal") return EF_ROLE_INTERNAL;
+    std::cerr << "edgefw: --iface '" << s << "' is not a role: use external or internal\n";
+    return std::nullopt;
+}
+
+std::optional<std::vector<SpecLine>> read_specs(const std::string& spec, const std::string& file,
+                                                packet::Dir default_dir) {
+    std::vector<SpecLine> out;
+    bool ok = true;
+    auto add = [&](const std::string& text, const std::string& where, int line) {
+        packet::SpecError err;
+        auto p = packet::parse_spec(text, default_dir, err);
+        if (!p) {
+            std::cerr << "edgefw: " << where << (line ? ":" + std::to_string(line) : "")
+                      << ": bad packet spec: " << err.message << "\n";
+            ok = false;
+            return;
+        }
+        out.push_back({*p, text, line});
+    };
+    if (!spec.empty()) add(spec, "--packet", 0);
+    if (!file.empty()) {
+        std::ifstream in(file);
+        if (!in) {
+            std::cerr << "edgefw: cannot read packets file '" << file << "'\n";
+            return std::nullopt;
+        }
+        std::string line;
+        for (int n = 1; std::getline(in, line); n++) {
+            auto hash = line.find('#');
+            if (hash != std::string::npos) line.resize(hash);
+            if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+            add(line, file, n);
+        }
+    }
+    if (!ok) return std::nullopt;
+    return out;
+}
+
+std::string verdict_name(const policy::Policy& p, const VerdictLine& v) {
+    if (!v.by_rule) return image::reason_name(v.index);
+    return v.index < p.rules.size() ? p.rules[v.index].id : "rule#" + std::to_string(v.index);
+}
+
+void print_verdict(const policy::Policy& p, uint32_t role, const SpecLine& s, const VerdictLine& v,
+                   bool json) {
+    std::string name = verdict_name(p, v);
+    std::string spec = packet::to_spec(s.pkt);
+    const char* dir = s.pkt.dir == packet::Dir::ingress ? "ingress" : "egress";
+    if (json) {
+        nlohmann::json j = {{"verdict", v.pass ? "pass" : "drop"},
+                            {"rule", name},
+                            {"kind", v.by_rule ? "rule" : "reason"},
+                            {"iface", policy::role_name(role)},
+                            {"dir", dir},
+                            {"packet", spec}};
+        if (v.by_rule && v.index < p.rules.size()) {
+            j["app"] = p.rules[v.index].app;
+            j["note"] = p.rules[v.index].note;
+        }
+        std::cout << j.dump() << "\n";
+        return;
+    }
+    std::string detail;
+    if (v.by_rule && v.index < p.rules.size()) detail = " (" + p.rules[v.index].app + ")";
+    fmt::print("{:<4} {:<34} {} {:<8} {}\n", v.pass ? "pass" : "drop", name + detail,
+               policy::role_name(role), dir, spec);
+}
+
+}  // namespace cli

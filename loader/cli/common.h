@@ -1,0 +1,51 @@
+// Pieces the subcommands share: loading a policy with its diagnostics printed,
+// reading packet specs, printing one verdict line.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "image/map_image.h"
+#include "packet/packet.h"
+#include "policy/policy.h"
+
+namespace cli {
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;  // bad input: policy, site, spec
+constexpr int kExitUsage = 2;
+
+struct PolicyArgs {
+    std::string policy;
+    std::string site;
+};
+
+// Loads and prints every diagnostic to stderr; nullopt on error.
+std::optional<policy::Policy> load_policy(const PolicyArgs& a, bool json_errors = false);
+
+std::optional<uint32_t> parse_role(const std::string& s);
+
+struct SpecLine {
+    packet::Packet pkt;
+    std::string text;
+    int line = 0;
+};
+
+// From --packet or --packets FILE (one spec a line, '#' comments).
+std::optional<std::vector<SpecLine>> read_specs(const std::string& spec, const std::string& file,
+                                                packet::Dir default_dir);
+
+// One verdict line, the same for `explain` and `test`.
+struct VerdictLine {
+    bool pass = false;
+    bool by_rule = false;
+    uint32_t index = 0;  // rule index or reason
+};
+void print_verdict(const policy::Policy& p, uint32_t role, const SpecLine& s, const VerdictLine& v,
+                   bool json);
+std::string verdict_name(const policy::Policy& p, const VerdictLine& v);
+
+}  // namespace cli

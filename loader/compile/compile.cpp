@@ -1,0 +1,234 @@
+// The classification compiler. Four stages, each keyed by the previous one's
+// class, so the kernel does four lookups whatever the rule count:
+//   local port -> port class -> (+ local address) bucket -> (+ remote address)
+//   remote class -> (+ remote port) rule.
+// Classes are sets of placement entries, deduplicated by content.
+#include "compile/compile.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "compile/placement.h"
+
+namespace compile {
+
+namespace {
+
+using Signature = std::vector<uint32_t>;  // entry indices, ascending = rule order
+
+class Interner {
+public:
+    uint32_t id(const Signature& s, bool& fresh) {
+        auto [it, inserted] = ids_.emplace(s, next_);
+        fresh = inserted;
+        if (inserted) next_++;
+        return it->second;
+    }
+
+private:
+    std::map<Signature, uint32_t> ids_;
+    uint32_t next_ = 1;  // 0 means "no class"
+};
+
+// Elementary intervals of a set of ranges: for every maximal run of ports
+// covered by the same entries, calls f(lo, hi, entries).
+template <class RangesOf, class F>
+void sweep(const Signature& entries, RangesOf ranges_of, F f) {
+    std::map<uint32_t, std::vector<std::pair<uint32_t, int>>> events;  // port -> (entry, +1/-1)
+    for (uint32_t e : entries)
+        for (const auto& r : ranges_of(e)) {
+            events[r.lo].push_back({e, +1});
+            events[r.hi + 1u].push_back({e, -1});
+        }
+    std::map<uint32_t, int> active;
+    for (auto it = events.begin(); it != events.end(); ++it) {
+        for (auto [e, d] : it->second)
+            if ((active[e] += d) == 0) active.erase(e);
+        auto next = std::next(it);
+        if (next == events.end() || active.empty()) continue;
+        Signature sig;
+        for (auto& [e, n] : active) sig.push_back(e);
+        f(it->first, next->first - 1, sig);
+    }
+}
+
+// Splits [lo, hi] into aligned prefixes of the 16-bit port space.
+void port_prefixes(uint32_t lo, uint32_t hi, std::vector<std::pair<uint16_t, int>>& out) {
+    while (lo <= hi) {
+        int bits = 0;  // host bits of the largest aligned block starting at lo inside [lo, hi]
+        while (bits < 16 && (lo & ((1u << (bits + 1)) - 1)) == 0 && lo + (1u << (bits + 1)) - 1 <= hi)
+            bits++;
+        out.push_back({static_cast<uint16_t>(lo), 16 - bits});
+        lo += 1u << bits;
+    }
+}
+
+void check_limit(size_t n, size_t max, const char* map, const std::string& node) {
+    if (n > max)
+        throw Error("policy for node '" + node + "' needs " + std::to_string(n) + " entries in " +
+                    map + ", the limit is " + std::to_string(max) +
+                    ": split the policy or narrow the rules' address and port sets");
+}
+
+std::string hash_image(const image::MapImage& img) {
+    uint64_t h = 1469598103934665603ull;
+    auto mix = [&](const void* p, size_t n) {
+        auto b = static_cast<const uint8_t*>(p);
+        for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    };
+    for (const auto& r : img.port_classes) mix(&r, sizeof r);
+    for (const auto& e : img.locals) mix(&e, sizeof e);
+    for (const auto& e : img.remotes) mix(&e, sizeof e);
+    for (const auto& e : img.rports) mix(&e, sizeof e);
+    for (const auto& r : img.rules) mix(r.id.data(), r.id.size());
+    mix(img.egress_mode, sizeof img.egress_mode);
+    char buf[17];
+    snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+    return buf;
+}
+
+}  // namespace
+
+image::MapImage compile_node(const policy::Policy& p, const std::string& node, Report* report) {
+    if (!p.nodes.count(node)) {
+        std::string names;
+        for (const auto& [n, _] : p.nodes) names += (names.empty() ? "" : ", ") + n;
+        throw Error("node '" + node + "' is not in the policy: nodes are " + names);
+    }
+    image::MapImage img;
+    img.policy_name = p.name;
+    img.node = node;
+    img.egress_mode[EF_ROLE_EXTERNAL] = img.egress_mode[EF_ROLE_INTERNAL] = p.egress_mode;
+    img.ct_timeouts = {p.timeouts.tcp_established, p.timeouts.tcp_closing, p.timeouts.udp,
+                       p.timeouts.icmp};
+    for (const auto& [role, iface] : p.nodes.at(node).interfaces) {
+        image::IfaceInfo info{role, {}};
+        for (const auto& a : p.local_addresses(node, role)) info.addresses.push_back(a.str());
+        img.ifaces.push_back(info);
+    }
+
+    std::vector<Entry> entries = place(p, node);
+
+    // Rule table: one counter slot per rule, whatever its placements.
+    std::map<uint32_t, image::RuleInfo> rules;
+    for (const auto& e : entries) {
+        auto& info = rules[e.rule->index];
+        info.index = e.rule->index;
+        info.id = e.rule->id;
+        info.app = e.rule->app;
+        info.note = e.rule->note;
+        info.feature = e.rule->feature;
+        info.proto = policy::proto_name(e.rule->proto);
+        info.placements.push_back({e.role, e.dir});
+    }
+    for (auto& [i, info] : rules) img.rules.push_back(info);
+
+    std::map<uint32_t, Signature> combos;  // combo -> entries
+    for (uint32_t i = 0; i < entries.size(); i++)
+        combos[EF_COMBO(entries[i].role, entries[i].dir, entries[i].slot)].push_back(i);
+
+    Interner port_classes, buckets, remote_classes;
+    std::vector<std::pair<uint32_t, Signature>> new_buckets, new_remotes;
+
+    for (auto& [combo, members] : combos) {
+        std::map<uint32_t, Signature> class_members;
+        sweep(members, [&](uint32_t e) { return entries[e].lport; },
+              [&](uint32_t lo, uint32_t hi, const Signature& sig) {
+                  bool fresh;
+                  uint32_t pc = port_classes.id(sig, fresh);
+                  if (fresh) class_members[pc] = sig;
+                  auto& v = img.port_classes;
+                  if (!v.empty() && v.back().combo == combo && v.back().port_class == pc &&
+                      v.back().hi + 1u == lo)
+                      v.back().hi = static_cast<uint16_t>(hi);
+                  else
+                      v.push_back({combo, static_cast<uint16_t>(lo), static_cast<uint16_t>(hi), pc});
+              });
+        for (auto& [pc, sig] : class_members) {
+            std::map<packet::Addr, Signature> by_local;
+            for (uint32_t e : sig)
+                for (const auto& a : entries[e].local) by_local[a].push_back(e);
+            for (auto& [addr, bsig] : by_local) {
+                bool fresh;
+                uint32_t b = buckets.id(bsig, fresh);
+                if (fresh) new_buckets.push_back({b, bsig});
+                image::LocalEntry le;
+                le.key.port_class = pc;
+                std::memcpy(le.key.addr, addr.bytes.data(), 16);
+                le.bucket = b;
+                img.locals.push_back(le);
+            }
+        }
+    }
+
+    for (auto& [b, sig] : new_buckets) {
+        std::vector<policy::Cidr> prefixes;
+        for (uint32_t e : sig)
+            prefixes.insert(prefixes.end(), entries[e].remote.begin(), entries[e].remote.end());
+        std::sort(prefixes.begin(), prefixes.end());
+        prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
+        // An address whose longest matching prefix is q is inside every entry
+        // prefix that contains q, and inside no other (a longer one would win).
+        for (const auto& q : prefixes) {
+            Signature rsig;
+            for (uint32_t e : sig)
+                for (const auto& c : entries[e].remote)
+                    if (c.contains(q)) {
+                        rsig.push_back(e);
+                        break;
+                    }
+            bool fresh;
+            uint32_t rc = remote_classes.id(rsig, fresh);
+            if (fresh) new_remotes.push_back({rc, rsig});
+            image::RemoteEntry re;
+            re.key.prefixlen = 32 + static_cast<uint32_t>(q.plen);
+            re.key.bucket = b;
+            std::memcpy(re.key.addr, q.addr.bytes.data(), 16);
+            re.remote_class = rc;
+            img.remotes.push_back(re);
+        }
+    }
+
+    for (auto& [rc, sig] : new_remotes) {
+        // First match: the lowest entry (rule order) covering each run of ports.
+        std::vector<std::pair<std::pair<uint32_t, uint32_t>, uint32_t>> runs;
+        sweep(sig, [&](uint32_t e) { return entries[e].rport; },
+              [&](uint32_t lo, uint32_t hi, const Signature& cover) {
+                  uint32_t rule = entries[cover.front()].rule->index;
+                  if (!runs.empty() && runs.back().second == rule && runs.back().first.second + 1 == lo)
+                      runs.back().first.second = hi;
+                  else
+                      runs.push_back({{lo, hi}, rule});
+              });
+        for (auto& [range, rule] : runs) {
+            std::vector<std::pair<uint16_t, int>> prefixes;
+            port_prefixes(range.first, range.second, prefixes);
+            for (auto [port, plen] : prefixes) {
+                image::RportEntry re;
+                re.key.prefixlen = 32 + static_cast<uint32_t>(plen);
+                re.key.remote_class = rc;
+                re.key.port_be = htobe16(port);
+                re.rule_plus_one = rule + 1;
+                img.rports.push_back(re);
+            }
+        }
+    }
+
+    check_limit(img.locals.size(), EF_MAX_LOCAL, "ef_local", node);
+    check_limit(img.remotes.size(), EF_MAX_REMOTE, "ef_remote", node);
+    check_limit(img.rports.size(), EF_MAX_RPORT, "ef_rport", node);
+    img.policy_hash = hash_image(img);
+
+    if (report) {
+        std::map<std::string, std::vector<std::string>> disabled;
+        for (const auto& r : p.rules)
+            if (!p.rule_enabled(r)) disabled[r.feature].push_back(r.id);
+        report->disabled.assign(disabled.begin(), disabled.end());
+        for (const auto& r : p.rules)
+            if (p.rule_enabled(r) && !rules.count(r.index)) report->not_on_node.push_back(r.id);
+    }
+    return img;
+}
+
+}  // namespace compile

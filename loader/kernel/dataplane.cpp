@@ -1,0 +1,326 @@
+#include "kernel/dataplane.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <sys/mman.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "edgefw.skel.h"
+
+namespace kernel {
+
+namespace {
+
+std::atomic<bool> g_verbose{false};
+
+int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
+    if (!g_verbose.load(std::memory_order_relaxed)) return 0;
+    if (level == LIBBPF_DEBUG) return 0;
+    return std::vfprintf(stderr, fmt, args);
+}
+
+void install_print() {
+    static std::once_flag once;
+    std::call_once(once, [] { libbpf_set_print(libbpf_print); });
+}
+
+std::string default_hint(int err) {
+    switch (err) {
+        case EPERM:
+        case EACCES:
+            return "run as root (CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON are needed)";
+        case ENOMEM:
+            return "lower the conntrack size or free kernel memory";
+        case E2BIG:
+        case ENOSPC:
+            return "the image exceeds the map's max_entries (maps/edgefw_abi.h limits)";
+        default:
+            return {};
+    }
+}
+
+// libbpf returns -errno or sets errno; either way report the positive code.
+[[noreturn]] void fail(const std::string& action, const std::string& object, int err,
+                       std::string hint = {}) {
+    if (err < 0) err = -err;
+    if (hint.empty()) hint = default_hint(err);
+    std::string msg = "kernel: " + action + " " + object + ": " + std::strerror(err);
+    if (!hint.empty()) msg += " -- " + hint;
+    throw Error(msg);
+}
+
+int fd_of(const bpf_map* m) { return bpf_map__fd(m); }
+
+}  // namespace
+
+void set_verbose(bool verbose) {
+    g_verbose.store(verbose, std::memory_order_relaxed);
+    install_print();
+}
+
+Options Options::from_image(const image::MapImage& img) {
+    Options o;
+    o.timeouts = img.ct_timeouts;
+    for (int r = 0; r < EF_ROLE_COUNT; ++r) o.egress_mode[r] = img.egress_mode[r];
+    return o;
+}
+
+Dataplane::Dataplane(const Options& opts) : opts_(opts) {
+    install_print();
+    if (opts_.ct_size == 0) fail("size", "map ef_ct", EINVAL, "the conntrack size must be > 0");
+    for (uint32_t mode : opts_.egress_mode) {
+        if (mode != EF_EGRESS_ENFORCE && mode != EF_EGRESS_TRACK_ONLY) {
+            fail("set egress mode of", "edgefw rodata", EINVAL,
+                 "mode must be enforce or track-only");
+        }
+    }
+
+    skel_ = edgefw__open();
+    if (!skel_) fail("open", "BPF object edgefw", errno);
+
+    constexpr uint64_t ns = 1000000000ULL;
+    auto* ro = skel_->rodata;
+    for (int r = 0; r < EF_ROLE_COUNT; ++r) ro->egress_mode[r] = opts_.egress_mode[r];
+    ro->tcp_established_ns = uint64_t(opts_.timeouts.tcp_established) * ns;
+    ro->tcp_closing_ns = uint64_t(opts_.timeouts.tcp_closing) * ns;
+    ro->udp_ns = uint64_t(opts_.timeouts.udp) * ns;
+    ro->icmp_ns = uint64_t(opts_.timeouts.icmp) * ns;
+    ro->ct_create = opts_.ct_create;
+    ro->record_last = opts_.record_last;
+
+    int err = bpf_map__set_max_entries(skel_->maps.ef_ct, opts_.ct_size);
+    if (err) {
+        edgefw__destroy(skel_);
+        fail("size", "map ef_ct", err);
+    }
+    err = edgefw__load(skel_);
+    if (err) {
+        edgefw__destroy(skel_);
+        std::string hint = default_hint(-err);
+        if (err == -EACCES || err == -EINVAL) {
+            hint =
+                "run as root; if you are, the verifier rejected a program: rerun with -v "
+                "for the libbpf log";
+        }
+        fail("load", "BPF object edgefw (ef_xdp_ingress, ef_tc_egress)", err, hint);
+    }
+
+    ncpus_ = libbpf_num_possible_cpus();
+    if (ncpus_ <= 0) {
+        edgefw__destroy(skel_);
+        fail("count", "possible CPUs", ncpus_);
+    }
+
+    port_class_len_ = size_t(EF_PORT_CLASS_SLOTS) * sizeof(uint32_t);
+    void* p = mmap(nullptr, port_class_len_, PROT_READ | PROT_WRITE, MAP_SHARED,
+                   fd_of(skel_->maps.ef_port_class), 0);
+    if (p == MAP_FAILED) {
+        int e = errno;
+        edgefw__destroy(skel_);
+        fail("mmap", "map ef_port_class", e, "the map needs BPF_F_MMAPABLE (kernel >= 5.5)");
+    }
+    port_class_ = static_cast<uint32_t*>(p);
+}
+
+Dataplane::~Dataplane() {
+    if (port_class_) munmap(port_class_, port_class_len_);
+    edgefw__destroy(skel_);
+}
+
+void Dataplane::write_image(const image::MapImage& img) {
+    for (const auto& r : img.port_classes) {
+        if (r.combo >= EF_COMBOS || r.lo > r.hi || r.port_class == 0) {
+            fail("write port class range to", "map ef_port_class", EINVAL,
+                 "the image has combo " + std::to_string(r.combo) + " ports " +
+                     std::to_string(r.lo) + "-" + std::to_string(r.hi) + " class " +
+                     std::to_string(r.port_class) + "; recompile the policy");
+        }
+    }
+    std::memset(port_class_, 0, port_class_len_);
+    for (const auto& r : img.port_classes) {
+        for (uint32_t port = r.lo; port <= r.hi; ++port) {
+            port_class_[EF_PORT_SLOT(r.combo, port)] = r.port_class;
+        }
+    }
+
+    clear_map(fd_of(skel_->maps.ef_local), sizeof(ef_local_key), "ef_local");
+    clear_map(fd_of(skel_->maps.ef_remote), sizeof(ef_remote_key), "ef_remote");
+    clear_map(fd_of(skel_->maps.ef_rport), sizeof(ef_rport_key), "ef_rport");
+
+    int fd = fd_of(skel_->maps.ef_local);
+    for (const auto& e : img.locals) {
+        if (bpf_map_update_elem(fd, &e.key, &e.bucket, BPF_ANY)) {
+            fail("write entry to", "map ef_local", errno);
+        }
+    }
+    fd = fd_of(skel_->maps.ef_remote);
+    for (const auto& e : img.remotes) {
+        if (e.key.prefixlen > 32 + 128) {
+            fail("write entry to", "map ef_remote", EINVAL, "prefix length over 160; recompile");
+        }
+        if (bpf_map_update_elem(fd, &e.key, &e.remote_class, BPF_ANY)) {
+            fail("write entry to", "map ef_remote", errno);
+        }
+    }
+    fd = fd_of(skel_->maps.ef_rport);
+    for (const auto& e : img.rports) {
+        if (e.key.prefixlen > 32 + 16 || e.rule_plus_one == 0 || e.rule_plus_one > EF_MAX_RULES) {
+            fail("write entry to", "map ef_rport", EINVAL,
+                 "prefix length over 48 or rule index out of range; recompile");
+        }
+        if (bpf_map_update_elem(fd, &e.key, &e.rule_plus_one, BPF_ANY)) {
+            fail("write entry to", "map ef_rport", errno);
+        }
+    }
+}
+
+void Dataplane::set_iface_role(uint32_t ifindex, uint32_t role) {
+    if (role >= EF_ROLE_COUNT) {
+        fail("set role of", "ifindex " + std::to_string(ifindex), EINVAL,
+             "role must be external (0) or internal (1)");
+    }
+    ef_iface_value v{};
+    v.role = role;
+    if (bpf_map_update_elem(fd_of(skel_->maps.ef_ifaces), &ifindex, &v, BPF_ANY)) {
+        fail("set role of", "ifindex " + std::to_string(ifindex) + " in map ef_ifaces", errno);
+    }
+}
+
+void Dataplane::clear_iface_role(uint32_t ifindex) {
+    if (bpf_map_delete_elem(fd_of(skel_->maps.ef_ifaces), &ifindex) && errno != ENOENT) {
+        fail("clear role of", "ifindex " + std::to_string(ifindex) + " in map ef_ifaces", errno);
+    }
+}
+
+RunResult Dataplane::run(packet::Dir dir, std::span<const uint8_t> frame, uint32_t repeat) {
+    const bool ingress = dir == packet::Dir::ingress;
+    const char* prog_name = ingress ? "ef_xdp_ingress" : "ef_tc_egress";
+    bpf_program* prog = ingress ? skel_->progs.ef_xdp_ingress : skel_->progs.ef_tc_egress;
+
+    const uint32_t zero = 0;
+    const int last_fd = fd_of(skel_->maps.ef_last);
+    const ef_last unset{UINT32_MAX, UINT32_MAX};
+    if (opts_.record_last && bpf_map_update_elem(last_fd, &zero, &unset, BPF_ANY)) {
+        fail("reset", "map ef_last", errno);
+    }
+
+    // Without ctx_in, BPF_PROG_TEST_RUN runs XDP on the loopback device's rx
+    // queue (ingress_ifindex 1) and builds the skb on loopback (skb->ifindex 1):
+    // checked on 6.18 by tests/dataplane/ifindex.cpp. Callers map
+    // kTestRunIfindex to the role under test.
+    bpf_test_run_opts o{};
+    o.sz = sizeof(o);
+    o.data_in = frame.data();
+    o.data_size_in = uint32_t(frame.size());
+    o.repeat = repeat;
+    int err = bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
+    if (err) {
+        std::string hint = default_hint(-err);
+        if (err == -EINVAL) hint = "frames must be at least 14 bytes (an Ethernet header)";
+        fail("run (BPF_PROG_TEST_RUN)", std::string("program ") + prog_name, err, hint);
+    }
+
+    RunResult r;
+    r.retval = o.retval;
+    r.pass = ingress ? o.retval == XDP_PASS : o.retval == TC_ACT_OK;
+    r.duration_ns = o.duration;
+    if (opts_.record_last) {
+        ef_last last{};
+        if (bpf_map_lookup_elem(last_fd, &zero, &last)) fail("read", "map ef_last", errno);
+        r.counted = last.kind != UINT32_MAX;
+        if (r.counted) {
+            r.kind = last.kind;
+            r.index = last.index;
+        }
+    }
+    return r;
+}
+
+ef_counter Dataplane::percpu_counter(int map_fd, uint32_t index, const char* map_name) const {
+    std::vector<ef_counter> per_cpu(static_cast<size_t>(ncpus_));
+    if (bpf_map_lookup_elem(map_fd, &index, per_cpu.data())) {
+        fail("read slot " + std::to_string(index) + " of", std::string("map ") + map_name, errno,
+             errno == ENOENT ? "index out of range" : "");
+    }
+    ef_counter sum{};
+    for (const auto& c : per_cpu) {
+        sum.packets += c.packets;
+        sum.bytes += c.bytes;
+    }
+    return sum;
+}
+
+ef_counter Dataplane::rule_counter(uint32_t rule) const {
+    return percpu_counter(fd_of(skel_->maps.ef_rule_counters), rule, "ef_rule_counters");
+}
+
+ef_counter Dataplane::reason_counter(uint32_t reason) const {
+    return percpu_counter(fd_of(skel_->maps.ef_reason_counters), reason, "ef_reason_counters");
+}
+
+size_t Dataplane::count_entries(int map_fd, size_t key_size) const {
+    std::vector<uint8_t> key(key_size), next(key_size);
+    size_t n = 0;
+    const void* prev = nullptr;
+    while (bpf_map_get_next_key(map_fd, prev, next.data()) == 0) {
+        ++n;
+        key.swap(next);
+        prev = key.data();
+    }
+    return n;
+}
+
+void Dataplane::clear_map(int map_fd, size_t key_size, const char* map_name) {
+    std::vector<uint8_t> keys, next(key_size);
+    const void* prev = nullptr;
+    while (bpf_map_get_next_key(map_fd, prev, next.data()) == 0) {
+        keys.insert(keys.end(), next.begin(), next.end());
+        prev = keys.data() + keys.size() - key_size;
+    }
+    for (size_t off = 0; off < keys.size(); off += key_size) {
+        if (bpf_map_delete_elem(map_fd, keys.data() + off) && errno != ENOENT) {
+            fail("delete entry of", std::string("map ") + map_name, errno);
+        }
+    }
+}
+
+size_t Dataplane::ct_entries() const {
+    return count_entries(fd_of(skel_->maps.ef_ct), sizeof(ef_ct_key));
+}
+
+size_t Dataplane::frag_entries() const {
+    return count_entries(fd_of(skel_->maps.ef_frags), sizeof(ef_frag_key));
+}
+
+void Dataplane::clear_conntrack() {
+    clear_map(fd_of(skel_->maps.ef_ct), sizeof(ef_ct_key), "ef_ct");
+    clear_map(fd_of(skel_->maps.ef_frags), sizeof(ef_frag_key), "ef_frags");
+}
+
+ProgInfo Dataplane::prog_info(packet::Dir dir) const {
+    const bool ingress = dir == packet::Dir::ingress;
+    bpf_program* prog = ingress ? skel_->progs.ef_xdp_ingress : skel_->progs.ef_tc_egress;
+    ProgInfo pi;
+    pi.fd = bpf_program__fd(prog);
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(pi.fd, &info, &len)) {
+        fail("read info of", std::string("program ") + bpf_program__name(prog), errno);
+    }
+    pi.id = info.id;
+    pi.xlated_insns = info.xlated_prog_len / sizeof(bpf_insn);
+    pi.jited_bytes = info.jited_prog_len;
+    pi.verified_insns = info.verified_insns;
+    return pi;
+}
+
+}  // namespace kernel

@@ -1,0 +1,101 @@
+// kernel::Dataplane owns one loaded edgefw BPF object (skeleton): the XDP
+// ingress program, the TC egress program and every map they share. It writes
+// a map image into the maps, runs frames through BPF_PROG_TEST_RUN and reads
+// the counters back. Attaching to devices is the caller's business (skeleton()).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+
+#include "image/map_image.h"
+#include "packet/packet.h"
+
+struct edgefw;  // build/gen/edgefw.skel.h
+
+namespace kernel {
+
+// What failed, on what object, strerror, and how to fix it.
+class Error : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// libbpf's own messages go to stderr only when verbose (process-wide).
+void set_verbose(bool verbose);
+
+struct Options {
+    uint32_t ct_size = EF_CT_DEFAULT_SIZE;  // ef_ct max_entries
+    image::CtTimeouts timeouts;
+    uint32_t egress_mode[EF_ROLE_COUNT] = {EF_EGRESS_ENFORCE, EF_EGRESS_ENFORCE};
+    bool ct_create = true;     // false only for benchmarks: rules then never create flows
+    bool record_last = false;  // write ef_last on every packet (test/explain runs)
+
+    // Egress modes and timeouts as the image carries them.
+    static Options from_image(const image::MapImage& img);
+};
+
+struct RunResult {
+    uint32_t retval = 0;  // XDP_* or TC_ACT_*
+    bool pass = false;
+    bool counted = false;      // a counter moved (needs Options::record_last)
+    uint32_t kind = 0;         // enum ef_last_kind, when counted
+    uint32_t index = 0;        // rule index or enum ef_reason, when counted
+    uint32_t duration_ns = 0;  // kernel's average per run
+};
+
+struct ProgInfo {
+    int fd = -1;
+    uint32_t id = 0;
+    uint32_t xlated_insns = 0;  // after the verifier's rewrites
+    uint32_t jited_bytes = 0;
+    uint32_t verified_insns = 0;  // instructions the verifier processed
+};
+
+class Dataplane {
+  public:
+    // Opens the skeleton, applies the options as rodata and map sizes, loads.
+    explicit Dataplane(const Options& opts);
+    ~Dataplane();
+    Dataplane(const Dataplane&) = delete;
+    Dataplane& operator=(const Dataplane&) = delete;
+
+    // Writes the image into the maps. Meant for freshly loaded maps: called
+    // again it replaces everything, but not atomically (no hitless swap here).
+    void write_image(const image::MapImage& img);
+
+    void set_iface_role(uint32_t ifindex, uint32_t role);
+    void clear_iface_role(uint32_t ifindex);
+
+    // One frame through the program of that direction (ingress: XDP, egress:
+    // TC), as seen on ifindex 1 (loopback) -- see kTestRunIfindex.
+    RunResult run(packet::Dir dir, std::span<const uint8_t> frame, uint32_t repeat = 1);
+
+    ef_counter rule_counter(uint32_t rule) const;      // summed over CPUs
+    ef_counter reason_counter(uint32_t reason) const;  // enum ef_reason
+    size_t ct_entries() const;
+    size_t frag_entries() const;
+    void clear_conntrack();  // ef_ct and ef_frags
+
+    ProgInfo prog_info(packet::Dir dir) const;
+    const Options& options() const { return opts_; }
+    ::edgefw* skeleton() { return skel_; }
+
+    // The interface BPF_PROG_TEST_RUN reports to both programs.
+    static constexpr uint32_t kTestRunIfindex = 1;
+
+  private:
+    ef_counter percpu_counter(int map_fd, uint32_t index, const char* map_name) const;
+    void clear_map(int map_fd, size_t key_size, const char* map_name);
+    size_t count_entries(int map_fd, size_t key_size) const;
+
+    Options opts_;
+    ::edgefw* skel_ = nullptr;
+    uint32_t* port_class_ = nullptr;  // mmap of ef_port_class
+    size_t port_class_len_ = 0;
+    int ncpus_ = 0;
+};
+
+}  // namespace kernel
