@@ -18,7 +18,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)"
 endif
 
 CXXFLAGS := -std=c++20 -O2 -g -Wall -Wextra -Werror -MMD -MP \
-            -Imaps -Iloader -I$(BUILD)/gen $(EXTRA_CXXFLAGS)
+            -Imaps -Iloader -Itests/support -I$(BUILD)/gen $(EXTRA_CXXFLAGS)
 LDLIBS   := -lbpf -lelf -lz -lyaml-cpp -lfmt -lpcap
 BPFFLAGS := -target bpf -O2 -g -Wall -Wextra -Werror -MMD -MP \
             -Imaps -I$(ARCH_INC) -D__TARGET_ARCH_x86
@@ -32,6 +32,8 @@ SKELETONS   := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/gen/%.skel.h)
 UNIT_SRCS   := $(shell find tests/unit -name '*.cpp' 2>/dev/null | sort)
 UNIT_OBJS   := $(UNIT_SRCS:%.cpp=$(BUILD)/obj/%.o)
 DP_SRCS     := $(shell find tests/dataplane -name '*.cpp' 2>/dev/null | sort)
+SUPPORT_SRCS := $(shell find tests/support -name '*.cpp' 2>/dev/null | sort)
+SUPPORT_OBJS := $(SUPPORT_SRCS:%.cpp=$(BUILD)/obj/%.o)
 DP_OBJS     := $(DP_SRCS:%.cpp=$(BUILD)/obj/%.o)
 FORMAT_SRCS := $(shell find loader maps tests bpf tools -name '*.cpp' -o -name '*.h' -o -name '*.c' 2>/dev/null | grep -v '/fuzz/corpus' | sort)
 
@@ -65,12 +67,12 @@ $(BUILD)/edgefw: $(BUILD)/obj/loader/cli/main.o $(LOADER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/unit: $(UNIT_OBJS) $(LOADER_OBJS)
+$(BUILD)/tests/unit: $(UNIT_OBJS) $(SUPPORT_OBJS) $(LOADER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS) -lcriterion
 
-$(BUILD)/tests/dataplane: $(DP_OBJS) $(LOADER_OBJS)
+$(BUILD)/tests/dataplane: $(DP_OBJS) $(SUPPORT_OBJS) $(LOADER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS) -lcriterion

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* edgefw: XDP ingress and TC egress port-policy enforcement (docs/dataplane.md). */
+/* bpf_helpers.h needs linux/bpf.h first; include sorting would invert them. */
+// clang-format off
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
+// clang-format on
 
 #include "ef_verdict.h"
 
@@ -12,31 +15,28 @@
 #define EF_TC_PULL_LEN 512
 
 SEC("xdp")
-int ef_xdp_ingress(struct xdp_md *ctx)
-{
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
+int ef_xdp_ingress(struct xdp_md *ctx) {
+    void *data = (void *)(long)ctx->data;
+    void *data_end = (void *)(long)ctx->data_end;
 
-	if (ef_decide(data, data_end, ctx->ingress_ifindex, EF_DIR_INGRESS, data_end - data))
-		return XDP_PASS;
-	return XDP_DROP;
+    if (ef_decide(data, data_end, ctx->ingress_ifindex, EF_DIR_INGRESS, data_end - data))
+        return XDP_PASS;
+    return XDP_DROP;
 }
 
 SEC("tc")
-int ef_tc_egress(struct __sk_buff *skb)
-{
-	__u32 len = skb->len;
-	__u32 linear = skb->data_end - skb->data;
+int ef_tc_egress(struct __sk_buff *skb) {
+    __u32 len = skb->len;
+    __u32 linear = skb->data_end - skb->data;
 
-	if (linear < len && linear < EF_TC_PULL_LEN)
-		bpf_skb_pull_data(skb, len < EF_TC_PULL_LEN ? len : EF_TC_PULL_LEN);
+    if (linear < len && linear < EF_TC_PULL_LEN)
+        bpf_skb_pull_data(skb, len < EF_TC_PULL_LEN ? len : EF_TC_PULL_LEN);
 
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
+    void *data = (void *)(long)skb->data;
+    void *data_end = (void *)(long)skb->data_end;
 
-	if (ef_decide(data, data_end, skb->ifindex, EF_DIR_EGRESS, len))
-		return TC_ACT_OK;
-	return TC_ACT_SHOT;
+    if (ef_decide(data, data_end, skb->ifindex, EF_DIR_EGRESS, len)) return TC_ACT_OK;
+    return TC_ACT_SHOT;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

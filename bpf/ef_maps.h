@@ -3,9 +3,12 @@
 #ifndef EDGEFW_BPF_MAPS_H
 #define EDGEFW_BPF_MAPS_H
 
+/* bpf_helpers.h needs linux/bpf.h first; include sorting would invert them. */
+// clang-format off
 #include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
 #include <stdbool.h>
+#include <bpf/bpf_helpers.h>
+// clang-format on
 
 #include "edgefw_abi.h"
 
@@ -19,76 +22,77 @@ const volatile bool ct_create = true;
 const volatile bool record_last = false;
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, EF_MAX_IFACES);
-	__type(key, __u32);
-	__type(value, struct ef_iface_value);
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, EF_MAX_IFACES);
+    __type(key, __u32);
+    __type(value, struct ef_iface_value);
 } ef_ifaces SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, EF_PORT_CLASS_SLOTS);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, __u32);
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, EF_PORT_CLASS_SLOTS);
+    __uint(map_flags, BPF_F_MMAPABLE);
+    __type(key, __u32);
+    __type(value, __u32);
 } ef_port_class SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, EF_MAX_LOCAL);
-	__type(key, struct ef_local_key);
-	__type(value, __u32);
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, EF_MAX_LOCAL);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, struct ef_local_key);
+    __type(value, __u32);
 } ef_local SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, EF_MAX_REMOTE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct ef_remote_key);
-	__type(value, __u32);
+    __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+    __uint(max_entries, EF_MAX_REMOTE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, struct ef_remote_key);
+    __type(value, __u32);
 } ef_remote SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, EF_MAX_RPORT);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct ef_rport_key);
-	__type(value, __u32);
+    __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+    __uint(max_entries, EF_MAX_RPORT);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, struct ef_rport_key);
+    __type(value, __u32);
 } ef_rport SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, EF_MAX_RULES);
-	__type(key, __u32);
-	__type(value, struct ef_counter);
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, EF_MAX_RULES);
+    __type(key, __u32);
+    __type(value, struct ef_counter);
 } ef_rule_counters SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, EF_R_COUNT);
-	__type(key, __u32);
-	__type(value, struct ef_counter);
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, EF_R_COUNT);
+    __type(key, __u32);
+    __type(value, struct ef_counter);
 } ef_reason_counters SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, EF_CT_DEFAULT_SIZE);
-	__type(key, struct ef_ct_key);
-	__type(value, struct ef_ct_value);
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, EF_CT_DEFAULT_SIZE);
+    __type(key, struct ef_ct_key);
+    __type(value, struct ef_ct_value);
 } ef_ct SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, EF_FRAG_TABLE_SIZE);
-	__type(key, struct ef_frag_key);
-	__type(value, struct ef_frag_value);
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, EF_FRAG_TABLE_SIZE);
+    __type(key, struct ef_frag_key);
+    __type(value, struct ef_frag_value);
 } ef_frags SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ef_last);
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct ef_last);
 } ef_last SEC(".maps");
 
 #endif /* EDGEFW_BPF_MAPS_H */

@@ -3,21 +3,24 @@
 #ifndef EDGEFW_BPF_PARSE_H
 #define EDGEFW_BPF_PARSE_H
 
+/* Order matters: bpf_helpers.h needs linux/bpf.h first, and linux/icmp.h includes
+ * linux/if.h, which pulls glibc's sys/socket.h and, under -target bpf, a missing
+ * gnu/stubs-32.h; only IFNAMSIZ is needed from it. */
+// clang-format off
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
-#include <linux/in.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
-/* linux/icmp.h includes linux/if.h, which pulls glibc's sys/socket.h: under
- * -target bpf that asks for gnu/stubs-32.h. Only IFNAMSIZ is needed from it. */
 #define _LINUX_IF_H
 #define IFNAMSIZ 16
 #include <linux/icmp.h>
 #include <linux/icmpv6.h>
-#include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+// clang-format on
 
 #include "edgefw_abi.h"
 
@@ -34,282 +37,243 @@
 #define EF_TCP_ACK 0x10
 
 enum ef_frag_kind {
-	EF_FRAG_NONE = 0,
-	EF_FRAG_FIRST = 1, /* offset 0, more fragments */
-	EF_FRAG_LATER = 2, /* offset != 0: no L4 header */
+    EF_FRAG_NONE = 0,
+    EF_FRAG_FIRST = 1, /* offset 0, more fragments */
+    EF_FRAG_LATER = 2, /* offset != 0: no L4 header */
 };
 
 /* Five-tuple as stored in maps: 16-byte addresses (IPv4-mapped), host-order ports. */
 struct ef_tuple {
-	__u8 src[16] __attribute__((aligned(8)));
-	__u8 dst[16] __attribute__((aligned(8)));
-	__u16 sport;
-	__u16 dport;
-	__u8 proto;
-	__u8 pad[3];
+    __u8 src[16] __attribute__((aligned(8)));
+    __u8 dst[16] __attribute__((aligned(8)));
+    __u16 sport;
+    __u16 dport;
+    __u8 proto;
+    __u8 pad[3];
 };
 
 struct ef_pkt {
-	struct ef_tuple t;
-	__u32 frag_id;
-	__u8 frag;       /* enum ef_frag_kind */
-	__u8 frag_proto; /* the datagram's protocol as every fragment names it */
-	__u8 tcp_flags;
-	__u8 icmp_type;
-	__u8 icmp_code;
-	__u8 icmp_error; /* the quoted tuple is in q */
-	struct ef_tuple q;
+    struct ef_tuple t;
+    __u32 frag_id;
+    __u8 frag;       /* enum ef_frag_kind */
+    __u8 frag_proto; /* the datagram's protocol as every fragment names it */
+    __u8 tcp_flags;
+    __u8 icmp_type;
+    __u8 icmp_code;
+    __u8 icmp_error; /* the quoted tuple is in q */
+    struct ef_tuple q;
 };
 
 struct ef_frag6 {
-	__u8 nexthdr;
-	__u8 reserved;
-	__be16 frag_off; /* offset << 3 | M */
-	__be32 id;
+    __u8 nexthdr;
+    __u8 reserved;
+    __be16 frag_off; /* offset << 3 | M */
+    __be32 id;
 };
 
-static __always_inline void ef_addr_v4(__u8 *dst, const __be32 *src)
-{
-	__u32 *w = (__u32 *)dst;
+static __always_inline void ef_addr_v4(__u8 *dst, const __be32 *src) {
+    __u32 *w = (__u32 *)dst;
 
-	w[0] = 0;
-	w[1] = 0;
-	w[2] = bpf_htonl(0x0000ffff);
-	w[3] = *src;
+    w[0] = 0;
+    w[1] = 0;
+    w[2] = bpf_htonl(0x0000ffff);
+    w[3] = *src;
 }
 
-static __always_inline void ef_addr_v6(__u8 *dst, const struct in6_addr *src)
-{
-	__u32 *w = (__u32 *)dst;
+static __always_inline void ef_addr_v6(__u8 *dst, const struct in6_addr *src) {
+    __u32 *w = (__u32 *)dst;
 
-	w[0] = src->in6_u.u6_addr32[0];
-	w[1] = src->in6_u.u6_addr32[1];
-	w[2] = src->in6_u.u6_addr32[2];
-	w[3] = src->in6_u.u6_addr32[3];
+    w[0] = src->in6_u.u6_addr32[0];
+    w[1] = src->in6_u.u6_addr32[1];
+    w[2] = src->in6_u.u6_addr32[2];
+    w[3] = src->in6_u.u6_addr32[3];
 }
 
 /* Step 1. On success *off is the L3 offset and *eth_proto the (big-endian) ethertype. */
-static __always_inline int ef_parse_l2(void *data, void *data_end, __u32 *off, __be16 *eth_proto)
-{
-	struct ethhdr *eth = data;
-	__be16 proto;
-	__u32 o = sizeof(*eth);
+static __always_inline int ef_parse_l2(void *data, void *data_end, __u32 *off, __be16 *eth_proto) {
+    struct ethhdr *eth = data;
+    __be16 proto;
+    __u32 o = sizeof(*eth);
 
-	if ((void *)(eth + 1) > data_end)
-		return EF_R_MALFORMED_L2;
-	proto = eth->h_proto;
+    if ((void *)(eth + 1) > data_end) return EF_R_MALFORMED_L2;
+    proto = eth->h_proto;
 
 #pragma unroll
-	for (int i = 0; i < EF_VLAN_MAX; i++) {
-		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
-			break;
-		__be16 *tag = data + o;
-		if ((void *)tag + EF_VLAN_HLEN > data_end)
-			return EF_R_MALFORMED_L2;
-		proto = tag[1];
-		o += EF_VLAN_HLEN;
-	}
-	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
-		return EF_R_MALFORMED_L2;
+    for (int i = 0; i < EF_VLAN_MAX; i++) {
+        if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD)) break;
+        __be16 *tag = data + o;
+        if ((void *)tag + EF_VLAN_HLEN > data_end) return EF_R_MALFORMED_L2;
+        proto = tag[1];
+        o += EF_VLAN_HLEN;
+    }
+    if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
+        return EF_R_MALFORMED_L2;
 
-	*off = o;
-	*eth_proto = proto;
-	return EF_OK;
+    *off = o;
+    *eth_proto = proto;
+    return EF_OK;
 }
 
 /* Step 2 (IPv4) and the fragment fields of step 3. *off moves to L4. */
-static __always_inline int ef_parse_ipv4(void *data, void *data_end, __u32 *off,
-					 struct ef_pkt *p)
-{
-	struct iphdr *ip = data + *off;
-	__u32 hlen, tot;
-	__u16 frag_off;
+static __always_inline int ef_parse_ipv4(void *data, void *data_end, __u32 *off, struct ef_pkt *p) {
+    struct iphdr *ip = data + *off;
+    __u32 hlen, tot;
+    __u16 frag_off;
 
-	if ((void *)(ip + 1) > data_end)
-		return EF_R_MALFORMED_IPV4;
-	if (ip->version != 4 || ip->ihl < 5)
-		return EF_R_MALFORMED_IPV4;
-	hlen = ip->ihl * 4;
-	if ((void *)ip + hlen > data_end)
-		return EF_R_MALFORMED_IPV4;
-	tot = bpf_ntohs(ip->tot_len);
-	if (tot < hlen || (void *)ip + tot > data_end)
-		return EF_R_MALFORMED_IPV4;
+    if ((void *)(ip + 1) > data_end) return EF_R_MALFORMED_IPV4;
+    if (ip->version != 4 || ip->ihl < 5) return EF_R_MALFORMED_IPV4;
+    hlen = ip->ihl * 4;
+    if ((void *)ip + hlen > data_end) return EF_R_MALFORMED_IPV4;
+    tot = bpf_ntohs(ip->tot_len);
+    if (tot < hlen || (void *)ip + tot > data_end) return EF_R_MALFORMED_IPV4;
 
-	ef_addr_v4(p->t.src, &ip->saddr);
-	ef_addr_v4(p->t.dst, &ip->daddr);
-	p->t.proto = ip->protocol;
+    ef_addr_v4(p->t.src, &ip->saddr);
+    ef_addr_v4(p->t.dst, &ip->daddr);
+    p->t.proto = ip->protocol;
 
-	frag_off = bpf_ntohs(ip->frag_off);
-	if (frag_off & 0x1fff)
-		p->frag = EF_FRAG_LATER;
-	else if (frag_off & 0x2000)
-		p->frag = EF_FRAG_FIRST;
-	p->frag_id = bpf_ntohs(ip->id);
-	p->frag_proto = ip->protocol;
+    frag_off = bpf_ntohs(ip->frag_off);
+    if (frag_off & 0x1fff)
+        p->frag = EF_FRAG_LATER;
+    else if (frag_off & 0x2000)
+        p->frag = EF_FRAG_FIRST;
+    p->frag_id = bpf_ntohs(ip->id);
+    p->frag_proto = ip->protocol;
 
-	*off += hlen;
-	return EF_OK;
+    *off += hlen;
+    return EF_OK;
 }
 
-static __always_inline bool ef_ipv6_is_ext(__u8 nh)
-{
-	return nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_DSTOPTS ||
-	       nh == IPPROTO_FRAGMENT;
+static __always_inline bool ef_ipv6_is_ext(__u8 nh) {
+    return nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_DSTOPTS ||
+           nh == IPPROTO_FRAGMENT;
 }
 
 /* Step 2 (IPv6): the extension chain, at most EF_IPV6_EXT_MAX headers. */
-static __always_inline int ef_parse_ipv6(void *data, void *data_end, __u32 *off,
-					 struct ef_pkt *p)
-{
-	struct ipv6hdr *ip6 = data + *off;
-	__u32 o = *off + sizeof(*ip6);
-	__u8 nh;
+static __always_inline int ef_parse_ipv6(void *data, void *data_end, __u32 *off, struct ef_pkt *p) {
+    struct ipv6hdr *ip6 = data + *off;
+    __u32 o = *off + sizeof(*ip6);
+    __u8 nh;
 
-	if ((void *)(ip6 + 1) > data_end)
-		return EF_R_MALFORMED_IPV6;
-	if (ip6->version != 6)
-		return EF_R_MALFORMED_IPV6;
-	ef_addr_v6(p->t.src, &ip6->saddr);
-	ef_addr_v6(p->t.dst, &ip6->daddr);
-	nh = ip6->nexthdr;
+    if ((void *)(ip6 + 1) > data_end) return EF_R_MALFORMED_IPV6;
+    if (ip6->version != 6) return EF_R_MALFORMED_IPV6;
+    ef_addr_v6(p->t.src, &ip6->saddr);
+    ef_addr_v6(p->t.dst, &ip6->daddr);
+    nh = ip6->nexthdr;
 
 #pragma unroll
-	for (int i = 0; i < EF_IPV6_EXT_MAX; i++) {
-		if (nh == IPPROTO_FRAGMENT) {
-			struct ef_frag6 *fh = data + o;
-			__u16 fo;
+    for (int i = 0; i < EF_IPV6_EXT_MAX; i++) {
+        if (nh == IPPROTO_FRAGMENT) {
+            struct ef_frag6 *fh = data + o;
+            __u16 fo;
 
-			if ((void *)(fh + 1) > data_end)
-				return EF_R_MALFORMED_IPV6;
-			fo = bpf_ntohs(fh->frag_off);
-			nh = fh->nexthdr;
-			o += EF_IPV6_FRAG_HLEN;
-			p->frag_id = bpf_ntohl(fh->id);
-			/* RFC 8200 4.5: every fragment's Next Header names the first header of the
-			 * fragmentable part; later fragments have nothing else to go on. */
-			p->frag_proto = nh;
-			if (fo >> 3) {
-				p->frag = EF_FRAG_LATER;
-				*off = o;
-				return EF_OK;
-			}
-			if (fo & 1)
-				p->frag = EF_FRAG_FIRST;
-			continue;
-		}
-		if (nh != IPPROTO_HOPOPTS && nh != IPPROTO_ROUTING && nh != IPPROTO_DSTOPTS)
-			break;
-		__u8 *h = data + o;
-		if ((void *)(h + 2) > data_end)
-			return EF_R_MALFORMED_IPV6;
-		__u32 hlen = ((__u32)h[1] + 1) * 8;
-		if ((void *)h + hlen > data_end)
-			return EF_R_MALFORMED_IPV6;
-		nh = h[0];
-		o += hlen;
-	}
-	if (ef_ipv6_is_ext(nh))
-		return EF_R_MALFORMED_IPV6;
+            if ((void *)(fh + 1) > data_end) return EF_R_MALFORMED_IPV6;
+            fo = bpf_ntohs(fh->frag_off);
+            nh = fh->nexthdr;
+            o += EF_IPV6_FRAG_HLEN;
+            p->frag_id = bpf_ntohl(fh->id);
+            /* RFC 8200 4.5: every fragment's Next Header names the first header of the
+             * fragmentable part; later fragments have nothing else to go on. */
+            p->frag_proto = nh;
+            if (fo >> 3) {
+                p->frag = EF_FRAG_LATER;
+                *off = o;
+                return EF_OK;
+            }
+            if (fo & 1) p->frag = EF_FRAG_FIRST;
+            continue;
+        }
+        if (nh != IPPROTO_HOPOPTS && nh != IPPROTO_ROUTING && nh != IPPROTO_DSTOPTS) break;
+        __u8 *h = data + o;
+        if ((void *)(h + 2) > data_end) return EF_R_MALFORMED_IPV6;
+        __u32 hlen = ((__u32)h[1] + 1) * 8;
+        if ((void *)h + hlen > data_end) return EF_R_MALFORMED_IPV6;
+        nh = h[0];
+        o += hlen;
+    }
+    if (ef_ipv6_is_ext(nh)) return EF_R_MALFORMED_IPV6;
 
-	p->t.proto = nh;
-	*off = o;
-	return EF_OK;
+    p->t.proto = nh;
+    *off = o;
+    return EF_OK;
 }
 
-static __always_inline bool ef_icmp_is_error(__u8 proto, __u8 type)
-{
-	if (proto == IPPROTO_ICMP)
-		return type == ICMP_DEST_UNREACH || type == ICMP_SOURCE_QUENCH ||
-		       type == ICMP_REDIRECT || type == ICMP_TIME_EXCEEDED ||
-		       type == ICMP_PARAMETERPROB;
-	return type >= ICMPV6_DEST_UNREACH && type <= ICMPV6_PARAMPROB;
+static __always_inline bool ef_icmp_is_error(__u8 proto, __u8 type) {
+    if (proto == IPPROTO_ICMP)
+        return type == ICMP_DEST_UNREACH || type == ICMP_SOURCE_QUENCH || type == ICMP_REDIRECT ||
+               type == ICMP_TIME_EXCEEDED || type == ICMP_PARAMETERPROB;
+    return type >= ICMPV6_DEST_UNREACH && type <= ICMPV6_PARAMPROB;
 }
 
-static __always_inline void ef_quote_ports(void *l4, struct ef_tuple *q)
-{
-	if (q->proto == IPPROTO_TCP || q->proto == IPPROTO_UDP) {
-		__be16 *ports = l4;
-		q->sport = bpf_ntohs(ports[0]);
-		q->dport = bpf_ntohs(ports[1]);
-	}
+static __always_inline void ef_quote_ports(void *l4, struct ef_tuple *q) {
+    if (q->proto == IPPROTO_TCP || q->proto == IPPROTO_UDP) {
+        __be16 *ports = l4;
+        q->sport = bpf_ntohs(ports[0]);
+        q->dport = bpf_ntohs(ports[1]);
+    }
 }
 
 /* Step 5: the quoted IP header and 8 bytes of its L4 header. */
-static __always_inline int ef_parse_quote(void *q, void *data_end, struct ef_pkt *p)
-{
-	if (p->t.proto == IPPROTO_ICMP) {
-		struct iphdr *qi = q;
+static __always_inline int ef_parse_quote(void *q, void *data_end, struct ef_pkt *p) {
+    if (p->t.proto == IPPROTO_ICMP) {
+        struct iphdr *qi = q;
 
-		if ((void *)(qi + 1) > data_end)
-			return EF_R_MALFORMED_L4;
-		if (qi->ihl < 5)
-			return EF_R_MALFORMED_L4;
-		void *ql4 = q + qi->ihl * 4;
-		if (ql4 + 8 > data_end)
-			return EF_R_MALFORMED_L4;
-		ef_addr_v4(p->q.src, &qi->saddr);
-		ef_addr_v4(p->q.dst, &qi->daddr);
-		p->q.proto = qi->protocol;
-		ef_quote_ports(ql4, &p->q);
-	} else {
-		struct ipv6hdr *qi6 = q;
+        if ((void *)(qi + 1) > data_end) return EF_R_MALFORMED_L4;
+        if (qi->ihl < 5) return EF_R_MALFORMED_L4;
+        void *ql4 = q + qi->ihl * 4;
+        if (ql4 + 8 > data_end) return EF_R_MALFORMED_L4;
+        ef_addr_v4(p->q.src, &qi->saddr);
+        ef_addr_v4(p->q.dst, &qi->daddr);
+        p->q.proto = qi->protocol;
+        ef_quote_ports(ql4, &p->q);
+    } else {
+        struct ipv6hdr *qi6 = q;
 
-		if ((void *)(qi6 + 1) + 8 > data_end)
-			return EF_R_MALFORMED_L4;
-		ef_addr_v6(p->q.src, &qi6->saddr);
-		ef_addr_v6(p->q.dst, &qi6->daddr);
-		p->q.proto = qi6->nexthdr;
-		ef_quote_ports(qi6 + 1, &p->q);
-	}
-	p->icmp_error = 1;
-	return EF_OK;
+        if ((void *)(qi6 + 1) + 8 > data_end) return EF_R_MALFORMED_L4;
+        ef_addr_v6(p->q.src, &qi6->saddr);
+        ef_addr_v6(p->q.dst, &qi6->daddr);
+        p->q.proto = qi6->nexthdr;
+        ef_quote_ports(qi6 + 1, &p->q);
+    }
+    p->icmp_error = 1;
+    return EF_OK;
 }
 
 /* Step 4 (and step 5's quote). Returns EF_OK, a malformed reason, EF_R_ND_PASS or
  * EF_R_PROTO_UNSUPPORTED. */
-static __always_inline int ef_parse_l4(void *data, void *data_end, __u32 off, struct ef_pkt *p)
-{
-	void *l4 = data + off;
+static __always_inline int ef_parse_l4(void *data, void *data_end, __u32 off, struct ef_pkt *p) {
+    void *l4 = data + off;
 
-	switch (p->t.proto) {
-	case IPPROTO_TCP: {
-		struct tcphdr *th = l4;
-		if ((void *)(th + 1) > data_end)
-			return EF_R_MALFORMED_L4;
-		if (th->doff < 5)
-			return EF_R_MALFORMED_L4;
-		if (l4 + th->doff * 4 > data_end)
-			return EF_R_MALFORMED_L4;
-		p->t.sport = bpf_ntohs(th->source);
-		p->t.dport = bpf_ntohs(th->dest);
-		p->tcp_flags = ((__u8 *)th)[EF_TCP_FLAGS_OFF];
-		return EF_OK;
-	}
-	case IPPROTO_UDP: {
-		struct udphdr *uh = l4;
-		if ((void *)(uh + 1) > data_end)
-			return EF_R_MALFORMED_L4;
-		p->t.sport = bpf_ntohs(uh->source);
-		p->t.dport = bpf_ntohs(uh->dest);
-		return EF_OK;
-	}
-	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6: {
-		__u8 *ih = l4;
-		if ((void *)ih + 8 > data_end)
-			return EF_R_MALFORMED_L4;
-		p->icmp_type = ih[0];
-		p->icmp_code = ih[1];
-		if (p->t.proto == IPPROTO_ICMPV6 && ih[0] >= 133 && ih[0] <= 137)
-			return EF_R_ND_PASS;
-		if (ef_icmp_is_error(p->t.proto, ih[0]))
-			return ef_parse_quote(l4 + 8, data_end, p);
-		return EF_OK;
-	}
-	default:
-		return EF_R_PROTO_UNSUPPORTED;
-	}
+    switch (p->t.proto) {
+        case IPPROTO_TCP: {
+            struct tcphdr *th = l4;
+            if ((void *)(th + 1) > data_end) return EF_R_MALFORMED_L4;
+            if (th->doff < 5) return EF_R_MALFORMED_L4;
+            if (l4 + th->doff * 4 > data_end) return EF_R_MALFORMED_L4;
+            p->t.sport = bpf_ntohs(th->source);
+            p->t.dport = bpf_ntohs(th->dest);
+            p->tcp_flags = ((__u8 *)th)[EF_TCP_FLAGS_OFF];
+            return EF_OK;
+        }
+        case IPPROTO_UDP: {
+            struct udphdr *uh = l4;
+            if ((void *)(uh + 1) > data_end) return EF_R_MALFORMED_L4;
+            p->t.sport = bpf_ntohs(uh->source);
+            p->t.dport = bpf_ntohs(uh->dest);
+            return EF_OK;
+        }
+        case IPPROTO_ICMP:
+        case IPPROTO_ICMPV6: {
+            __u8 *ih = l4;
+            if ((void *)ih + 8 > data_end) return EF_R_MALFORMED_L4;
+            p->icmp_type = ih[0];
+            p->icmp_code = ih[1];
+            if (p->t.proto == IPPROTO_ICMPV6 && ih[0] >= 133 && ih[0] <= 137) return EF_R_ND_PASS;
+            if (ef_icmp_is_error(p->t.proto, ih[0])) return ef_parse_quote(l4 + 8, data_end, p);
+            return EF_OK;
+        }
+        default:
+            return EF_R_PROTO_UNSUPPORTED;
+    }
 }
 
 #endif /* EDGEFW_BPF_PARSE_H */

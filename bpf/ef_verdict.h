@@ -7,325 +7,297 @@
 #include "ef_parse.h"
 
 struct ef_verdict {
-	__u32 pass;
-	__u32 kind;  /* enum ef_last_kind: which counter moves */
-	__u32 index; /* rule index or enum ef_reason */
+    __u32 pass;
+    __u32 kind;  /* enum ef_last_kind: which counter moves */
+    __u32 index; /* rule index or enum ef_reason */
 };
 
-static __always_inline void ef_set_reason(struct ef_verdict *v, __u32 reason, __u32 pass)
-{
-	v->pass = pass;
-	v->kind = EF_LAST_REASON;
-	v->index = reason;
+static __always_inline void ef_set_reason(struct ef_verdict *v, __u32 reason, __u32 pass) {
+    v->pass = pass;
+    v->kind = EF_LAST_REASON;
+    v->index = reason;
 }
 
-static __always_inline void ef_set_rule(struct ef_verdict *v, __u32 rule)
-{
-	v->pass = 1;
-	v->kind = EF_LAST_RULE;
-	v->index = rule;
+static __always_inline void ef_set_rule(struct ef_verdict *v, __u32 rule) {
+    v->pass = 1;
+    v->kind = EF_LAST_RULE;
+    v->index = rule;
 }
 
 /* memcmp order of two 16-byte addresses: big-endian comparison of two words. */
-static __always_inline int ef_addr_cmp(const __u8 *a, const __u8 *b)
-{
-	__u64 a0 = __builtin_bswap64(*(const __u64 *)a);
-	__u64 b0 = __builtin_bswap64(*(const __u64 *)b);
-	__u64 a1, b1;
+static __always_inline int ef_addr_cmp(const __u8 *a, const __u8 *b) {
+    __u64 a0 = __builtin_bswap64(*(const __u64 *)a);
+    __u64 b0 = __builtin_bswap64(*(const __u64 *)b);
+    __u64 a1, b1;
 
-	if (a0 != b0)
-		return a0 < b0 ? -1 : 1;
-	a1 = __builtin_bswap64(*(const __u64 *)(a + 8));
-	b1 = __builtin_bswap64(*(const __u64 *)(b + 8));
-	if (a1 != b1)
-		return a1 < b1 ? -1 : 1;
-	return 0;
+    if (a0 != b0) return a0 < b0 ? -1 : 1;
+    a1 = __builtin_bswap64(*(const __u64 *)(a + 8));
+    b1 = __builtin_bswap64(*(const __u64 *)(b + 8));
+    if (a1 != b1) return a1 < b1 ? -1 : 1;
+    return 0;
 }
 
 /* Word copies: the verifier rejects misaligned stack access and key addresses sit
  * at offset 4 (ef_local_key), so 4-byte words are the widest safe unit. */
-static __always_inline void ef_copy16(__u8 *dst, const __u8 *src)
-{
-	__u32 *d = (__u32 *)dst;
-	const __u32 *s = (const __u32 *)src;
+static __always_inline void ef_copy16(__u8 *dst, const __u8 *src) {
+    __u32 *d = (__u32 *)dst;
+    const __u32 *s = (const __u32 *)src;
 
-	d[0] = s[0];
-	d[1] = s[1];
-	d[2] = s[2];
-	d[3] = s[3];
+    d[0] = s[0];
+    d[1] = s[1];
+    d[2] = s[2];
+    d[3] = s[3];
 }
 
-static __always_inline void ef_ct_key_of(struct ef_ct_key *k, const struct ef_tuple *t, __u32 role)
-{
-	int c = ef_addr_cmp(t->src, t->dst);
+static __always_inline void ef_ct_key_of(struct ef_ct_key *k, const struct ef_tuple *t,
+                                         __u32 role) {
+    int c = ef_addr_cmp(t->src, t->dst);
 
-	__builtin_memset(k, 0, sizeof(*k));
-	if (c < 0 || (c == 0 && t->sport <= t->dport)) {
-		ef_copy16(k->addr_a, t->src);
-		ef_copy16(k->addr_b, t->dst);
-		k->port_a = t->sport;
-		k->port_b = t->dport;
-	} else {
-		ef_copy16(k->addr_a, t->dst);
-		ef_copy16(k->addr_b, t->src);
-		k->port_a = t->dport;
-		k->port_b = t->sport;
-	}
-	k->proto = t->proto;
-	k->role = role;
+    __builtin_memset(k, 0, sizeof(*k));
+    if (c < 0 || (c == 0 && t->sport <= t->dport)) {
+        ef_copy16(k->addr_a, t->src);
+        ef_copy16(k->addr_b, t->dst);
+        k->port_a = t->sport;
+        k->port_b = t->dport;
+    } else {
+        ef_copy16(k->addr_a, t->dst);
+        ef_copy16(k->addr_b, t->src);
+        k->port_a = t->dport;
+        k->port_b = t->sport;
+    }
+    k->proto = t->proto;
+    k->role = role;
 }
 
-static __always_inline __u64 ef_ct_timeout(__u8 proto, __u8 state)
-{
-	if (proto == IPPROTO_TCP)
-		return state == EF_CT_CLOSING ? tcp_closing_ns : tcp_established_ns;
-	if (proto == IPPROTO_UDP)
-		return udp_ns;
-	return icmp_ns;
+static __always_inline __u64 ef_ct_timeout(__u8 proto, __u8 state) {
+    if (proto == IPPROTO_TCP) return state == EF_CT_CLOSING ? tcp_closing_ns : tcp_established_ns;
+    if (proto == IPPROTO_UDP) return udp_ns;
+    return icmp_ns;
 }
+
+/* Timeouts are seconds: the coarse clock (jiffy resolution) is precise enough and
+ * costs a fraction of bpf_ktime_get_ns, which dominated the conntrack-hit path. */
+static __always_inline __u64 ef_now(void) { return bpf_ktime_get_coarse_ns(); }
 
 /* A live entry, or NULL; an expired one is deleted. Another CPU may have refreshed
  * last_seen after our clock read, so a last_seen in the future is live. */
-static __always_inline struct ef_ct_value *ef_ct_live(struct ef_ct_key *k, __u64 now)
-{
-	struct ef_ct_value *cv = bpf_map_lookup_elem(&ef_ct, k);
+static __always_inline struct ef_ct_value *ef_ct_live(struct ef_ct_key *k, __u64 *now) {
+    struct ef_ct_value *cv = bpf_map_lookup_elem(&ef_ct, k);
 
-	if (!cv)
-		return NULL;
-	if (now > cv->last_seen_ns &&
-	    now - cv->last_seen_ns > ef_ct_timeout(k->proto, cv->state)) {
-		bpf_map_delete_elem(&ef_ct, k);
-		return NULL;
-	}
-	return cv;
+    if (!cv) return NULL;
+    *now = ef_now();
+    if (*now > cv->last_seen_ns && *now - cv->last_seen_ns > ef_ct_timeout(k->proto, cv->state)) {
+        bpf_map_delete_elem(&ef_ct, k);
+        return NULL;
+    }
+    return cv;
 }
 
 static __always_inline void ef_frag_key_of(struct ef_frag_key *k, const struct ef_pkt *p,
-					   __u32 role)
-{
-	__builtin_memset(k, 0, sizeof(*k));
-	ef_copy16(k->src, p->t.src);
-	ef_copy16(k->dst, p->t.dst);
-	k->id = p->frag_id;
-	k->proto = p->frag_proto;
-	k->role = role;
+                                           __u32 role) {
+    __builtin_memset(k, 0, sizeof(*k));
+    ef_copy16(k->src, p->t.src);
+    ef_copy16(k->dst, p->t.dst);
+    k->id = p->frag_id;
+    k->proto = p->frag_proto;
+    k->role = role;
 }
 
 /* Step 8: four lookups; 0 = no rule, else rule index + 1. */
-static __always_inline __u32 ef_classify(const struct ef_pkt *p, __u32 role, __u32 dir)
-{
-	__u32 ps, lport, rport, slot;
-	const __u8 *laddr, *raddr;
-	__u32 *pc, *bucket, *rclass, *rule1;
+static __always_inline __u32 ef_classify(const struct ef_pkt *p, __u32 role, __u32 dir) {
+    __u32 ps, lport, rport, slot;
+    const __u8 *laddr, *raddr;
+    __u32 *pc, *bucket, *rclass, *rule1;
 
-	if (p->t.proto == IPPROTO_TCP)
-		ps = EF_PS_TCP;
-	else if (p->t.proto == IPPROTO_UDP)
-		ps = EF_PS_UDP;
-	else if (p->t.proto == IPPROTO_ICMP)
-		ps = EF_PS_ICMP;
-	else
-		ps = EF_PS_ICMP6;
+    if (p->t.proto == IPPROTO_TCP)
+        ps = EF_PS_TCP;
+    else if (p->t.proto == IPPROTO_UDP)
+        ps = EF_PS_UDP;
+    else if (p->t.proto == IPPROTO_ICMP)
+        ps = EF_PS_ICMP;
+    else
+        ps = EF_PS_ICMP6;
 
-	if (dir == EF_DIR_INGRESS) {
-		laddr = p->t.dst;
-		raddr = p->t.src;
-		lport = p->t.dport;
-		rport = p->t.sport;
-	} else {
-		laddr = p->t.src;
-		raddr = p->t.dst;
-		lport = p->t.sport;
-		rport = p->t.dport;
-	}
-	if (ps >= EF_PS_ICMP) {
-		lport = (__u32)p->icmp_type << 8 | p->icmp_code;
-		rport = 0;
-	}
+    if (dir == EF_DIR_INGRESS) {
+        laddr = p->t.dst;
+        raddr = p->t.src;
+        lport = p->t.dport;
+        rport = p->t.sport;
+    } else {
+        laddr = p->t.src;
+        raddr = p->t.dst;
+        lport = p->t.sport;
+        rport = p->t.dport;
+    }
+    if (ps >= EF_PS_ICMP) {
+        lport = (__u32)p->icmp_type << 8 | p->icmp_code;
+        rport = 0;
+    }
 
-	slot = EF_PORT_SLOT(EF_COMBO(role, dir, ps), lport);
-	pc = bpf_map_lookup_elem(&ef_port_class, &slot);
-	if (!pc || !*pc)
-		return 0;
+    slot = EF_PORT_SLOT(EF_COMBO(role, dir, ps), lport);
+    pc = bpf_map_lookup_elem(&ef_port_class, &slot);
+    if (!pc || !*pc) return 0;
 
-	struct ef_local_key lk __attribute__((aligned(8)));
-	__builtin_memset(&lk, 0, sizeof(lk));
-	lk.port_class = *pc;
-	ef_copy16(lk.addr, laddr);
-	bucket = bpf_map_lookup_elem(&ef_local, &lk);
-	if (!bucket)
-		return 0;
+    struct ef_local_key lk __attribute__((aligned(8)));
+    __builtin_memset(&lk, 0, sizeof(lk));
+    lk.port_class = *pc;
+    ef_copy16(lk.addr, laddr);
+    bucket = bpf_map_lookup_elem(&ef_local, &lk);
+    if (!bucket) return 0;
 
-	struct ef_remote_key rk __attribute__((aligned(8)));
-	__builtin_memset(&rk, 0, sizeof(rk));
-	rk.prefixlen = 32 + 128;
-	rk.bucket = *bucket;
-	ef_copy16(rk.addr, raddr);
-	rclass = bpf_map_lookup_elem(&ef_remote, &rk);
-	if (!rclass)
-		return 0;
+    struct ef_remote_key rk __attribute__((aligned(8)));
+    __builtin_memset(&rk, 0, sizeof(rk));
+    rk.prefixlen = 32 + 128;
+    rk.bucket = *bucket;
+    ef_copy16(rk.addr, raddr);
+    rclass = bpf_map_lookup_elem(&ef_remote, &rk);
+    if (!rclass) return 0;
 
-	struct ef_rport_key pk;
-	__builtin_memset(&pk, 0, sizeof(pk));
-	pk.prefixlen = 32 + 16;
-	pk.remote_class = *rclass;
-	pk.port_be = bpf_htons((__u16)rport);
-	rule1 = bpf_map_lookup_elem(&ef_rport, &pk);
-	if (!rule1 || *rule1 == 0 || *rule1 > EF_MAX_RULES)
-		return 0;
-	return *rule1;
+    struct ef_rport_key pk;
+    __builtin_memset(&pk, 0, sizeof(pk));
+    pk.prefixlen = 32 + 16;
+    pk.remote_class = *rclass;
+    pk.port_be = bpf_htons((__u16)rport);
+    rule1 = bpf_map_lookup_elem(&ef_rport, &pk);
+    if (!rule1 || *rule1 == 0 || *rule1 > EF_MAX_RULES) return 0;
+    return *rule1;
 }
 
-static __always_inline __u32 ef_default_pass(__u32 role, __u32 dir)
-{
-	return dir == EF_DIR_EGRESS && egress_mode[role & 1] == EF_EGRESS_TRACK_ONLY;
+static __always_inline __u32 ef_default_pass(__u32 role, __u32 dir) {
+    return dir == EF_DIR_EGRESS && egress_mode[role & 1] == EF_EGRESS_TRACK_ONLY;
 }
 
 static __always_inline void ef_frag_record(const struct ef_pkt *p, __u32 role, __u32 rule,
-					   __u64 now)
-{
-	struct ef_frag_key fk __attribute__((aligned(8)));
-	struct ef_frag_value fv = {};
+                                           __u64 now) {
+    struct ef_frag_key fk __attribute__((aligned(8)));
+    struct ef_frag_value fv = {};
 
-	ef_frag_key_of(&fk, p, role);
-	fv.last_seen_ns = now;
-	fv.rule = rule;
-	bpf_map_update_elem(&ef_frags, &fk, &fv, BPF_ANY);
+    ef_frag_key_of(&fk, p, role);
+    fv.last_seen_ns = now;
+    fv.rule = rule;
+    bpf_map_update_elem(&ef_frags, &fk, &fv, BPF_ANY);
 }
 
 /* Steps 1-10 after the interface lookup. */
 static __always_inline void ef_decide_role(void *data, void *data_end, __u32 role, __u32 dir,
-					   struct ef_verdict *v)
-{
-	struct ef_pkt p;
-	__be16 eth_proto;
-	__u32 off = 0;
-	__u64 now;
-	int r;
+                                           struct ef_verdict *v) {
+    struct ef_pkt p;
+    __be16 eth_proto;
+    __u32 off = 0;
+    __u64 now = 0;
+    int r;
 
-	__builtin_memset(&p, 0, sizeof(p));
+    __builtin_memset(&p, 0, sizeof(p));
 
-	r = ef_parse_l2(data, data_end, &off, &eth_proto);
-	if (r != EF_OK)
-		return ef_set_reason(v, r, 0);
-	if (eth_proto == bpf_htons(ETH_P_IP))
-		r = ef_parse_ipv4(data, data_end, &off, &p);
-	else if (eth_proto == bpf_htons(ETH_P_IPV6))
-		r = ef_parse_ipv6(data, data_end, &off, &p);
-	else if (eth_proto == bpf_htons(ETH_P_ARP))
-		return ef_set_reason(v, EF_R_ARP_PASS, 1);
-	else
-		return ef_set_reason(v, EF_R_NON_IP_DROP, 0);
-	if (r != EF_OK)
-		return ef_set_reason(v, r, 0);
+    r = ef_parse_l2(data, data_end, &off, &eth_proto);
+    if (r != EF_OK) return ef_set_reason(v, r, 0);
+    if (eth_proto == bpf_htons(ETH_P_IP))
+        r = ef_parse_ipv4(data, data_end, &off, &p);
+    else if (eth_proto == bpf_htons(ETH_P_IPV6))
+        r = ef_parse_ipv6(data, data_end, &off, &p);
+    else if (eth_proto == bpf_htons(ETH_P_ARP))
+        return ef_set_reason(v, EF_R_ARP_PASS, 1);
+    else
+        return ef_set_reason(v, EF_R_NON_IP_DROP, 0);
+    if (r != EF_OK) return ef_set_reason(v, r, 0);
 
-	/* Step 3: a later fragment carries no ports. */
-	if (p.frag == EF_FRAG_LATER) {
-		struct ef_frag_key fk __attribute__((aligned(8)));
-		struct ef_frag_value *fv;
+    /* Step 3: a later fragment carries no ports. */
+    if (p.frag == EF_FRAG_LATER) {
+        struct ef_frag_key fk __attribute__((aligned(8)));
+        struct ef_frag_value *fv;
 
-		ef_frag_key_of(&fk, &p, role);
-		fv = bpf_map_lookup_elem(&ef_frags, &fk);
-		if (!fv)
-			return ef_set_reason(v, EF_R_FRAGMENT_UNTRACKED, 0);
-		fv->last_seen_ns = bpf_ktime_get_ns();
-		return ef_set_rule(v, fv->rule);
-	}
+        ef_frag_key_of(&fk, &p, role);
+        fv = bpf_map_lookup_elem(&ef_frags, &fk);
+        if (!fv) return ef_set_reason(v, EF_R_FRAGMENT_UNTRACKED, 0);
+        fv->last_seen_ns = ef_now();
+        return ef_set_rule(v, fv->rule);
+    }
 
-	r = ef_parse_l4(data, data_end, off, &p);
-	if (r == EF_R_ND_PASS)
-		return ef_set_reason(v, r, 1);
-	if (r == EF_R_PROTO_UNSUPPORTED)
-		return ef_set_reason(v, r, ef_default_pass(role, dir));
-	if (r != EF_OK)
-		return ef_set_reason(v, r, 0);
+    r = ef_parse_l4(data, data_end, off, &p);
+    if (r == EF_R_ND_PASS) return ef_set_reason(v, r, 1);
+    if (r == EF_R_PROTO_UNSUPPORTED) return ef_set_reason(v, r, ef_default_pass(role, dir));
+    if (r != EF_OK) return ef_set_reason(v, r, 0);
 
-	struct ef_ct_key ck __attribute__((aligned(8)));
-	struct ef_ct_value *cv;
+    struct ef_ct_key ck __attribute__((aligned(8)));
+    struct ef_ct_value *cv;
 
-	now = bpf_ktime_get_ns();
+    /* Step 5: errors pass only for a tracked flow and never create one. */
+    if (p.icmp_error) {
+        ef_ct_key_of(&ck, &p.q, role);
+        if (ef_ct_live(&ck, &now)) return ef_set_reason(v, EF_R_ICMP_ERROR_RELATED, 1);
+        return ef_set_reason(v, EF_R_ICMP_ERROR_UNRELATED, 0);
+    }
 
-	/* Step 5: errors pass only for a tracked flow and never create one. */
-	if (p.icmp_error) {
-		ef_ct_key_of(&ck, &p.q, role);
-		if (ef_ct_live(&ck, now))
-			return ef_set_reason(v, EF_R_ICMP_ERROR_RELATED, 1);
-		return ef_set_reason(v, EF_R_ICMP_ERROR_UNRELATED, 0);
-	}
+    /* Step 6. */
+    ef_ct_key_of(&ck, &p.t, role);
+    cv = ef_ct_live(&ck, &now);
+    if (cv) {
+        __u32 rule = cv->rule;
 
-	/* Step 6. */
-	ef_ct_key_of(&ck, &p.t, role);
-	cv = ef_ct_live(&ck, now);
-	if (cv) {
-		__u32 rule = cv->rule;
+        if (p.tcp_flags & EF_TCP_RST) {
+            bpf_map_delete_elem(&ef_ct, &ck);
+        } else {
+            if (p.tcp_flags & EF_TCP_FIN) cv->state = EF_CT_CLOSING;
+            cv->last_seen_ns = now;
+        }
+        if (p.frag == EF_FRAG_FIRST) ef_frag_record(&p, role, rule, now);
+        return ef_set_rule(v, rule);
+    }
 
-		if (p.tcp_flags & EF_TCP_RST) {
-			bpf_map_delete_elem(&ef_ct, &ck);
-		} else {
-			if (p.tcp_flags & EF_TCP_FIN)
-				cv->state = EF_CT_CLOSING;
-			cv->last_seen_ns = now;
-		}
-		if (p.frag == EF_FRAG_FIRST)
-			ef_frag_record(&p, role, rule, now);
-		return ef_set_rule(v, rule);
-	}
+    /* Step 7. */
+    if ((p.tcp_flags & (EF_TCP_SYN | EF_TCP_ACK)) == (EF_TCP_SYN | EF_TCP_ACK))
+        return ef_set_reason(v, EF_R_TCP_SYNACK_UNTRACKED, 0);
 
-	/* Step 7. */
-	if ((p.tcp_flags & (EF_TCP_SYN | EF_TCP_ACK)) == (EF_TCP_SYN | EF_TCP_ACK))
-		return ef_set_reason(v, EF_R_TCP_SYNACK_UNTRACKED, 0);
+    /* Steps 8-10. */
+    __u32 rule1 = ef_classify(&p, role, dir);
+    if (!rule1)
+        return ef_set_reason(v, EF_R_DEFAULT_EXTERNAL_INGRESS + role * EF_DIR_COUNT + dir,
+                             ef_default_pass(role, dir));
 
-	/* Steps 8-10. */
-	__u32 rule1 = ef_classify(&p, role, dir);
-	if (!rule1)
-		return ef_set_reason(v, EF_R_DEFAULT_EXTERNAL_INGRESS + role * EF_DIR_COUNT + dir,
-				     ef_default_pass(role, dir));
+    if ((ct_create && !(p.tcp_flags & EF_TCP_RST)) || p.frag == EF_FRAG_FIRST) now = ef_now();
+    if (ct_create && !(p.tcp_flags & EF_TCP_RST)) {
+        struct ef_ct_value nv = {};
 
-	if (ct_create && !(p.tcp_flags & EF_TCP_RST)) {
-		struct ef_ct_value nv = {};
-
-		nv.last_seen_ns = now;
-		nv.rule = rule1 - 1;
-		nv.state = (p.tcp_flags & EF_TCP_FIN) ? EF_CT_CLOSING : EF_CT_OPEN;
-		nv.opened_dir = dir;
-		bpf_map_update_elem(&ef_ct, &ck, &nv, BPF_ANY);
-	}
-	if (p.frag == EF_FRAG_FIRST)
-		ef_frag_record(&p, role, rule1 - 1, now);
-	return ef_set_rule(v, rule1 - 1);
+        nv.last_seen_ns = now;
+        nv.rule = rule1 - 1;
+        nv.state = (p.tcp_flags & EF_TCP_FIN) ? EF_CT_CLOSING : EF_CT_OPEN;
+        nv.opened_dir = dir;
+        bpf_map_update_elem(&ef_ct, &ck, &nv, BPF_ANY);
+    }
+    if (p.frag == EF_FRAG_FIRST) ef_frag_record(&p, role, rule1 - 1, now);
+    return ef_set_rule(v, rule1 - 1);
 }
 
 /* Step 0 (the interface's role), then counting: exactly one counter per packet. */
 static __always_inline __u32 ef_decide(void *data, void *data_end, __u32 ifindex, __u32 dir,
-				       __u64 bytes)
-{
-	struct ef_verdict v = {};
-	struct ef_iface_value *iv = bpf_map_lookup_elem(&ef_ifaces, &ifindex);
-	struct ef_counter *c;
+                                       __u64 bytes) {
+    struct ef_verdict v = {};
+    struct ef_iface_value *iv = bpf_map_lookup_elem(&ef_ifaces, &ifindex);
+    struct ef_counter *c;
 
-	if (!iv || iv->role >= EF_ROLE_COUNT)
-		ef_set_reason(&v, EF_R_UNKNOWN_IFACE_PASS, 1);
-	else
-		ef_decide_role(data, data_end, iv->role, dir, &v);
+    if (!iv || iv->role >= EF_ROLE_COUNT)
+        ef_set_reason(&v, EF_R_UNKNOWN_IFACE_PASS, 1);
+    else
+        ef_decide_role(data, data_end, iv->role, dir, &v);
 
-	if (v.kind == EF_LAST_RULE)
-		c = bpf_map_lookup_elem(&ef_rule_counters, &v.index);
-	else
-		c = bpf_map_lookup_elem(&ef_reason_counters, &v.index);
-	if (c) {
-		c->packets++;
-		c->bytes += bytes;
-	}
-	if (record_last) {
-		__u32 zero = 0;
-		struct ef_last *last = bpf_map_lookup_elem(&ef_last, &zero);
+    if (v.kind == EF_LAST_RULE)
+        c = bpf_map_lookup_elem(&ef_rule_counters, &v.index);
+    else
+        c = bpf_map_lookup_elem(&ef_reason_counters, &v.index);
+    if (c) {
+        c->packets++;
+        c->bytes += bytes;
+    }
+    if (record_last) {
+        __u32 zero = 0;
+        struct ef_last *last = bpf_map_lookup_elem(&ef_last, &zero);
 
-		if (last) {
-			last->kind = v.kind;
-			last->index = v.index;
-		}
-	}
-	return v.pass;
+        if (last) {
+            last->kind = v.kind;
+            last->index = v.index;
+        }
+    }
+    return v.pass;
 }
 
 #endif /* EDGEFW_BPF_VERDICT_H */

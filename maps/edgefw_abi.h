@@ -6,14 +6,17 @@
  *
  * Classification layout (docs/classification.md explains the reasoning):
  *
- *   1. ef_port_class  ARRAY  [combo << 16 | local port]       -> port class
- *   2. ef_local       HASH   {port class, local address}       -> bucket
- *   3. ef_remote      LPM    {bucket, remote address / plen}   -> remote class
- *   4. ef_rport       LPM    {remote class, remote port / plen}-> rule index + 1
+ *   1. ef_port_class  ARRAY  [combo << 16 | destination port]  -> port class
+ *   2. ef_local       HASH   {port class, local address}        -> bucket
+ *   3. ef_remote      LPM    {bucket, remote address / plen}    -> remote class
+ *   4. ef_sport       LPM    {remote class, source port / plen} -> rule index + 1
  *
  * "Local" is the node's side of the packet: the destination on ingress (XDP),
- * the source on egress (TC). Four lookups whatever the rule count; first match
- * is resolved by the compiler, so the kernel never scans rules.
+ * the source on egress (TC). Ports go by header field whatever the direction:
+ * the destination port is the service port, the source port is nearly always
+ * "any", so it comes last where it multiplies nothing. Four lookups whatever
+ * the rule count; first match is resolved by the compiler, so the kernel never
+ * scans rules.
  */
 #ifndef EDGEFW_MAPS_ABI_H
 #define EDGEFW_MAPS_ABI_H
@@ -22,9 +25,9 @@
 
 /* ---- limits ------------------------------------------------------------ */
 #define EF_MAX_RULES 16384          /* counter slots; rule index < this */
-#define EF_MAX_LOCAL 65536          /* ef_local entries */
-#define EF_MAX_REMOTE 262144        /* ef_remote entries */
-#define EF_MAX_RPORT 262144         /* ef_rport entries */
+#define EF_MAX_LOCAL 1048576        /* ef_local entries (hash, not preallocated) */
+#define EF_MAX_REMOTE 1048576       /* ef_remote entries */
+#define EF_MAX_RPORT 1048576        /* ef_rport entries */
 #define EF_MAX_IFACES 64            /* ef_ifaces entries */
 #define EF_CT_DEFAULT_SIZE 65536    /* ef_ct default max_entries */
 #define EF_FRAG_TABLE_SIZE 8192     /* ef_frags max_entries */
@@ -43,8 +46,8 @@ enum ef_dir {
 	EF_DIR_COUNT = 2,
 };
 
-/* Protocol slot: for ICMP/ICMPv6 the "local port" is (type << 8 | code) and
- * the remote port is 0, so type/code rules reuse the port dimension. */
+/* Protocol slot: for ICMP/ICMPv6 the "destination port" is (type << 8 | code)
+ * and the source port is 0, so type/code rules reuse the port dimension. */
 enum ef_proto_slot {
 	EF_PS_TCP = 0,
 	EF_PS_UDP = 1,

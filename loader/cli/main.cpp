@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "synth/synth.h"
 
 namespace {
 
@@ -52,7 +53,16 @@ int main(int argc, char** argv) {
     auto* test = app.add_subcommand("test", "run packets through the real BPF programs");
     add_packets(test, test_args);
 
+    synth::Options synth_opts;
+    auto* synth_cmd = app.add_subcommand("synth", "print a synthetic policy (tests, benchmarks)");
+    synth_cmd->add_option("--rules", synth_opts.rules, "number of rules")->check(CLI::Range(1, 16384));
+    synth_cmd->add_option("--seed", synth_opts.seed, "random seed");
+
     CLI11_PARSE(app, argc, argv);
+    if (*synth_cmd) {
+        fputs(synth::generate(synth_opts).c_str(), stdout);
+        return cli::kExitOk;
+    }
     if (*check) return cli::cmd_check(check_args, check_json);
     if (*compile) return cli::cmd_compile(compile_args, compile_node, compile_json);
     if (*explain) {

@@ -1,7 +1,7 @@
 // The classification compiler. Four stages, each keyed by the previous one's
 // class, so the kernel does four lookups whatever the rule count:
-//   local port -> port class -> (+ local address) bucket -> (+ remote address)
-//   remote class -> (+ remote port) rule.
+//   destination port -> port class -> (+ local address) bucket -> (+ remote
+//   address) remote class -> (+ source port) rule.
 // Classes are sets of placement entries, deduplicated by content.
 #include "compile/compile.h"
 
@@ -133,7 +133,7 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
 
     for (auto& [combo, members] : combos) {
         std::map<uint32_t, Signature> class_members;
-        sweep(members, [&](uint32_t e) { return entries[e].lport; },
+        sweep(members, [&](uint32_t e) { return entries[e].dport; },
               [&](uint32_t lo, uint32_t hi, const Signature& sig) {
                   bool fresh;
                   uint32_t pc = port_classes.id(sig, fresh);
@@ -193,7 +193,7 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
     for (auto& [rc, sig] : new_remotes) {
         // First match: the lowest entry (rule order) covering each run of ports.
         std::vector<std::pair<std::pair<uint32_t, uint32_t>, uint32_t>> runs;
-        sweep(sig, [&](uint32_t e) { return entries[e].rport; },
+        sweep(sig, [&](uint32_t e) { return entries[e].sport; },
               [&](uint32_t lo, uint32_t hi, const Signature& cover) {
                   uint32_t rule = entries[cover.front()].rule->index;
                   if (!runs.empty() && runs.back().second == rule && runs.back().first.second + 1 == lo)

@@ -47,13 +47,8 @@ std::vector<Entry> place(const policy::Policy& p, const std::string& node) {
                 e.local = narrowed(in ? dst : src, local);
                 if (e.local.empty()) continue;
                 e.remote = in ? src : dst;
-                if (icmp) {
-                    e.lport = {icmp_range(r)};
-                    e.rport = {policy::PortRange{0, 0}};
-                } else {
-                    e.lport = in ? r.dport : r.sport;
-                    e.rport = in ? r.sport : r.dport;
-                }
+                e.dport = icmp ? std::vector{icmp_range(r)} : r.dport;
+                e.sport = icmp ? std::vector{policy::PortRange{0, 0}} : r.sport;
                 out.push_back(std::move(e));
             }
         }

@@ -17,8 +17,11 @@ struct Entry {
     uint32_t slot = 0;  // enum ef_proto_slot
     std::vector<packet::Addr> local;       // exact local addresses (narrowed)
     std::vector<policy::Cidr> remote;      // remote prefixes (any = ::/0)
-    std::vector<policy::PortRange> lport;  // for ICMP: type << 8 | code
-    std::vector<policy::PortRange> rport;
+    // Ports are keyed by header field, not by side: the destination port is the
+    // service port in both directions (ICMP: type << 8 | code), the source
+    // port is almost always `any`, so it is looked up last.
+    std::vector<policy::PortRange> dport;
+    std::vector<policy::PortRange> sport;
 };
 
 // Enabled rules of `node`, one entry per (rule, interface, direction), in rule order.

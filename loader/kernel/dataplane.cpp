@@ -120,7 +120,7 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
         fail("count", "possible CPUs", ncpus_);
     }
 
-    port_class_len_ = size_t(EF_PORT_CLASS_SLOTS) * sizeof(uint32_t);
+    port_class_len_ = size_t(EF_PORT_CLASS_SLOTS) * sizeof(PortClassSlot);
     void* p = mmap(nullptr, port_class_len_, PROT_READ | PROT_WRITE, MAP_SHARED,
                    fd_of(skel_->maps.ef_port_class), 0);
     if (p == MAP_FAILED) {
@@ -128,7 +128,7 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
         edgefw__destroy(skel_);
         fail("mmap", "map ef_port_class", e, "the map needs BPF_F_MMAPABLE (kernel >= 5.5)");
     }
-    port_class_ = static_cast<uint32_t*>(p);
+    port_class_ = static_cast<PortClassSlot*>(p);
 }
 
 Dataplane::~Dataplane() {
@@ -148,7 +148,7 @@ void Dataplane::write_image(const image::MapImage& img) {
     std::memset(port_class_, 0, port_class_len_);
     for (const auto& r : img.port_classes) {
         for (uint32_t port = r.lo; port <= r.hi; ++port) {
-            port_class_[EF_PORT_SLOT(r.combo, port)] = r.port_class;
+            port_class_[EF_PORT_SLOT(r.combo, port)].port_class = r.port_class;
         }
     }
 

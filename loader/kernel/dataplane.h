@@ -93,7 +93,13 @@ class Dataplane {
 
     Options opts_;
     ::edgefw* skel_ = nullptr;
-    uint32_t* port_class_ = nullptr;  // mmap of ef_port_class
+    // mmap of ef_port_class. The kernel lays array elements out at
+    // round_up(value_size, 8), so each u32 port class occupies 8 bytes.
+    struct PortClassSlot {
+        uint32_t port_class;
+        uint32_t unused;
+    };
+    PortClassSlot* port_class_ = nullptr;
     size_t port_class_len_ = 0;
     int ncpus_ = 0;
 };

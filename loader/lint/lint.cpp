@@ -29,7 +29,7 @@ bool covers(const Entry& a, const Entry& b) {
         if (std::none_of(a.remote.begin(), a.remote.end(),
                          [&](const policy::Cidr& c) { return c.contains(r); }))
             return false;
-    return ranges_cover(a.lport, b.lport) && ranges_cover(a.rport, b.rport);
+    return ranges_cover(a.dport, b.dport) && ranges_cover(a.sport, b.sport);
 }
 
 std::string join(const std::set<std::string>& s) {

@@ -32,7 +32,10 @@ bool in_cidrs(const std::vector<policy::Cidr>& cidrs, const packet::Addr& a, boo
 
 }  // namespace
 
-Model::Model(const policy::Policy& p, std::string node) : policy_(p), node_(std::move(node)) {}
+Model::Model(const policy::Policy& p, std::string node) : policy_(p), node_(std::move(node)) {
+    for (const auto& r : p.rules) sides_.push_back({p.expand(r.src, node_), p.expand(r.dst, node_)});
+    for (uint32_t role : {EF_ROLE_EXTERNAL, EF_ROLE_INTERNAL}) locals_[role] = p.local_addresses(node_, role);
+}
 
 void Model::clear() {
     ct_.clear();
@@ -50,11 +53,12 @@ bool Model::matches(const policy::Rule& r, uint32_t role, Dir dir, const Packet&
     bool in = dir == Dir::ingress;
     const packet::Addr& local = in ? pkt.dst : pkt.src;
     const packet::Addr& remote = in ? pkt.src : pkt.dst;
-    auto locals = policy_.local_addresses(node_, role);
+    const auto& locals = locals_.at(role);
     if (std::find(locals.begin(), locals.end(), local) == locals.end()) return false;
     // The local side must name this address itself; `any` never makes a side local.
-    if (!in_cidrs(policy_.expand(in ? r.dst : r.src, node_), local, true)) return false;
-    if (!in_cidrs(policy_.expand(in ? r.src : r.dst, node_), remote, false)) return false;
+    const Sides& s = sides_[r.index];
+    if (!in_cidrs(in ? s.dst : s.src, local, true)) return false;
+    if (!in_cidrs(in ? s.src : s.dst, remote, false)) return false;
     if (icmp_proto(pkt.proto)) {
         if (r.icmp_type && *r.icmp_type != pkt.icmp_type) return false;
         if (r.icmp_code && *r.icmp_code != pkt.icmp_code) return false;

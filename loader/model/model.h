@@ -47,6 +47,12 @@ private:
 
     const policy::Policy& policy_;
     std::string node_;
+    // The policy's terms as seen from this node (VIPs it backs expanded), per rule.
+    struct Sides {
+        std::vector<policy::Cidr> src, dst;
+    };
+    std::vector<Sides> sides_;
+    std::map<uint32_t, std::vector<packet::Addr>> locals_;  // by role
     std::map<CtKey, Flow> ct_;
     std::map<FragKey, uint32_t> frags_;
 };

@@ -1,7 +1,7 @@
 #include "fixture.h"
 
-#include <criterion/criterion.h>
 #include <arpa/inet.h>
+#include <criterion/criterion.h>
 #include <unistd.h>
 
 #include <map>

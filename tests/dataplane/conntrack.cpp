@@ -1,0 +1,252 @@
+// Conntrack (docs/dataplane.md steps 6, 7, 9, 10): exchanges through both
+// programs, TCP flags, timeouts, egress modes and the benchmark's ct_create off.
+#include <criterion/criterion.h>
+#include <unistd.h>
+
+#include "fixture.h"
+
+using namespace dptest;
+
+namespace {
+const Expect kExtInDefault = drop_reason(EF_R_DEFAULT_EXTERNAL_INGRESS);
+const Expect kExtOutDefault = drop_reason(EF_R_DEFAULT_EXTERNAL_EGRESS);
+const Expect kSynAck = drop_reason(EF_R_TCP_SYNACK_UNTRACKED);
+}  // namespace
+
+Test(conntrack, udp_request_then_reply) {
+    auto dp = make_dataplane();
+    run_table(*dp, {
+                       {"reply before request",
+                        "udp 198.51.100.53:53 > 198.18.155.10:40000",
+                        {},
+                        kExtInDefault},
+                       {"request (egress rule)",
+                        "egress udp 198.18.155.10:40000 > 198.51.100.53:53",
+                        {},
+                        rule(kRuleDns)},
+                       {"reply (ingress, tracked)",
+                        "udp 198.51.100.53:53 > 198.18.155.10:40000",
+                        {},
+                        rule(kRuleDns)},
+                       {"reply to another port",
+                        "udp 198.51.100.53:53 > 198.18.155.10:40001",
+                        {},
+                        kExtInDefault},
+                       {"second request",
+                        "egress udp 198.18.155.10:40000 > 198.51.100.53:53",
+                        {},
+                        rule(kRuleDns)},
+                   });
+    cr_expect_eq(dp->ct_entries(), 1u, "one flow, %zu entries", dp->ct_entries());
+}
+
+Test(conntrack, tcp_syn_out_then_synack_in) {
+    auto dp = make_dataplane();
+    run_table(
+        *dp,
+        {
+            {"syn-ack without syn", "tcp 192.0.2.1:80 > 198.18.155.10:40000 flags SA", {}, kSynAck},
+            {"syn out",
+             "egress tcp 198.18.155.10:40000 > 192.0.2.1:80 flags S",
+             {},
+             rule(kRuleCrlHttp)},
+            {"syn-ack in",
+             "tcp 192.0.2.1:80 > 198.18.155.10:40000 flags SA",
+             {},
+             rule(kRuleCrlHttp)},
+            {"ack out",
+             "egress tcp 198.18.155.10:40000 > 192.0.2.1:80 flags A",
+             {},
+             rule(kRuleCrlHttp)},
+            {"data in",
+             "tcp 192.0.2.1:80 > 198.18.155.10:40000 flags PA len 600",
+             {},
+             rule(kRuleCrlHttp)},
+            {"syn-ack for another port",
+             "tcp 192.0.2.1:80 > 198.18.155.10:40001 flags SA",
+             {},
+             kSynAck},
+            {"syn-ack a rule would match",
+             "tcp 203.0.113.7:40000 > 198.18.155.110:443 flags SA",
+             {},
+             kSynAck},
+        });
+}
+
+Test(conntrack, ingress_flow_replies_through_tc) {
+    auto dp = make_dataplane();
+    run_table(
+        *dp,
+        {
+            {"syn in",
+             "tcp 203.0.113.7:40000 > 198.18.155.110:443 flags S",
+             {},
+             rule(kRuleAccessTls)},
+            {"syn-ack out (no egress rule)",
+             "egress tcp 198.18.155.110:443 > 203.0.113.7:40000 flags SA",
+             {},
+             rule(kRuleAccessTls)},
+            {"ack in",
+             "tcp 203.0.113.7:40000 > 198.18.155.110:443 flags A",
+             {},
+             rule(kRuleAccessTls)},
+            {"untracked egress from 443",
+             "egress tcp 198.18.155.110:443 > 203.0.113.8:40000 flags A",
+             {},
+             kExtOutDefault},
+            {"echo request in", "icmp 203.0.113.7 > 198.18.155.10 type 8", {}, rule(kRulePing)},
+            {"echo reply out",
+             "egress icmp 198.18.155.10 > 203.0.113.7 type 0",
+             {},
+             rule(kRulePing)},
+            {"echo6 request in",
+             "icmp6 [2001:db8:1::7] > [2001:db8::10] type 128",
+             {},
+             rule(kRulePing6)},
+            {"echo6 reply out",
+             "egress icmp6 [2001:db8::10] > [2001:db8:1::7] type 129",
+             {},
+             rule(kRulePing6)},
+        });
+}
+
+Test(conntrack, rst_deletes_the_entry) {
+    auto dp = make_dataplane();
+    run_table(*dp, {
+                       {"syn out",
+                        "egress tcp 198.18.155.10:40000 > 192.0.2.1:80 flags S",
+                        {},
+                        rule(kRuleCrlHttp)},
+                       {"syn-ack in",
+                        "tcp 192.0.2.1:80 > 198.18.155.10:40000 flags SA",
+                        {},
+                        rule(kRuleCrlHttp)},
+                   });
+    cr_expect_eq(dp->ct_entries(), 1u);
+    run_table(*dp, {{"rst in passes",
+                     "tcp 192.0.2.1:80 > 198.18.155.10:40000 flags R",
+                     {},
+                     rule(kRuleCrlHttp)}});
+    cr_expect_eq(dp->ct_entries(), 0u, "rst left %zu entries", dp->ct_entries());
+    run_table(*dp, {
+                       {"ack in after rst",
+                        "tcp 192.0.2.1:80 > 198.18.155.10:40000 flags A",
+                        {},
+                        kExtInDefault},
+                       {"rst matching a rule",
+                        "tcp 203.0.113.7:40000 > 198.18.155.110:443 flags R",
+                        {},
+                        rule(kRuleAccessTls)},
+                   });
+    cr_expect_eq(dp->ct_entries(), 0u, "an untracked rst created an entry");
+}
+
+Test(conntrack, fin_keeps_the_flow_until_closing_timeout) {
+    kernel::Options o;
+    o.timeouts.tcp_closing = 1;
+    auto dp = make_dataplane(EF_ROLE_EXTERNAL, o);
+    run_table(*dp, {
+                       {"syn out",
+                        "egress tcp 198.18.155.10:40000 > 192.0.2.1:80 flags S",
+                        {},
+                        rule(kRuleCrlHttp)},
+                       {"fin out",
+                        "egress tcp 198.18.155.10:40000 > 192.0.2.1:80 flags FA",
+                        {},
+                        rule(kRuleCrlHttp)},
+                       {"fin-ack in (closing)",
+                        "tcp 192.0.2.1:80 > 198.18.155.10:40000 flags FA",
+                        {},
+                        rule(kRuleCrlHttp)},
+                   });
+    usleep(1'300'000);
+    run_table(*dp, {{"ack in after closing timeout",
+                     "tcp 192.0.2.1:80 > 198.18.155.10:40000 flags A",
+                     {},
+                     kExtInDefault}});
+    cr_expect_eq(dp->ct_entries(), 0u, "expired entry not deleted");
+}
+
+Test(conntrack, udp_timeout) {
+    kernel::Options o;
+    o.timeouts.udp = 1;
+    auto dp = make_dataplane(EF_ROLE_EXTERNAL, o);
+    expect_spec(*dp, "egress udp 198.18.155.10:40000 > 198.51.100.53:53", rule(kRuleDns));
+    expect_spec(*dp, "udp 198.51.100.53:53 > 198.18.155.10:40000", rule(kRuleDns));
+    usleep(1'300'000);
+    expect_spec(*dp, "udp 198.51.100.53:53 > 198.18.155.10:40000", kExtInDefault);
+}
+
+Test(conntrack, clear_conntrack) {
+    auto dp = make_dataplane();
+    expect_spec(*dp, "egress udp 198.18.155.10:40000 > 198.51.100.53:53", rule(kRuleDns));
+    expect_spec(*dp, "icmp 203.0.113.7 > 198.18.155.10 type 8", rule(kRulePing));
+    cr_expect_eq(dp->ct_entries(), 2u);
+    dp->clear_conntrack();
+    cr_expect_eq(dp->ct_entries(), 0u);
+    expect_spec(*dp, "udp 198.51.100.53:53 > 198.18.155.10:40000", kExtInDefault);
+}
+
+Test(conntrack, egress_enforce_vs_track_only) {
+    {
+        auto dp = make_dataplane();
+        run_table(*dp, {{"enforce: no rule drops",
+                         "egress tcp 198.18.155.10:40000 > 192.0.2.1:81",
+                         {},
+                         kExtOutDefault}});
+    }
+    kernel::Options o;
+    o.egress_mode[EF_ROLE_EXTERNAL] = EF_EGRESS_TRACK_ONLY;
+    auto dp = make_dataplane(EF_ROLE_EXTERNAL, o);
+    run_table(
+        *dp,
+        {
+            {"track-only: no rule passes",
+             "egress tcp 198.18.155.10:40000 > 192.0.2.1:81",
+             {},
+             pass_reason(EF_R_DEFAULT_EXTERNAL_EGRESS)},
+            {"track-only made no entry",
+             "tcp 192.0.2.1:81 > 198.18.155.10:40000 flags SA",
+             {},
+             kSynAck},
+            {"track-only: rules still count",
+             "egress tcp 198.18.155.10:40000 > 192.0.2.1:80",
+             {},
+             rule(kRuleCrlHttp)},
+            {"ingress still drops", "tcp 203.0.113.7:40000 > 198.18.155.110:80", {}, kExtInDefault},
+        });
+    cr_expect_eq(dp->ct_entries(), 1u, "only the rule's flow is tracked");
+    dp->set_iface_role(kernel::Dataplane::kTestRunIfindex, EF_ROLE_INTERNAL);
+    run_table(*dp, {{"internal role stays enforce",
+                     "egress tcp 198.19.0.10:40000 > 192.0.2.1:81",
+                     {},
+                     drop_reason(EF_R_DEFAULT_INTERNAL_EGRESS)}});
+}
+
+Test(conntrack, ct_create_off) {
+    kernel::Options o;
+    o.ct_create = false;
+    auto dp = make_dataplane(EF_ROLE_EXTERNAL, o);
+    run_table(*dp, {
+                       {"rule still passes",
+                        "egress udp 198.18.155.10:40000 > 198.51.100.53:53",
+                        {},
+                        rule(kRuleDns)},
+                       {"reply is not tracked",
+                        "udp 198.51.100.53:53 > 198.18.155.10:40000",
+                        {},
+                        kExtInDefault},
+                   });
+    cr_expect_eq(dp->ct_entries(), 0u);
+}
+
+Test(conntrack, ct_size_option) {
+    kernel::Options o;
+    o.ct_size = 2;
+    auto dp = make_dataplane(EF_ROLE_EXTERNAL, o);
+    for (int port = 40000; port < 40010; ++port) {
+        expect_spec(*dp, "egress udp 198.18.155.10:" + std::to_string(port) + " > 198.51.100.53:53",
+                    rule(kRuleDns));
+    }
+    cr_expect_leq(dp->ct_entries(), 2u, "LRU of 2 holds %zu", dp->ct_entries());
+}
