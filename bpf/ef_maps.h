@@ -54,11 +54,11 @@ struct {
 
 struct {
     __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-    __uint(max_entries, EF_MAX_RPORT);
+    __uint(max_entries, EF_MAX_SPORT);
     __uint(map_flags, BPF_F_NO_PREALLOC);
-    __type(key, struct ef_rport_key);
+    __type(key, struct ef_sport_key);
     __type(value, __u32);
-} ef_rport SEC(".maps");
+} ef_sport SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

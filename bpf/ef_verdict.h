@@ -105,7 +105,7 @@ static __always_inline void ef_frag_key_of(struct ef_frag_key *k, const struct e
 
 /* Step 8: four lookups; 0 = no rule, else rule index + 1. */
 static __always_inline __u32 ef_classify(const struct ef_pkt *p, __u32 role, __u32 dir) {
-    __u32 ps, lport, rport, slot;
+    __u32 ps, dport, sport, slot;
     const __u8 *laddr, *raddr;
     __u32 *pc, *bucket, *rclass, *rule1;
 
@@ -118,23 +118,18 @@ static __always_inline __u32 ef_classify(const struct ef_pkt *p, __u32 role, __u
     else
         ps = EF_PS_ICMP6;
 
-    if (dir == EF_DIR_INGRESS) {
-        laddr = p->t.dst;
-        raddr = p->t.src;
-        lport = p->t.dport;
-        rport = p->t.sport;
-    } else {
-        laddr = p->t.src;
-        raddr = p->t.dst;
-        lport = p->t.sport;
-        rport = p->t.dport;
-    }
+    /* Addresses go by side (local = ours), ports by header field: the
+     * destination port is the service port in both directions. */
+    laddr = dir == EF_DIR_INGRESS ? p->t.dst : p->t.src;
+    raddr = dir == EF_DIR_INGRESS ? p->t.src : p->t.dst;
+    dport = p->t.dport;
+    sport = p->t.sport;
     if (ps >= EF_PS_ICMP) {
-        lport = (__u32)p->icmp_type << 8 | p->icmp_code;
-        rport = 0;
+        dport = (__u32)p->icmp_type << 8 | p->icmp_code;
+        sport = 0;
     }
 
-    slot = EF_PORT_SLOT(EF_COMBO(role, dir, ps), lport);
+    slot = EF_PORT_SLOT(EF_COMBO(role, dir, ps), dport);
     pc = bpf_map_lookup_elem(&ef_port_class, &slot);
     if (!pc || !*pc) return 0;
 
@@ -153,12 +148,12 @@ static __always_inline __u32 ef_classify(const struct ef_pkt *p, __u32 role, __u
     rclass = bpf_map_lookup_elem(&ef_remote, &rk);
     if (!rclass) return 0;
 
-    struct ef_rport_key pk;
+    struct ef_sport_key pk;
     __builtin_memset(&pk, 0, sizeof(pk));
     pk.prefixlen = 32 + 16;
     pk.remote_class = *rclass;
-    pk.port_be = bpf_htons((__u16)rport);
-    rule1 = bpf_map_lookup_elem(&ef_rport, &pk);
+    pk.port_be = bpf_htons((__u16)sport);
+    rule1 = bpf_map_lookup_elem(&ef_sport, &pk);
     if (!rule1 || *rule1 == 0 || *rule1 > EF_MAX_RULES) return 0;
     return *rule1;
 }

@@ -24,161 +24,161 @@
 #include <linux/types.h>
 
 /* ---- limits ------------------------------------------------------------ */
-#define EF_MAX_RULES 16384          /* counter slots; rule index < this */
-#define EF_MAX_LOCAL 1048576        /* ef_local entries (hash, not preallocated) */
-#define EF_MAX_REMOTE 1048576       /* ef_remote entries */
-#define EF_MAX_RPORT 1048576        /* ef_rport entries */
-#define EF_MAX_IFACES 64            /* ef_ifaces entries */
-#define EF_CT_DEFAULT_SIZE 65536    /* ef_ct default max_entries */
-#define EF_FRAG_TABLE_SIZE 8192     /* ef_frags max_entries */
-#define EF_IPV6_EXT_MAX 8           /* IPv6 extension headers walked */
+#define EF_MAX_RULES 16384       /* counter slots; rule index < this */
+#define EF_MAX_LOCAL 1048576     /* ef_local entries (hash, not preallocated) */
+#define EF_MAX_REMOTE 1048576    /* ef_remote entries */
+#define EF_MAX_SPORT 1048576     /* ef_sport entries */
+#define EF_MAX_IFACES 64         /* ef_ifaces entries */
+#define EF_CT_DEFAULT_SIZE 65536 /* ef_ct default max_entries */
+#define EF_FRAG_TABLE_SIZE 8192  /* ef_frags max_entries */
+#define EF_IPV6_EXT_MAX 8        /* IPv6 extension headers walked */
 
 /* ---- dimensions ---------------------------------------------------------- */
 enum ef_role {
-	EF_ROLE_EXTERNAL = 0,
-	EF_ROLE_INTERNAL = 1,
-	EF_ROLE_COUNT = 2,
+    EF_ROLE_EXTERNAL = 0,
+    EF_ROLE_INTERNAL = 1,
+    EF_ROLE_COUNT = 2,
 };
 
 enum ef_dir {
-	EF_DIR_INGRESS = 0, /* XDP on the NIC: local side is the destination */
-	EF_DIR_EGRESS = 1,  /* TC egress: local side is the source */
-	EF_DIR_COUNT = 2,
+    EF_DIR_INGRESS = 0, /* XDP on the NIC: local side is the destination */
+    EF_DIR_EGRESS = 1,  /* TC egress: local side is the source */
+    EF_DIR_COUNT = 2,
 };
 
 /* Protocol slot: for ICMP/ICMPv6 the "destination port" is (type << 8 | code)
  * and the source port is 0, so type/code rules reuse the port dimension. */
 enum ef_proto_slot {
-	EF_PS_TCP = 0,
-	EF_PS_UDP = 1,
-	EF_PS_ICMP = 2,
-	EF_PS_ICMP6 = 3,
-	EF_PS_COUNT = 4,
+    EF_PS_TCP = 0,
+    EF_PS_UDP = 1,
+    EF_PS_ICMP = 2,
+    EF_PS_ICMP6 = 3,
+    EF_PS_COUNT = 4,
 };
 
-#define EF_COMBO(role, dir, ps) ((((role) * EF_DIR_COUNT) + (dir)) * EF_PS_COUNT + (ps))
+#define EF_COMBO(role, dir, ps) ((((role)*EF_DIR_COUNT) + (dir)) * EF_PS_COUNT + (ps))
 #define EF_COMBOS ((__u32)EF_ROLE_COUNT * (__u32)EF_DIR_COUNT * (__u32)EF_PS_COUNT)
 #define EF_PORT_CLASS_SLOTS (EF_COMBOS * 65536)
 #define EF_PORT_SLOT(combo, port) (((__u32)(combo) << 16) | (__u32)(port))
 
 /* Egress mode, per role (rodata). */
 enum ef_egress_mode {
-	EF_EGRESS_ENFORCE = 0,
-	EF_EGRESS_TRACK_ONLY = 1,
+    EF_EGRESS_ENFORCE = 0,
+    EF_EGRESS_TRACK_ONLY = 1,
 };
 
 /* ---- reason counters (ef_reasons, per-CPU array) -------------------------
  * Every packet that is not counted under a rule is counted here exactly once.
  * Keep in step with ef_reason_names in loader/image/reasons.cpp. */
 enum ef_reason {
-	EF_R_DEFAULT_EXTERNAL_INGRESS = 0, /* no rule: default drop */
-	EF_R_DEFAULT_EXTERNAL_EGRESS,      /* no rule: enforce drop / track-only pass */
-	EF_R_DEFAULT_INTERNAL_INGRESS,
-	EF_R_DEFAULT_INTERNAL_EGRESS,
-	EF_R_MALFORMED_L2,     /* truncated Ethernet or VLAN header, > 2 tags */
-	EF_R_MALFORMED_IPV4,   /* truncated header, IHL < 5, bad version, total length */
-	EF_R_MALFORMED_IPV6,   /* truncated header, extension chain past bound */
-	EF_R_MALFORMED_L4,     /* truncated TCP/UDP/ICMP header, TCP doff < 5 */
-	EF_R_FRAGMENT_UNTRACKED, /* non-first fragment of a datagram not admitted */
-	EF_R_ARP_PASS,
-	EF_R_ND_PASS,            /* ICMPv6 133-137: neighbour discovery */
-	EF_R_NON_IP_DROP,        /* other ethertypes */
-	EF_R_ICMP_ERROR_RELATED, /* ICMP error quoting a tracked flow: pass */
-	EF_R_ICMP_ERROR_UNRELATED, /* ICMP error quoting no tracked flow: drop */
-	EF_R_TCP_SYNACK_UNTRACKED, /* SYN+ACK without a tracked flow: drop */
-	EF_R_PROTO_UNSUPPORTED,  /* IP protocol rules cannot name: the (role, dir) default verdict */
-	EF_R_UNKNOWN_IFACE_PASS, /* attached to an interface with no role: pass */
-	EF_R_COUNT,
+    EF_R_DEFAULT_EXTERNAL_INGRESS = 0, /* no rule: default drop */
+    EF_R_DEFAULT_EXTERNAL_EGRESS,      /* no rule: enforce drop / track-only pass */
+    EF_R_DEFAULT_INTERNAL_INGRESS,
+    EF_R_DEFAULT_INTERNAL_EGRESS,
+    EF_R_MALFORMED_L2,       /* truncated Ethernet or VLAN header, > 2 tags */
+    EF_R_MALFORMED_IPV4,     /* truncated header, IHL < 5, bad version, total length */
+    EF_R_MALFORMED_IPV6,     /* truncated header, extension chain past bound */
+    EF_R_MALFORMED_L4,       /* truncated TCP/UDP/ICMP header, TCP doff < 5 */
+    EF_R_FRAGMENT_UNTRACKED, /* non-first fragment of a datagram not admitted */
+    EF_R_ARP_PASS,
+    EF_R_ND_PASS,              /* ICMPv6 133-137: neighbour discovery */
+    EF_R_NON_IP_DROP,          /* other ethertypes */
+    EF_R_ICMP_ERROR_RELATED,   /* ICMP error quoting a tracked flow: pass */
+    EF_R_ICMP_ERROR_UNRELATED, /* ICMP error quoting no tracked flow: drop */
+    EF_R_TCP_SYNACK_UNTRACKED, /* SYN+ACK without a tracked flow: drop */
+    EF_R_PROTO_UNSUPPORTED,    /* IP protocol rules cannot name: the (role, dir) default verdict */
+    EF_R_UNKNOWN_IFACE_PASS,   /* attached to an interface with no role: pass */
+    EF_R_COUNT,
 };
 
 /* ---- map keys and values -------------------------------------------------- */
 
 /* Addresses are 16 bytes everywhere; IPv4 is IPv4-mapped (::ffff:a.b.c.d). */
 struct ef_local_key {
-	__u32 port_class;
-	__u8 addr[16];
+    __u32 port_class;
+    __u8 addr[16];
 };
 
 /* LPM trie keys: prefixlen counts bits of everything after it, so the class
  * fields are always fully matched (prefixlen >= 32) and the address or port
  * supplies the variable part. Ports are big-endian so prefix bits run MSB first. */
 struct ef_remote_key {
-	__u32 prefixlen; /* 32 + address prefix length (0..128) */
-	__u32 bucket;
-	__u8 addr[16];
+    __u32 prefixlen; /* 32 + address prefix length (0..128) */
+    __u32 bucket;
+    __u8 addr[16];
 };
 
-struct ef_rport_key {
-	__u32 prefixlen; /* 32 + port prefix length (0..16) */
-	__u32 remote_class;
-	__u16 port_be;
-	__u16 pad; /* always 0 */
+struct ef_sport_key {
+    __u32 prefixlen; /* 32 + port prefix length (0..16) */
+    __u32 remote_class;
+    __u16 port_be;
+    __u16 pad; /* always 0 */
 };
 
-/* Value of ef_rport: rule index + 1 (0 never stored). */
+/* Value of ef_sport: rule index + 1 (0 never stored). */
 
 struct ef_counter {
-	__u64 packets;
-	__u64 bytes;
+    __u64 packets;
+    __u64 bytes;
 };
 
 /* Test mode only (rodata record_last): the counter the last packet moved. */
 enum ef_last_kind {
-	EF_LAST_RULE = 0,
-	EF_LAST_REASON = 1,
+    EF_LAST_RULE = 0,
+    EF_LAST_REASON = 1,
 };
 
 struct ef_last {
-	__u32 kind; /* enum ef_last_kind */
-	__u32 index;
+    __u32 kind; /* enum ef_last_kind */
+    __u32 index;
 };
 
 struct ef_iface_value {
-	__u32 role; /* enum ef_role */
-	__u32 pad;
+    __u32 role; /* enum ef_role */
+    __u32 pad;
 };
 
 /* Conntrack: normalised five-tuple + role. (addr_a, port_a) is the smaller
  * endpoint by memcmp of the address then the port, so both directions of a
  * flow find the same entry. ICMP echo uses port_a = port_b = 0. */
 struct ef_ct_key {
-	__u8 addr_a[16];
-	__u8 addr_b[16];
-	__u16 port_a; /* host order */
-	__u16 port_b;
-	__u8 proto;   /* IPPROTO_* */
-	__u8 role;
-	__u16 pad;
+    __u8 addr_a[16];
+    __u8 addr_b[16];
+    __u16 port_a; /* host order */
+    __u16 port_b;
+    __u8 proto; /* IPPROTO_* */
+    __u8 role;
+    __u16 pad;
 };
 
 enum ef_ct_state {
-	EF_CT_OPEN = 0,     /* UDP/ICMP, or TCP after SYN */
-	EF_CT_CLOSING = 1,  /* TCP FIN seen */
+    EF_CT_OPEN = 0,    /* UDP/ICMP, or TCP after SYN */
+    EF_CT_CLOSING = 1, /* TCP FIN seen */
 };
 
 struct ef_ct_value {
-	__u64 last_seen_ns;
-	__u32 rule; /* rule index that admitted the flow: later packets count there */
-	__u8 state;
-	__u8 opened_dir; /* enum ef_dir of the first packet */
-	__u16 pad;
+    __u64 last_seen_ns;
+    __u32 rule; /* rule index that admitted the flow: later packets count there */
+    __u8 state;
+    __u8 opened_dir; /* enum ef_dir of the first packet */
+    __u16 pad;
 };
 
 /* Fragments: the first fragment of an admitted IPv4/IPv6 datagram records its
  * id so later fragments (which carry no ports) pass under the same rule. */
 struct ef_frag_key {
-	__u8 src[16];
-	__u8 dst[16];
-	__u32 id;
-	__u8 proto;
-	__u8 role;
-	__u16 pad;
+    __u8 src[16];
+    __u8 dst[16];
+    __u32 id;
+    __u8 proto;
+    __u8 role;
+    __u16 pad;
 };
 
 struct ef_frag_value {
-	__u64 last_seen_ns;
-	__u32 rule;
-	__u32 pad;
+    __u64 last_seen_ns;
+    __u32 rule;
+    __u32 pad;
 };
 
 #ifdef __cplusplus
@@ -188,7 +188,7 @@ struct ef_frag_value {
 #endif
 EF_STATIC_ASSERT(sizeof(struct ef_local_key) == 20, "ef_local_key size");
 EF_STATIC_ASSERT(sizeof(struct ef_remote_key) == 24, "ef_remote_key size");
-EF_STATIC_ASSERT(sizeof(struct ef_rport_key) == 12, "ef_rport_key size");
+EF_STATIC_ASSERT(sizeof(struct ef_sport_key) == 12, "ef_sport_key size");
 EF_STATIC_ASSERT(sizeof(struct ef_counter) == 16, "ef_counter size");
 EF_STATIC_ASSERT(sizeof(struct ef_iface_value) == 8, "ef_iface_value size");
 EF_STATIC_ASSERT(sizeof(struct ef_last) == 8, "ef_last size");

@@ -15,12 +15,16 @@ int cmd_check(const PolicyArgs& a, bool json) {
     size_t errors = 0, warnings = 0;
     for (const auto& d : diags.all()) (d.severity == policy::Severity::error ? errors : warnings)++;
     if (json) {
-        nlohmann::json out = {{"ok", errors == 0}, {"errors", nlohmann::json::array()},
+        nlohmann::json out = {{"ok", errors == 0},
+                              {"errors", nlohmann::json::array()},
                               {"warnings", nlohmann::json::array()}};
         for (const auto& d : diags.all())
             out[d.severity == policy::Severity::error ? "errors" : "warnings"].push_back(
-                {{"file", d.loc.file}, {"line", d.loc.line}, {"column", d.loc.column},
-                 {"message", d.message}, {"hint", d.hint}});
+                {{"file", d.loc.file},
+                 {"line", d.loc.line},
+                 {"column", d.loc.column},
+                 {"message", d.message},
+                 {"hint", d.hint}});
         if (p) {
             out["rules"] = p->rules.size();
             out["nodes"] = p->nodes.size();
@@ -37,9 +41,11 @@ int cmd_check(const PolicyArgs& a, bool json) {
     }
     size_t enabled = 0;
     for (const auto& [n, f] : p->features) enabled += f.enabled;
-    fmt::print("{}: ok: {} rules, {} features ({} enabled), {} nodes, {} vips, {} summary rows; {} warning(s)\n",
-               a.policy, p->rules.size(), p->features.size(), enabled, p->nodes.size(),
-               p->vips.size(), p->summary.size(), warnings);
+    fmt::print(
+        "{}: ok: {} rules, {} features ({} enabled), {} nodes, {} vips, {} summary rows; {} "
+        "warning(s)\n",
+        a.policy, p->rules.size(), p->features.size(), enabled, p->nodes.size(), p->vips.size(),
+        p->summary.size(), warnings);
     return kExitOk;
 }
 

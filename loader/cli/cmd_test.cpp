@@ -29,7 +29,8 @@ int cmd_test(const PacketArgs& a) {
                           << "': the program and the loader disagree on the ABI; rebuild both\n";
                 return kExitError;
             }
-            print_verdict(*p, *role, s, VerdictLine{r.pass, r.kind == EF_LAST_RULE, r.index}, a.json);
+            print_verdict(*p, *role, s, VerdictLine{r.pass, r.kind == EF_LAST_RULE, r.index},
+                          a.json);
         }
     } catch (const compile::Error& e) {
         std::cerr << "edgefw: compile: " << e.what() << "\n";

@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
 
     cli::PolicyArgs check_args;
     bool check_json = false;
-    auto* check = app.add_subcommand("check", "validate a policy; warn about shadowed or dead rules");
+    auto* check =
+        app.add_subcommand("check", "validate a policy; warn about shadowed or dead rules");
     add_policy(check, check_args);
     check->add_flag("--json", check_json, "machine-readable result");
 
@@ -55,7 +56,8 @@ int main(int argc, char** argv) {
 
     synth::Options synth_opts;
     auto* synth_cmd = app.add_subcommand("synth", "print a synthetic policy (tests, benchmarks)");
-    synth_cmd->add_option("--rules", synth_opts.rules, "number of rules")->check(CLI::Range(1, 16384));
+    synth_cmd->add_option("--rules", synth_opts.rules, "number of rules")
+        ->check(CLI::Range(1, 16384));
     synth_cmd->add_option("--seed", synth_opts.seed, "random seed");
 
     CLI11_PARSE(app, argc, argv);

@@ -18,7 +18,7 @@ namespace {
 using Signature = std::vector<uint32_t>;  // entry indices, ascending = rule order
 
 class Interner {
-public:
+  public:
     uint32_t id(const Signature& s, bool& fresh) {
         auto [it, inserted] = ids_.emplace(s, next_);
         fresh = inserted;
@@ -26,7 +26,7 @@ public:
         return it->second;
     }
 
-private:
+  private:
     std::map<Signature, uint32_t> ids_;
     uint32_t next_ = 1;  // 0 means "no class"
 };
@@ -57,7 +57,8 @@ void sweep(const Signature& entries, RangesOf ranges_of, F f) {
 void port_prefixes(uint32_t lo, uint32_t hi, std::vector<std::pair<uint16_t, int>>& out) {
     while (lo <= hi) {
         int bits = 0;  // host bits of the largest aligned block starting at lo inside [lo, hi]
-        while (bits < 16 && (lo & ((1u << (bits + 1)) - 1)) == 0 && lo + (1u << (bits + 1)) - 1 <= hi)
+        while (bits < 16 && (lo & ((1u << (bits + 1)) - 1)) == 0 &&
+               lo + (1u << (bits + 1)) - 1 <= hi)
             bits++;
         out.push_back({static_cast<uint16_t>(lo), 16 - bits});
         lo += 1u << bits;
@@ -80,7 +81,7 @@ std::string hash_image(const image::MapImage& img) {
     for (const auto& r : img.port_classes) mix(&r, sizeof r);
     for (const auto& e : img.locals) mix(&e, sizeof e);
     for (const auto& e : img.remotes) mix(&e, sizeof e);
-    for (const auto& e : img.rports) mix(&e, sizeof e);
+    for (const auto& e : img.sports) mix(&e, sizeof e);
     for (const auto& r : img.rules) mix(r.id.data(), r.id.size());
     mix(img.egress_mode, sizeof img.egress_mode);
     char buf[17];
@@ -133,18 +134,19 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
 
     for (auto& [combo, members] : combos) {
         std::map<uint32_t, Signature> class_members;
-        sweep(members, [&](uint32_t e) { return entries[e].dport; },
-              [&](uint32_t lo, uint32_t hi, const Signature& sig) {
-                  bool fresh;
-                  uint32_t pc = port_classes.id(sig, fresh);
-                  if (fresh) class_members[pc] = sig;
-                  auto& v = img.port_classes;
-                  if (!v.empty() && v.back().combo == combo && v.back().port_class == pc &&
-                      v.back().hi + 1u == lo)
-                      v.back().hi = static_cast<uint16_t>(hi);
-                  else
-                      v.push_back({combo, static_cast<uint16_t>(lo), static_cast<uint16_t>(hi), pc});
-              });
+        sweep(
+            members, [&](uint32_t e) { return entries[e].dport; },
+            [&](uint32_t lo, uint32_t hi, const Signature& sig) {
+                bool fresh;
+                uint32_t pc = port_classes.id(sig, fresh);
+                if (fresh) class_members[pc] = sig;
+                auto& v = img.port_classes;
+                if (!v.empty() && v.back().combo == combo && v.back().port_class == pc &&
+                    v.back().hi + 1u == lo)
+                    v.back().hi = static_cast<uint16_t>(hi);
+                else
+                    v.push_back({combo, static_cast<uint16_t>(lo), static_cast<uint16_t>(hi), pc});
+            });
         for (auto& [pc, sig] : class_members) {
             std::map<packet::Addr, Signature> by_local;
             for (uint32_t e : sig)
@@ -193,31 +195,33 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
     for (auto& [rc, sig] : new_remotes) {
         // First match: the lowest entry (rule order) covering each run of ports.
         std::vector<std::pair<std::pair<uint32_t, uint32_t>, uint32_t>> runs;
-        sweep(sig, [&](uint32_t e) { return entries[e].sport; },
-              [&](uint32_t lo, uint32_t hi, const Signature& cover) {
-                  uint32_t rule = entries[cover.front()].rule->index;
-                  if (!runs.empty() && runs.back().second == rule && runs.back().first.second + 1 == lo)
-                      runs.back().first.second = hi;
-                  else
-                      runs.push_back({{lo, hi}, rule});
-              });
+        sweep(
+            sig, [&](uint32_t e) { return entries[e].sport; },
+            [&](uint32_t lo, uint32_t hi, const Signature& cover) {
+                uint32_t rule = entries[cover.front()].rule->index;
+                if (!runs.empty() && runs.back().second == rule &&
+                    runs.back().first.second + 1 == lo)
+                    runs.back().first.second = hi;
+                else
+                    runs.push_back({{lo, hi}, rule});
+            });
         for (auto& [range, rule] : runs) {
             std::vector<std::pair<uint16_t, int>> prefixes;
             port_prefixes(range.first, range.second, prefixes);
             for (auto [port, plen] : prefixes) {
-                image::RportEntry re;
+                image::SportEntry re;
                 re.key.prefixlen = 32 + static_cast<uint32_t>(plen);
                 re.key.remote_class = rc;
                 re.key.port_be = htobe16(port);
                 re.rule_plus_one = rule + 1;
-                img.rports.push_back(re);
+                img.sports.push_back(re);
             }
         }
     }
 
     check_limit(img.locals.size(), EF_MAX_LOCAL, "ef_local", node);
     check_limit(img.remotes.size(), EF_MAX_REMOTE, "ef_remote", node);
-    check_limit(img.rports.size(), EF_MAX_RPORT, "ef_rport", node);
+    check_limit(img.sports.size(), EF_MAX_SPORT, "ef_sport", node);
     img.policy_hash = hash_image(img);
 
     if (report) {

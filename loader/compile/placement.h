@@ -12,11 +12,11 @@ namespace compile {
 
 struct Entry {
     const policy::Rule* rule = nullptr;
-    uint32_t role = 0;  // enum ef_role
-    uint32_t dir = 0;   // enum ef_dir
-    uint32_t slot = 0;  // enum ef_proto_slot
-    std::vector<packet::Addr> local;       // exact local addresses (narrowed)
-    std::vector<policy::Cidr> remote;      // remote prefixes (any = ::/0)
+    uint32_t role = 0;                 // enum ef_role
+    uint32_t dir = 0;                  // enum ef_dir
+    uint32_t slot = 0;                 // enum ef_proto_slot
+    std::vector<packet::Addr> local;   // exact local addresses (narrowed)
+    std::vector<policy::Cidr> remote;  // remote prefixes (any = ::/0)
     // Ports are keyed by header field, not by side: the destination port is the
     // service port in both directions (ICMP: type << 8 | code), the source
     // port is almost always `any`, so it is looked up last.

@@ -31,9 +31,9 @@ Lookup::Lookup(const MapImage& img) {
         std::memcpy(a.data(), r.key.addr, 16);
         remotes_[{r.key.bucket, static_cast<int>(r.key.prefixlen) - 32}][a] = r.remote_class;
     }
-    for (const auto& s : img.rports)
-        sports_[{s.key.remote_class, static_cast<int>(s.key.prefixlen) - 32}][ntohs(s.key.port_be)] =
-            s.rule_plus_one;
+    for (const auto& s : img.sports)
+        sports_[{s.key.remote_class, static_cast<int>(s.key.prefixlen) - 32}]
+               [ntohs(s.key.port_be)] = s.rule_plus_one;
 }
 
 std::optional<uint32_t> Lookup::classify(uint32_t combo, const std::array<uint8_t, 16>& local,

@@ -12,7 +12,7 @@
 namespace image {
 
 class Lookup {
-public:
+  public:
     explicit Lookup(const MapImage& img);
 
     // Rule index for a new flow, or nullopt (the default applies). Addresses
@@ -21,10 +21,12 @@ public:
                                      const std::array<uint8_t, 16>& remote, uint16_t dport,
                                      uint16_t sport) const;
 
-private:
-    std::map<std::pair<uint32_t, uint16_t>, std::pair<uint16_t, uint32_t>> ports_;  // (combo, lo) -> (hi, class)
+  private:
+    std::map<std::pair<uint32_t, uint16_t>, std::pair<uint16_t, uint32_t>>
+        ports_;  // (combo, lo) -> (hi, class)
     std::map<std::pair<uint32_t, std::array<uint8_t, 16>>, uint32_t> locals_;
-    std::map<std::pair<uint32_t, int>, std::map<std::array<uint8_t, 16>, uint32_t>> remotes_;  // (bucket, plen)
+    std::map<std::pair<uint32_t, int>, std::map<std::array<uint8_t, 16>, uint32_t>>
+        remotes_;                                                              // (bucket, plen)
     std::map<std::pair<uint32_t, int>, std::map<uint16_t, uint32_t>> sports_;  // (class, plen)
 };
 

@@ -32,8 +32,8 @@ struct RemoteEntry {
     uint32_t remote_class = 0;  // never 0
 };
 
-struct RportEntry {
-    ef_rport_key key{};
+struct SportEntry {
+    ef_sport_key key{};
     uint32_t rule_plus_one = 0;  // rule index + 1
 };
 
@@ -50,8 +50,8 @@ struct RuleInfo {
 };
 
 struct IfaceInfo {
-    uint32_t role = 0;                    // enum ef_role
-    std::vector<std::string> addresses;   // local addresses, VIPs it backs included
+    uint32_t role = 0;                   // enum ef_role
+    std::vector<std::string> addresses;  // local addresses, VIPs it backs included
 };
 
 // Conntrack timeouts in seconds (policy `conntrack:`), set as rodata at load.
@@ -65,15 +65,15 @@ struct CtTimeouts {
 struct MapImage {
     std::string policy_name;
     std::string node;
-    std::string policy_hash;           // sha-like hex of the canonical image
+    std::string policy_hash;  // sha-like hex of the canonical image
     uint32_t egress_mode[EF_ROLE_COUNT] = {EF_EGRESS_ENFORCE, EF_EGRESS_ENFORCE};
     CtTimeouts ct_timeouts;
     std::vector<IfaceInfo> ifaces;
-    std::vector<RuleInfo> rules;       // rules enforced on this node, by ascending index
+    std::vector<RuleInfo> rules;  // rules enforced on this node, by ascending index
     std::vector<PortClassRange> port_classes;
     std::vector<LocalEntry> locals;
     std::vector<RemoteEntry> remotes;
-    std::vector<RportEntry> rports;
+    std::vector<SportEntry> sports;
 };
 
 }  // namespace image

@@ -14,7 +14,8 @@ const char* kSlots[] = {"tcp", "udp", "icmp", "icmp6"};
 std::string placements(const RuleInfo& r) {
     std::string out;
     for (auto [role, dir] : r.placements)
-        out += fmt::format("{}{}/{}", out.empty() ? "" : " ", role == EF_ROLE_EXTERNAL ? "external" : "internal",
+        out += fmt::format("{}{}/{}", out.empty() ? "" : " ",
+                           role == EF_ROLE_EXTERNAL ? "external" : "internal",
                            dir == EF_DIR_INGRESS ? "ingress" : "egress");
     return out;
 }
@@ -59,13 +60,20 @@ nlohmann::json to_json(const MapImage& img) {
         for (auto [role, dir] : r.placements)
             pl.push_back({{"iface", role == EF_ROLE_EXTERNAL ? "external" : "internal"},
                           {"dir", dir == EF_DIR_INGRESS ? "ingress" : "egress"}});
-        j["rules"].push_back({{"index", r.index}, {"id", r.id}, {"app", r.app},
-                              {"feature", r.feature}, {"proto", r.proto}, {"placements", pl}});
+        j["rules"].push_back({{"index", r.index},
+                              {"id", r.id},
+                              {"app", r.app},
+                              {"feature", r.feature},
+                              {"proto", r.proto},
+                              {"placements", pl}});
     }
     j["ef_port_class"] = json::array();
     for (const auto& p : img.port_classes)
-        j["ef_port_class"].push_back({{"combo", p.combo}, {"combo_name", combo_name(p.combo)},
-                                      {"lo", p.lo}, {"hi", p.hi}, {"port_class", p.port_class}});
+        j["ef_port_class"].push_back({{"combo", p.combo},
+                                      {"combo_name", combo_name(p.combo)},
+                                      {"lo", p.lo},
+                                      {"hi", p.hi},
+                                      {"port_class", p.port_class}});
     j["ef_local"] = json::array();
     for (const auto& l : img.locals)
         j["ef_local"].push_back({{"port_class", l.key.port_class},
@@ -73,13 +81,14 @@ nlohmann::json to_json(const MapImage& img) {
                                  {"bucket", l.bucket}});
     j["ef_remote"] = json::array();
     for (const auto& r : img.remotes)
-        j["ef_remote"].push_back({{"prefixlen", r.key.prefixlen},
-                                  {"bucket", r.key.bucket},
-                                  {"addr", addr_text(r.key.addr, static_cast<int>(r.key.prefixlen) - 32)},
-                                  {"remote_class", r.remote_class}});
-    j["ef_rport"] = json::array();
-    for (const auto& r : img.rports)
-        j["ef_rport"].push_back({{"prefixlen", r.key.prefixlen},
+        j["ef_remote"].push_back(
+            {{"prefixlen", r.key.prefixlen},
+             {"bucket", r.key.bucket},
+             {"addr", addr_text(r.key.addr, static_cast<int>(r.key.prefixlen) - 32)},
+             {"remote_class", r.remote_class}});
+    j["ef_sport"] = json::array();
+    for (const auto& r : img.sports)
+        j["ef_sport"].push_back({{"prefixlen", r.key.prefixlen},
                                  {"remote_class", r.key.remote_class},
                                  {"port", ntohs(r.key.port_be)},
                                  {"rule", r.rule_plus_one - 1}});
@@ -87,7 +96,8 @@ nlohmann::json to_json(const MapImage& img) {
 }
 
 std::string to_text(const MapImage& img) {
-    std::string out = fmt::format("policy {} node {} hash {}\n", img.policy_name, img.node, img.policy_hash);
+    std::string out =
+        fmt::format("policy {} node {} hash {}\n", img.policy_name, img.node, img.policy_hash);
     for (const auto& i : img.ifaces) {
         std::string addrs;
         for (const auto& a : i.addresses) addrs += " " + a;
@@ -99,21 +109,26 @@ std::string to_text(const MapImage& img) {
     for (const auto& r : img.rules)
         out += fmt::format("  [{:>3}] {:<32} {:<14} {:<5} {}\n", r.index, r.id, r.app, r.proto,
                            placements(r));
-    out += fmt::format("\nef_port_class ({} ranges: combo, local ports -> port class)\n",
+    out += fmt::format("\nef_port_class ({} ranges: combo, destination ports -> port class)\n",
                        img.port_classes.size());
     for (const auto& p : img.port_classes)
-        out += fmt::format("  {:<24} {:>5}-{:<5} -> {}\n", combo_name(p.combo), p.lo, p.hi, p.port_class);
+        out += fmt::format("  {:<24} {:>5}-{:<5} -> {}\n", combo_name(p.combo), p.lo, p.hi,
+                           p.port_class);
     out += fmt::format("\nef_local ({}: port class, local address -> bucket)\n", img.locals.size());
     for (const auto& l : img.locals)
-        out += fmt::format("  {:>4} {:<20} -> {}\n", l.key.port_class, addr_text(l.key.addr), l.bucket);
-    out += fmt::format("\nef_remote ({}: bucket, remote prefix -> remote class)\n", img.remotes.size());
+        out += fmt::format("  {:>4} {:<20} -> {}\n", l.key.port_class, addr_text(l.key.addr),
+                           l.bucket);
+    out += fmt::format("\nef_remote ({}: bucket, remote prefix -> remote class)\n",
+                       img.remotes.size());
     for (const auto& r : img.remotes)
         out += fmt::format("  {:>4} {:<20} -> {}\n", r.key.bucket,
-                           addr_text(r.key.addr, static_cast<int>(r.key.prefixlen) - 32), r.remote_class);
-    out += fmt::format("\nef_rport ({}: remote class, remote port prefix -> rule)\n", img.rports.size());
-    for (const auto& r : img.rports)
-        out += fmt::format("  {:>4} {:>5}/{:<2} -> [{}]\n", r.key.remote_class, ntohs(r.key.port_be),
-                           r.key.prefixlen - 32, r.rule_plus_one - 1);
+                           addr_text(r.key.addr, static_cast<int>(r.key.prefixlen) - 32),
+                           r.remote_class);
+    out += fmt::format("\nef_sport ({}: remote class, source port prefix -> rule)\n",
+                       img.sports.size());
+    for (const auto& r : img.sports)
+        out += fmt::format("  {:>4} {:>5}/{:<2} -> [{}]\n", r.key.remote_class,
+                           ntohs(r.key.port_be), r.key.prefixlen - 32, r.rule_plus_one - 1);
     return out;
 }
 

@@ -33,8 +33,7 @@ constexpr ReasonName kReasons[] = {
     {EF_R_PROTO_UNSUPPORTED, "proto_unsupported", false},
     {EF_R_UNKNOWN_IFACE_PASS, "unknown_iface_pass", true},
 };
-static_assert(sizeof(kReasons) / sizeof(kReasons[0]) == EF_R_COUNT,
-              "every ef_reason needs a name");
+static_assert(sizeof(kReasons) / sizeof(kReasons[0]) == EF_R_COUNT, "every ef_reason needs a name");
 
 constexpr bool in_enum_order() {
     for (uint32_t i = 0; i < EF_R_COUNT; i++)

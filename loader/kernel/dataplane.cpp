@@ -154,7 +154,7 @@ void Dataplane::write_image(const image::MapImage& img) {
 
     clear_map(fd_of(skel_->maps.ef_local), sizeof(ef_local_key), "ef_local");
     clear_map(fd_of(skel_->maps.ef_remote), sizeof(ef_remote_key), "ef_remote");
-    clear_map(fd_of(skel_->maps.ef_rport), sizeof(ef_rport_key), "ef_rport");
+    clear_map(fd_of(skel_->maps.ef_sport), sizeof(ef_sport_key), "ef_sport");
 
     int fd = fd_of(skel_->maps.ef_local);
     for (const auto& e : img.locals) {
@@ -171,14 +171,14 @@ void Dataplane::write_image(const image::MapImage& img) {
             fail("write entry to", "map ef_remote", errno);
         }
     }
-    fd = fd_of(skel_->maps.ef_rport);
-    for (const auto& e : img.rports) {
+    fd = fd_of(skel_->maps.ef_sport);
+    for (const auto& e : img.sports) {
         if (e.key.prefixlen > 32 + 16 || e.rule_plus_one == 0 || e.rule_plus_one > EF_MAX_RULES) {
-            fail("write entry to", "map ef_rport", EINVAL,
+            fail("write entry to", "map ef_sport", EINVAL,
                  "prefix length over 48 or rule index out of range; recompile");
         }
         if (bpf_map_update_elem(fd, &e.key, &e.rule_plus_one, BPF_ANY)) {
-            fail("write entry to", "map ef_rport", errno);
+            fail("write entry to", "map ef_sport", errno);
         }
     }
 }

@@ -65,7 +65,8 @@ void check(const policy::Policy& p, policy::Diagnostics& diags) {
         if (!reported.insert(pair.first).second) continue;
         diags.warning(pair.first->loc,
                       "rule '" + pair.first->id + "' is shadowed by earlier rule '" +
-                          pair.second->id + "' on " + join(where) + ": it never counts a packet there",
+                          pair.second->id + "' on " + join(where) +
+                          ": it never counts a packet there",
                       "move it before '" + pair.second->id + "' or remove it");
     }
     for (const auto& [pair, where] : redundant) {
@@ -78,13 +79,15 @@ void check(const policy::Policy& p, policy::Diagnostics& diags) {
     }
     for (const auto& r : p.rules) {
         if (!p.rule_enabled(r)) {
-            diags.warning(r.loc, "rule '" + r.id + "' is kept by no enabled feature (feature '" +
-                                     r.feature + "' is disabled)",
+            diags.warning(r.loc,
+                          "rule '" + r.id + "' is kept by no enabled feature (feature '" +
+                              r.feature + "' is disabled)",
                           "enable the feature in the site file if the service is provided");
         } else if (!placed.count(&r)) {
             diags.warning(r.loc,
-                          "rule '" + r.id + "' can never match: neither its src nor its dst "
-                          "names an address of any node's interface",
+                          "rule '" + r.id +
+                              "' can never match: neither its src nor its dst "
+                              "names an address of any node's interface",
                           "name a node address, a VIP with backends, or NODE.ROLE");
         }
     }
@@ -92,7 +95,8 @@ void check(const policy::Policy& p, policy::Diagnostics& diags) {
     // of that role it does not back is a hole in the load balancer's pool.
     for (const auto& [vname, v] : p.vips) {
         if (v.backends.empty())
-            diags.warning(v.loc, "vip '" + vname + "' has no backends", "list its backend per node");
+            diags.warning(v.loc, "vip '" + vname + "' has no backends",
+                          "list its backend per node");
         for (const auto& [nname, n] : p.nodes) {
             bool member = std::any_of(p.vips.begin(), p.vips.end(), [&](const auto& other) {
                 return other.second.role == v.role && other.second.backends.count(nname);

@@ -10,7 +10,8 @@ using packet::Dir;
 using packet::Packet;
 
 bool is_icmp_error(uint8_t proto, uint8_t type) {
-    if (proto == IPPROTO_ICMP) return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+    if (proto == IPPROTO_ICMP)
+        return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
     if (proto == IPPROTO_ICMPV6) return type >= 1 && type <= 4;
     return false;
 }
@@ -33,8 +34,10 @@ bool in_cidrs(const std::vector<policy::Cidr>& cidrs, const packet::Addr& a, boo
 }  // namespace
 
 Model::Model(const policy::Policy& p, std::string node) : policy_(p), node_(std::move(node)) {
-    for (const auto& r : p.rules) sides_.push_back({p.expand(r.src, node_), p.expand(r.dst, node_)});
-    for (uint32_t role : {EF_ROLE_EXTERNAL, EF_ROLE_INTERNAL}) locals_[role] = p.local_addresses(node_, role);
+    for (const auto& r : p.rules)
+        sides_.push_back({p.expand(r.src, node_), p.expand(r.dst, node_)});
+    for (uint32_t role : {EF_ROLE_EXTERNAL, EF_ROLE_INTERNAL})
+        locals_[role] = p.local_addresses(node_, role);
 }
 
 void Model::clear() {
@@ -110,8 +113,9 @@ Verdict Model::icmp_error(uint32_t role, const Packet& pkt) const {
         dp = static_cast<uint16_t>(q[l4 + 2] << 8 | q[l4 + 3]);
     }
     bool related = ct_.count(ct_key(src, sp, dst, dp, proto, role)) > 0;
-    return Verdict{related, false,
-                   related ? uint32_t{EF_R_ICMP_ERROR_RELATED} : uint32_t{EF_R_ICMP_ERROR_UNRELATED}};
+    return Verdict{
+        related, false,
+        related ? uint32_t{EF_R_ICMP_ERROR_RELATED} : uint32_t{EF_R_ICMP_ERROR_UNRELATED}};
 }
 
 Verdict Model::run(uint32_t role, const Packet& pkt) {
@@ -139,8 +143,8 @@ Verdict Model::run(uint32_t role, const Packet& pkt) {
     }
 
     bool ports = pkt.proto == IPPROTO_TCP || pkt.proto == IPPROTO_UDP;
-    CtKey key = ct_key(pkt.src, ports ? pkt.sport : 0, pkt.dst, ports ? pkt.dport : 0, pkt.proto,
-                       role);
+    CtKey key =
+        ct_key(pkt.src, ports ? pkt.sport : 0, pkt.dst, ports ? pkt.dport : 0, pkt.proto, role);
     using namespace packet::tcp_flag;
     bool tcp = pkt.proto == IPPROTO_TCP;
     if (auto it = ct_.find(key); it != ct_.end()) {

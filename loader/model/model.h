@@ -19,7 +19,7 @@ struct Verdict {
 };
 
 class Model {
-public:
+  public:
     Model(const policy::Policy& p, std::string node);
 
     // One packet on the interface of `role`; conntrack state carries over.
@@ -30,7 +30,7 @@ public:
     // The first enabled rule matching the packet as a new flow, if any.
     const policy::Rule* classify(uint32_t role, const packet::Packet& pkt) const;
 
-private:
+  private:
     struct Flow {
         uint32_t rule = 0;
         bool closing = false;

@@ -31,25 +31,25 @@ struct Addr {
 std::optional<Addr> parse_addr(std::string_view text);  // no brackets
 
 namespace tcp_flag {
-inline constexpr uint8_t FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10,
-                         URG = 0x20, ECE = 0x40, CWR = 0x80;
+inline constexpr uint8_t FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10, URG = 0x20,
+                         ECE = 0x40, CWR = 0x80;
 }
 
 struct Packet {
     Dir dir = Dir::ingress;
     uint8_t proto = 0;  // IPPROTO_*
     Addr src, dst;
-    uint16_t sport = 0, dport = 0;  // tcp/udp only
-    uint8_t tcp_flags = 0;          // default for tcp specs: SYN
+    uint16_t sport = 0, dport = 0;         // tcp/udp only
+    uint8_t tcp_flags = 0;                 // default for tcp specs: SYN
     uint8_t icmp_type = 0, icmp_code = 0;  // default icmp: echo request (8 / 128)
-    uint32_t frame_len = 0;         // 0: just the headers
+    uint32_t frame_len = 0;                // 0: just the headers
 
     // Frame shaping used by data-plane tests; specs leave them off.
-    std::vector<uint16_t> vlan_tags;   // outermost first; 2 tags: 802.1ad then 802.1Q
-    uint8_t ipv4_option_words = 0;     // IHL = 5 + this (NOP options)
-    std::vector<uint8_t> ipv6_ext;     // extension header types before L4 (0, 43, 60)
-    bool fragment = false;             // IPv4 MF/offset or IPv6 fragment header
-    uint16_t frag_offset = 0;          // in 8-byte units
+    std::vector<uint16_t> vlan_tags;  // outermost first; 2 tags: 802.1ad then 802.1Q
+    uint8_t ipv4_option_words = 0;    // IHL = 5 + this (NOP options)
+    std::vector<uint8_t> ipv6_ext;    // extension header types before L4 (0, 43, 60)
+    bool fragment = false;            // IPv4 MF/offset or IPv6 fragment header
+    uint16_t frag_offset = 0;         // in 8-byte units
     bool more_fragments = false;
     uint32_t frag_id = 0;
     // ICMP error quoting another packet (type 3/11 or icmp6 1/2/3/4).

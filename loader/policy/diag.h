@@ -18,20 +18,20 @@ enum class Severity { error, warning };
 struct Diagnostic {
     Severity severity = Severity::error;
     Loc loc;
-    std::string message;  // what is wrong
-    std::string hint;     // how to fix it
+    std::string message;      // what is wrong
+    std::string hint;         // how to fix it
     std::string str() const;  // "file:line:col: error: message (hint)"
 };
 
 class Diagnostics {
-public:
+  public:
     void error(const Loc& loc, std::string message, std::string hint = {});
     void warning(const Loc& loc, std::string message, std::string hint = {});
     bool has_errors() const;
     const std::vector<Diagnostic>& all() const { return items_; }
     void append(const Diagnostics& other);
 
-private:
+  private:
     std::vector<Diagnostic> items_;
 };
 

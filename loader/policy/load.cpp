@@ -24,12 +24,12 @@ struct RawObject {
 };
 
 class PolicyLoader {
-public:
+  public:
     PolicyLoader(const std::string& file, Diagnostics& diags) : y_(file, diags) {}
 
     std::optional<Policy> run(const std::string& text, const Site* site);
 
-private:
+  private:
     void read_top(const YAML::Node& root);
     void read_features(const YAML::Node& n);
     void read_objects(const YAML::Node& n);
@@ -85,7 +85,8 @@ void PolicyLoader::read_top(const YAML::Node& root) {
         auto v = y_.integer(root["edgefw"], "format version 'edgefw'", 1, 1);
         (void)v;
     }
-    if (y_.require(root, "name", "the policy")) p_.name = y_.string(root["name"], "name").value_or("");
+    if (y_.require(root, "name", "the policy"))
+        p_.name = y_.string(root["name"], "name").value_or("");
     if (root["source"]) p_.source = y_.string(root["source"], "source").value_or("");
     if (auto e = root["egress"]) {
         auto s = y_.string(e, "egress");
@@ -129,7 +130,8 @@ void PolicyLoader::read_features(const YAML::Node& n) {
         const YAML::Node& body = it->second;
         if (!y_.expect_map(body, "feature '" + f.name + "'")) continue;
         y_.check_keys(body, {"description", "enabled"}, "feature '" + f.name + "'");
-        if (body["description"]) f.description = y_.string(body["description"], "description").value_or("");
+        if (body["description"])
+            f.description = y_.string(body["description"], "description").value_or("");
         if (body["enabled"]) f.enabled = y_.boolean(body["enabled"], "enabled").value_or(true);
         p_.features[f.name] = f;
     }
@@ -139,8 +141,8 @@ void PolicyLoader::read_objects(const YAML::Node& n) {
     if (!y_.expect_map(n, "objects")) return;
     for (auto it = n.begin(); it != n.end(); ++it) {
         std::string name = it->first.Scalar();
-        objects_[name] = RawObject{RawExpr{y_.scalars(it->second, "object '" + name + "'")},
-                                   y_.loc(it->first)};
+        objects_[name] =
+            RawObject{RawExpr{y_.scalars(it->second, "object '" + name + "'")}, y_.loc(it->first)};
     }
 }
 
@@ -154,8 +156,11 @@ void PolicyLoader::read_nodes(const YAML::Node& n) {
         const YAML::Node& body = it->second;
         if (!y_.expect_map(body, what)) continue;
         y_.check_keys(body, {"interfaces", "assumptions"}, what);
-        if (body["assumptions"]) node.assumptions = y_.string(body["assumptions"], "assumptions").value_or("");
-        if (!y_.require(body, "interfaces", what) || !y_.expect_map(body["interfaces"], what + " interfaces")) continue;
+        if (body["assumptions"])
+            node.assumptions = y_.string(body["assumptions"], "assumptions").value_or("");
+        if (!y_.require(body, "interfaces", what) ||
+            !y_.expect_map(body["interfaces"], what + " interfaces"))
+            continue;
         for (auto jt = body["interfaces"].begin(); jt != body["interfaces"].end(); ++jt) {
             auto r = role(jt->first, what + " interface role");
             const YAML::Node& iface = jt->second;
@@ -227,7 +232,8 @@ void PolicyLoader::read_rule(const YAML::Node& n, uint32_t index) {
         r.id = y_.string(n["id"], "rule id").value_or("");
         static const std::regex id_re("[a-z0-9][a-z0-9-]*");
         if (!r.id.empty() && !std::regex_match(r.id, id_re))
-            y_.diags().error(y_.loc(n["id"]), "rule id '" + r.id + "' has characters ids cannot hold",
+            y_.diags().error(y_.loc(n["id"]),
+                             "rule id '" + r.id + "' has characters ids cannot hold",
                              "use lowercase letters, digits and '-'");
         what = "rule '" + r.id + "'";
     }
@@ -239,15 +245,20 @@ void PolicyLoader::read_rule(const YAML::Node& n, uint32_t index) {
     if (y_.require(n, "feature", what)) {
         r.feature = y_.string(n["feature"], "feature").value_or("");
         if (!r.feature.empty() && !p_.features.count(r.feature))
-            y_.diags().error(y_.loc(n["feature"]), what + " names undefined feature '" + r.feature + "'",
+            y_.diags().error(y_.loc(n["feature"]),
+                             what + " names undefined feature '" + r.feature + "'",
                              "declare it under features: or use a declared one");
     }
     if (y_.require(n, "proto", what)) {
         auto s = y_.string(n["proto"], "proto");
-        if (s == "tcp") r.proto = Proto::tcp;
-        else if (s == "udp") r.proto = Proto::udp;
-        else if (s == "icmp") r.proto = Proto::icmp;
-        else if (s == "icmp6") r.proto = Proto::icmp6;
+        if (s == "tcp")
+            r.proto = Proto::tcp;
+        else if (s == "udp")
+            r.proto = Proto::udp;
+        else if (s == "icmp")
+            r.proto = Proto::icmp;
+        else if (s == "icmp6")
+            r.proto = Proto::icmp6;
         else if (s)
             y_.diags().error(y_.loc(n["proto"]), "proto '" + *s + "' is not supported",
                              "use tcp, udp, icmp or icmp6");
@@ -263,7 +274,8 @@ void PolicyLoader::read_rule(const YAML::Node& n, uint32_t index) {
         auto ports = y_.ports(n[key], key);
         if (ports) out = *ports;
         if (icmp && !(out.size() == 1 && out[0] == PortRange{0, 65535}))
-            y_.diags().error(y_.loc(n[key]), what + ": " + key + " is meaningless for " + proto_name(r.proto),
+            y_.diags().error(y_.loc(n[key]),
+                             what + ": " + key + " is meaningless for " + proto_name(r.proto),
                              "remove it; use icmp_type/icmp_code");
     }
     for (const char* key : {"icmp_type", "icmp_code"}) {
@@ -306,7 +318,8 @@ void PolicyLoader::read_summary(const YAML::Node& n) {
         SummaryRow s;
         s.loc = y_.loc(item);
         if (item["table"]) s.table = y_.string(item["table"], "table").value_or("");
-        if (item["row"]) s.row = static_cast<int>(y_.integer(item["row"], "row", 1, 10000).value_or(0));
+        if (item["row"])
+            s.row = static_cast<int>(y_.integer(item["row"], "row", 1, 10000).value_or(0));
         if (item["text"]) s.text = y_.string(item["text"], "text").value_or("");
         if (item["used_for"]) s.used_for = y_.string(item["used_for"], "used_for").value_or("");
         if (y_.require(item, "rules", "summary row"))
@@ -322,15 +335,15 @@ void PolicyLoader::read_summary(const YAML::Node& n) {
     }
 }
 
-void PolicyLoader::resolve_name(const std::string& name, const Loc& where,
-                                const std::string& what, AddrExpr& out,
-                                std::vector<std::string>& stack) {
+void PolicyLoader::resolve_name(const std::string& name, const Loc& where, const std::string& what,
+                                AddrExpr& out, std::vector<std::string>& stack) {
     if (name == "any") {
         out.terms.push_back(AddrTerm{Cidr{}, {}});
         return;
     }
     std::string err;
-    if (name.find_first_of(":") != std::string::npos || std::isdigit(static_cast<unsigned char>(name[0]))) {
+    if (name.find_first_of(":") != std::string::npos ||
+        std::isdigit(static_cast<unsigned char>(name[0]))) {
         auto c = parse_cidr(name, err);
         if (!c) {
             y_.diags().error(where, what + ": " + err,
@@ -392,8 +405,9 @@ void PolicyLoader::cross_check() {
         if (r.id.empty()) continue;
         auto [it, fresh] = seen.emplace(r.id, &r);
         if (!fresh)
-            y_.diags().error(r.loc, "duplicate rule id '" + r.id + "' (first at line " +
-                                        std::to_string(it->second->loc.line) + ")",
+            y_.diags().error(r.loc,
+                             "duplicate rule id '" + r.id + "' (first at line " +
+                                 std::to_string(it->second->loc.line) + ")",
                              "give every rule its own id");
     }
     for (const auto& [name, v] : p_.vips)
@@ -402,11 +416,13 @@ void PolicyLoader::cross_check() {
             if (n == p_.nodes.end()) continue;
             auto i = n->second.interfaces.find(v.role);
             bool held = i != n->second.interfaces.end() &&
-                        std::find(i->second.addresses.begin(), i->second.addresses.end(),
-                                  addr) != i->second.addresses.end();
+                        std::find(i->second.addresses.begin(), i->second.addresses.end(), addr) !=
+                            i->second.addresses.end();
             if (!held)
-                y_.diags().error(v.loc, "vip '" + name + "' backend " + addr.str() + " is not an address of " +
-                                            node + "'s " + role_name(v.role) + " interface",
+                y_.diags().error(v.loc,
+                                 "vip '" + name + "' backend " + addr.str() +
+                                     " is not an address of " + node + "'s " + role_name(v.role) +
+                                     " interface",
                                  "add it to the node's interface addresses or fix the backend");
         }
 }
@@ -456,15 +472,17 @@ void PolicyLoader::apply_site(const Site& site) {
 std::optional<std::string> read_file(const std::string& path, Diagnostics& diags) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-        diags.error(Loc{path, 0, 0}, "cannot read '" + path + "'", "check the path and permissions");
+        diags.error(Loc{path, 0, 0}, "cannot read '" + path + "'",
+                    "check the path and permissions");
         return std::nullopt;
     }
     std::ostringstream ss;
     ss << in.rdbuf();
     std::string text = ss.str();
     if (text.size() > kMaxPolicyBytes) {
-        diags.error(Loc{path, 0, 0}, "'" + path + "' is " + std::to_string(text.size()) + " bytes",
-                    "policy and site files are limited to " + std::to_string(kMaxPolicyBytes) + " bytes");
+        diags.error(
+            Loc{path, 0, 0}, "'" + path + "' is " + std::to_string(text.size()) + " bytes",
+            "policy and site files are limited to " + std::to_string(kMaxPolicyBytes) + " bytes");
         return std::nullopt;
     }
     return text;

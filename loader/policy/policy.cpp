@@ -1,36 +1,49 @@
 #include "policy/policy.h"
 
-#include <algorithm>
 #include <netinet/in.h>
+
+#include <algorithm>
 
 namespace policy {
 
 const char* proto_name(Proto p) {
     switch (p) {
-        case Proto::tcp: return "tcp";
-        case Proto::udp: return "udp";
-        case Proto::icmp: return "icmp";
-        case Proto::icmp6: return "icmp6";
+        case Proto::tcp:
+            return "tcp";
+        case Proto::udp:
+            return "udp";
+        case Proto::icmp:
+            return "icmp";
+        case Proto::icmp6:
+            return "icmp6";
     }
     return "?";
 }
 
 uint8_t proto_number(Proto p) {
     switch (p) {
-        case Proto::tcp: return IPPROTO_TCP;
-        case Proto::udp: return IPPROTO_UDP;
-        case Proto::icmp: return IPPROTO_ICMP;
-        case Proto::icmp6: return IPPROTO_ICMPV6;
+        case Proto::tcp:
+            return IPPROTO_TCP;
+        case Proto::udp:
+            return IPPROTO_UDP;
+        case Proto::icmp:
+            return IPPROTO_ICMP;
+        case Proto::icmp6:
+            return IPPROTO_ICMPV6;
     }
     return 0;
 }
 
 uint32_t proto_slot(Proto p) {
     switch (p) {
-        case Proto::tcp: return EF_PS_TCP;
-        case Proto::udp: return EF_PS_UDP;
-        case Proto::icmp: return EF_PS_ICMP;
-        case Proto::icmp6: return EF_PS_ICMP6;
+        case Proto::tcp:
+            return EF_PS_TCP;
+        case Proto::udp:
+            return EF_PS_UDP;
+        case Proto::icmp:
+            return EF_PS_ICMP;
+        case Proto::icmp6:
+            return EF_PS_ICMP6;
     }
     return EF_PS_TCP;
 }
@@ -39,7 +52,8 @@ const char* role_name(uint32_t role) { return role == EF_ROLE_EXTERNAL ? "extern
 const char* dir_name(uint32_t dir) { return dir == EF_DIR_INGRESS ? "ingress" : "egress"; }
 
 bool AddrExpr::has_any() const {
-    return std::any_of(terms.begin(), terms.end(), [](const AddrTerm& t) { return t.cidr.is_any(); });
+    return std::any_of(terms.begin(), terms.end(),
+                       [](const AddrTerm& t) { return t.cidr.is_any(); });
 }
 
 const Rule* Policy::find_rule(const std::string& id) const {
@@ -73,7 +87,8 @@ std::vector<Cidr> Policy::expand(const AddrExpr& e, const std::string& node) con
         out.push_back(t.cidr);
         if (t.vip.empty()) continue;
         const Vip& v = vips.at(t.vip);
-        if (auto b = v.backends.find(node); b != v.backends.end()) out.push_back(host_cidr(b->second));
+        if (auto b = v.backends.find(node); b != v.backends.end())
+            out.push_back(host_cidr(b->second));
     }
     return out;
 }

@@ -17,8 +17,8 @@ packet::Addr translate(const AddressMap& m, const packet::Addr& a) {
     packet::Addr out = a;
     for (int bit = 0; bit < m.from.plen; bit++) {
         uint8_t mask = static_cast<uint8_t>(0x80 >> (bit % 8));
-        out.bytes[bit / 8] = static_cast<uint8_t>((out.bytes[bit / 8] & ~mask) |
-                                                  (m.to.addr.bytes[bit / 8] & mask));
+        out.bytes[bit / 8] =
+            static_cast<uint8_t>((out.bytes[bit / 8] & ~mask) | (m.to.addr.bytes[bit / 8] & mask));
     }
     return out;
 }
@@ -87,7 +87,8 @@ std::optional<Site> parse_site(const std::string& text, const std::string& file,
     }
     if (auto m = root["management"]) {
         if (!m.IsSequence()) {
-            diags.error(y.loc(m), "management must be a list", "write '- {src: ..., proto: tcp, dport: 22}'");
+            diags.error(y.loc(m), "management must be a list",
+                        "write '- {src: ..., proto: tcp, dport: 22}'");
         } else {
             for (const auto& item : m) {
                 if (!y.expect_map(item, "management entry")) continue;
@@ -107,7 +108,8 @@ std::optional<Site> parse_site(const std::string& text, const std::string& file,
                 if (proto == "udp")
                     mg.proto = Proto::udp;
                 else if (proto != "tcp" && proto)
-                    diags.error(y.loc(item["proto"]), "management proto '" + *proto + "' is not supported",
+                    diags.error(y.loc(item["proto"]),
+                                "management proto '" + *proto + "' is not supported",
                                 "use tcp or udp");
                 if (auto p = y.ports(item["dport"], "dport")) mg.dport = *p;
                 site.management.push_back(mg);

@@ -29,6 +29,7 @@ struct Site {
     std::optional<Cidr> map_cidr(const Cidr& c, std::string& err) const;
 };
 
-std::optional<Site> parse_site(const std::string& text, const std::string& file, Diagnostics& diags);
+std::optional<Site> parse_site(const std::string& text, const std::string& file,
+                               Diagnostics& diags);
 
 }  // namespace policy

@@ -10,11 +10,16 @@ namespace {
 
 const char* type_name(const YAML::Node& n) {
     switch (n.Type()) {
-        case YAML::NodeType::Map: return "a mapping";
-        case YAML::NodeType::Sequence: return "a list";
-        case YAML::NodeType::Scalar: return "a scalar";
-        case YAML::NodeType::Null: return "nothing";
-        default: return "an undefined value";
+        case YAML::NodeType::Map:
+            return "a mapping";
+        case YAML::NodeType::Sequence:
+            return "a list";
+        case YAML::NodeType::Scalar:
+            return "a scalar";
+        case YAML::NodeType::Null:
+            return "nothing";
+        default:
+            return "an undefined value";
     }
 }
 
@@ -37,8 +42,8 @@ std::optional<YAML::Node> YamlReader::parse(const std::string& text) {
     try {
         return YAML::Load(text);
     } catch (const YAML::Exception& e) {
-        diags_.error(Loc{file_, e.mark.line + 1, e.mark.column + 1},
-                     "YAML syntax error: " + e.msg, "fix the YAML syntax at this position");
+        diags_.error(Loc{file_, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg,
+                     "fix the YAML syntax at this position");
         return std::nullopt;
     }
 }
@@ -55,8 +60,8 @@ void YamlReader::check_keys(const YAML::Node& map, std::initializer_list<const c
     if (!map.IsMap()) return;
     for (auto it = map.begin(); it != map.end(); ++it) {
         std::string key = it->first.IsScalar() ? it->first.Scalar() : "?";
-        bool ok = std::any_of(allowed.begin(), allowed.end(),
-                              [&](const char* a) { return key == a; });
+        bool ok =
+            std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; });
         if (ok) continue;
         std::string list;
         for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
@@ -112,12 +117,11 @@ std::vector<std::pair<std::string, Loc>> YamlReader::scalars(const YAML::Node& n
             if (item.IsScalar())
                 out.emplace_back(item.Scalar(), loc(item));
             else
-                diags_.error(loc(item), what + " list items must be scalars, found " +
-                                            type_name(item));
+                diags_.error(loc(item),
+                             what + " list items must be scalars, found " + type_name(item));
         }
     } else {
-        diags_.error(loc(n), what + " must be a value or a non-empty list, found " +
-                                 type_name(n));
+        diags_.error(loc(n), what + " must be a value or a non-empty list, found " + type_name(n));
     }
     return out;
 }
@@ -139,13 +143,12 @@ std::optional<std::vector<PortRange>> YamlReader::ports(const YAML::Node& n,
                          "write a port 0-65535, a range like 50000-59999, or any");
             ok = false;
         } else if (*lo < 0 || *lo > 65535 || *hi < 0 || *hi > 65535) {
-            diags_.error(where, what + " '" + text + "' is outside 0-65535",
-                         "ports are 0-65535");
+            diags_.error(where, what + " '" + text + "' is outside 0-65535", "ports are 0-65535");
             ok = false;
         } else if (*lo > *hi) {
-            diags_.error(where, what + " range '" + text + "' is inverted",
-                         "write the low port first: " + std::to_string(*hi) + "-" +
-                             std::to_string(*lo));
+            diags_.error(
+                where, what + " range '" + text + "' is inverted",
+                "write the low port first: " + std::to_string(*hi) + "-" + std::to_string(*lo));
             ok = false;
         } else {
             out.push_back(PortRange{static_cast<uint16_t>(*lo), static_cast<uint16_t>(*hi)});

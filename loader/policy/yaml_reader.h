@@ -15,7 +15,7 @@
 namespace policy {
 
 class YamlReader {
-public:
+  public:
     YamlReader(std::string file, Diagnostics& diags) : file_(std::move(file)), diags_(diags) {}
 
     Loc loc(const YAML::Node& n) const;
@@ -40,7 +40,7 @@ public:
     // Port expression: any, N, A-B, or a list of those.
     std::optional<std::vector<PortRange>> ports(const YAML::Node& n, const std::string& what);
 
-private:
+  private:
     std::string file_;
     Diagnostics& diags_;
 };

@@ -33,13 +33,12 @@ std::vector<RuleSpec> test_rules() {
     return {
         {EF_ROLE_EXTERNAL, EF_DIR_INGRESS, EF_PS_TCP, 443, 443, "198.18.155.110", "any"},
         {EF_ROLE_EXTERNAL, EF_DIR_INGRESS, EF_PS_UDP, 50000, 59999, "198.18.155.30", "any"},
-        {EF_ROLE_EXTERNAL, EF_DIR_EGRESS, EF_PS_TCP, 0, 65535, "198.18.155.10", "any", 80},
+        {EF_ROLE_EXTERNAL, EF_DIR_EGRESS, EF_PS_TCP, 80, 80, "198.18.155.10", "any"},
         {EF_ROLE_EXTERNAL, EF_DIR_INGRESS, EF_PS_TCP, 5061, 5061, "198.18.155.10",
          "198.19.10.90/31"},
         {EF_ROLE_EXTERNAL, EF_DIR_INGRESS, EF_PS_TCP, 443, 443, "2001:db8::10", "any"},
         {EF_ROLE_EXTERNAL, EF_DIR_INGRESS, EF_PS_ICMP, 8 << 8, 8 << 8, "198.18.155.10", "any"},
-        {EF_ROLE_EXTERNAL, EF_DIR_EGRESS, EF_PS_UDP, 0, 65535, "198.18.155.10", "198.51.100.53/32",
-         53},
+        {EF_ROLE_EXTERNAL, EF_DIR_EGRESS, EF_PS_UDP, 53, 53, "198.18.155.10", "198.51.100.53/32"},
         {EF_ROLE_EXTERNAL, EF_DIR_INGRESS, EF_PS_ICMP6, 128 << 8, 128 << 8, "2001:db8::10", "any"},
         {EF_ROLE_INTERNAL, EF_DIR_INGRESS, EF_PS_TCP, 22, 22, "198.19.0.10", "198.19.200.0/24"},
     };
@@ -63,9 +62,9 @@ image::MapImage build_image(const std::vector<RuleSpec>& rules) {
         img.rules.push_back(info);
 
         uint32_t combo = EF_COMBO(r.role, r.dir, r.slot);
-        auto ckey = std::make_tuple(combo, r.lport_lo, r.lport_hi);
+        auto ckey = std::make_tuple(combo, r.dport_lo, r.dport_hi);
         auto [cit, new_class] = classes.emplace(ckey, uint32_t(classes.size() + 1));
-        if (new_class) img.port_classes.push_back({combo, r.lport_lo, r.lport_hi, cit->second});
+        if (new_class) img.port_classes.push_back({combo, r.dport_lo, r.dport_hi, cit->second});
 
         packet::Addr local = addr(r.local);
         auto [bit, new_bucket] =
@@ -86,12 +85,12 @@ image::MapImage build_image(const std::vector<RuleSpec>& rules) {
         re.remote_class = i + 1;
         img.remotes.push_back(re);
 
-        image::RportEntry pe;
-        pe.key.prefixlen = r.rport < 0 ? 32 : 48;
+        image::SportEntry pe;
+        pe.key.prefixlen = r.sport < 0 ? 32 : 48;
         pe.key.remote_class = i + 1;
-        pe.key.port_be = r.rport < 0 ? 0 : htons(uint16_t(r.rport));
+        pe.key.port_be = r.sport < 0 ? 0 : htons(uint16_t(r.sport));
         pe.rule_plus_one = i + 1;
-        img.rports.push_back(pe);
+        img.sports.push_back(pe);
     }
     return img;
 }

@@ -34,11 +34,11 @@ enum TestRule : uint32_t {
 struct RuleSpec {
     uint32_t role;
     uint32_t dir;
-    uint32_t slot;  // enum ef_proto_slot
-    uint16_t lport_lo, lport_hi;
+    uint32_t slot;                // enum ef_proto_slot
+    uint16_t dport_lo, dport_hi;  // ICMP: type << 8 | code
     std::string local;
     std::string remote;  // "any" or CIDR
-    int rport = -1;      // -1: any
+    int sport = -1;      // -1: any
 };
 
 std::vector<RuleSpec> test_rules();

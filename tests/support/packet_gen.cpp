@@ -83,9 +83,12 @@ bool PacketGen::aim(packet::Packet& p) {
     auto in_range = [&](const std::vector<policy::PortRange>& rs) {
         const auto& pr = rs[rng_() % rs.size()];
         switch (rng_() % 3) {
-            case 0: return pr.lo;
-            case 1: return pr.hi;
-            default: return static_cast<uint16_t>(pr.lo + rng_() % (pr.hi - pr.lo + 1u));
+            case 0:
+                return pr.lo;
+            case 1:
+                return pr.hi;
+            default:
+                return static_cast<uint16_t>(pr.lo + rng_() % (pr.hi - pr.lo + 1u));
         }
     };
     p.sport = in_range(r.sport);
@@ -104,7 +107,8 @@ bool PacketGen::aim(packet::Packet& p) {
         bool src_local = std::find(local.begin(), local.end(), p.src) != local.end();
         if (dst_local || src_local) {
             role_ = role;
-            p.dir = dst_local && (!src_local || rng_() % 2) ? packet::Dir::ingress : packet::Dir::egress;
+            p.dir = dst_local && (!src_local || rng_() % 2) ? packet::Dir::ingress
+                                                            : packet::Dir::egress;
             return true;
         }
     }
@@ -154,9 +158,18 @@ packet::Packet PacketGen::next() {
     p.src = addr(v6);
     p.dst = addr(v6);
     switch (rng_() % 10) {
-        case 0: p.proto = static_cast<uint8_t>(v6 ? int{IPPROTO_ICMPV6} : int{IPPROTO_ICMP}); break;
-        case 1: case 2: case 3: case 4: p.proto = IPPROTO_UDP; break;
-        default: p.proto = IPPROTO_TCP; break;
+        case 0:
+            p.proto = static_cast<uint8_t>(v6 ? int{IPPROTO_ICMPV6} : int{IPPROTO_ICMP});
+            break;
+        case 1:
+        case 2:
+        case 3:
+        case 4:
+            p.proto = IPPROTO_UDP;
+            break;
+        default:
+            p.proto = IPPROTO_TCP;
+            break;
     }
     if (p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP) {
         p.sport = port();
@@ -165,9 +178,10 @@ packet::Packet PacketGen::next() {
     static const uint8_t tcp_flags[] = {SYN, SYN, SYN, SYN | ACK, ACK, FIN | ACK, RST};
     p.tcp_flags = p.proto == IPPROTO_TCP ? tcp_flags[rng_() % 7] : 0;
     if (p.proto == IPPROTO_ICMP) p.icmp_type = rng_() % 2 ? 8 : static_cast<uint8_t>(rng_() % 20);
-    if (p.proto == IPPROTO_ICMPV6) p.icmp_type = rng_() % 2 ? 128 : static_cast<uint8_t>(128 + rng_() % 10);
+    if (p.proto == IPPROTO_ICMPV6)
+        p.icmp_type = rng_() % 2 ? 128 : static_cast<uint8_t>(128 + rng_() % 10);
     if (p.proto == IPPROTO_ICMP && (p.icmp_type == 3 || p.icmp_type == 4 || p.icmp_type == 5 ||
-                                     p.icmp_type == 11 || p.icmp_type == 12))
+                                    p.icmp_type == 11 || p.icmp_type == 12))
         p.icmp_type = 8;  // errors are built separately, with a quote
     if (rng_() % 16 == 0) p.vlan_tags = {static_cast<uint16_t>(1 + rng_() % 4094)};
     if (rng_() % 32 == 0) p.vlan_tags = {100, 200};

@@ -13,14 +13,14 @@
 namespace testgen {
 
 class PacketGen {
-public:
+  public:
     PacketGen(const policy::Policy& p, const std::string& node, uint64_t seed);
 
     packet::Packet next();  // a well-formed packet (no truncation)
     uint32_t role();        // the role of the last packet: its local address's, or random
     uint64_t seed() const { return seed_; }
 
-private:
+  private:
     packet::Addr addr(bool v6);
     uint16_t port();
     packet::Addr inside(const policy::Cidr& c, bool v6);

@@ -2,12 +2,13 @@
 // for synthetic policies up to 10,000 rules, the four lookups over the map
 // image pick the same rule as the model's first-match scan, on random and
 // adversarial packets. No kernel needed.
-#include <criterion/criterion.h>
+#include "compile/compile.h"
 
-#include <chrono>
+#include <criterion/criterion.h>
 #include <netinet/in.h>
 
-#include "compile/compile.h"
+#include <chrono>
+
 #include "image/lookup.h"
 #include "model/model.h"
 #include "packet_gen.h"
@@ -20,10 +21,14 @@ const char* kSite = "policies/site-test.yaml";
 
 uint32_t slot_of(uint8_t proto) {
     switch (proto) {
-        case IPPROTO_TCP: return EF_PS_TCP;
-        case IPPROTO_UDP: return EF_PS_UDP;
-        case IPPROTO_ICMP: return EF_PS_ICMP;
-        default: return EF_PS_ICMP6;
+        case IPPROTO_TCP:
+            return EF_PS_TCP;
+        case IPPROTO_UDP:
+            return EF_PS_UDP;
+        case IPPROTO_ICMP:
+            return EF_PS_ICMP;
+        default:
+            return EF_PS_ICMP6;
     }
 }
 
@@ -43,16 +48,15 @@ size_t agree(const policy::Policy& p, const std::string& node, uint64_t seed, in
         uint32_t combo = EF_COMBO(role, in ? EF_DIR_INGRESS : EF_DIR_EGRESS, slot_of(pkt.proto));
         std::optional<uint32_t> got;
         if (pkt.proto == IPPROTO_TCP || pkt.proto == IPPROTO_UDP || icmp)
-            got = lookup.classify(combo, in ? pkt.dst.bytes : pkt.src.bytes,
-                                  in ? pkt.src.bytes : pkt.dst.bytes,
-                                  icmp ? static_cast<uint16_t>(pkt.icmp_type << 8 | pkt.icmp_code)
-                                       : pkt.dport,
-                                  icmp ? 0 : pkt.sport);
+            got = lookup.classify(
+                combo, in ? pkt.dst.bytes : pkt.src.bytes, in ? pkt.src.bytes : pkt.dst.bytes,
+                icmp ? static_cast<uint16_t>(pkt.icmp_type << 8 | pkt.icmp_code) : pkt.dport,
+                icmp ? 0 : pkt.sport);
         bool same = want ? (got && *got == want->index) : !got;
         cr_assert(same, "seed %llu packet %d on %s role %u: model says %s, image says %s: %s",
                   static_cast<unsigned long long>(seed), i, node.c_str(), role,
-                  want ? want->id.c_str() : "no rule",
-                  got ? p.rules[*got].id.c_str() : "no rule", packet::to_spec(pkt).c_str());
+                  want ? want->id.c_str() : "no rule", got ? p.rules[*got].id.c_str() : "no rule",
+                  packet::to_spec(pkt).c_str());
         matched += want != nullptr;
     }
     return matched;
@@ -99,7 +103,8 @@ Test(compile, reference_image_agrees_with_model) {
     for (const char* site : {"", kSite}) {
         auto p = load(kReference, site);
         for (const char* node : {"edge1", "edge2", "rproxy"})
-            cr_assert_gt(agree(p, node, 42, 20000), 500u, "too few packets matched a rule on %s", node);
+            cr_assert_gt(agree(p, node, 42, 20000), 500u, "too few packets matched a rule on %s",
+                         node);
     }
 }
 
@@ -120,9 +125,13 @@ Test(compile, synthetic_policies_agree_with_model, .timeout = 120) {
         auto p = synthetic(n, n);
         auto t0 = std::chrono::steady_clock::now();
         auto img = compile::compile_node(p, "syn1");
-        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        cr_log_info("compile %u synthetic rules: %.0f ms (%zu port ranges, %zu local, %zu remote, %zu sport entries)",
-                    n, ms, img.port_classes.size(), img.locals.size(), img.remotes.size(), img.rports.size());
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                        .count();
+        cr_log_info(
+            "compile %u synthetic rules: %.0f ms (%zu port ranges, %zu local, %zu remote, %zu "
+            "sport entries)",
+            n, ms, img.port_classes.size(), img.locals.size(), img.remotes.size(),
+            img.sports.size());
         fprintf(stderr, "compile %u synthetic rules: %.0f ms\n", n, ms);
         cr_assert_gt(agree(p, "syn1", n + 1, n == 10000 ? 20000 : 10000), 100u);
     }

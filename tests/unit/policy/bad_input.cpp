@@ -52,7 +52,8 @@ struct Case {
 const Case kCases[] = {
     {"unknown top key", "name: t\n", "name: t\nnmae: x\n", 3, "unknown key 'nmae'"},
     {"unknown rule key", "    app: HTTPS\n    feature: web\n    proto: tcp\n    src: any",
-     "    app: HTTPS\n    feature: web\n    proto: tcp\n    scr: any\n    src: any", 19, "unknown key 'scr'"},
+     "    app: HTTPS\n    feature: web\n    proto: tcp\n    scr: any\n    src: any", 19,
+     "unknown key 'scr'"},
     {"port above 65535", "dport: 443", "dport: 70000", 21, "outside 0-65535"},
     {"negative port", "dport: 443", "dport: -1", 21, "not a port"},
     {"inverted range", "dport: 443", "dport: 600-500", 21, "inverted"},
@@ -69,12 +70,14 @@ const Case kCases[] = {
      "feature: mail\n    proto: tcp\n    src: any", 17, "undefined feature 'mail'"},
     {"duplicate rule id", "id: pool-in", "id: web-in", 22, "duplicate rule id 'web-in'"},
     {"bad rule id", "id: pool-in", "id: Pool_In", 22, "characters ids cannot hold"},
-    {"unknown proto", "proto: tcp\n    src: pool", "proto: sctp\n    src: pool", 25, "proto 'sctp'"},
+    {"unknown proto", "proto: tcp\n    src: pool", "proto: sctp\n    src: pool", 25,
+     "proto 'sctp'"},
     {"missing app", "    app: HTTPS\n    feature: web\n    proto: tcp\n    src: pool",
      "    feature: web\n    proto: tcp\n    src: pool", 22, "has no 'app'"},
     {"bad node address", "[198.51.100.10]", "[198.51.100.300]", 10, "not an IPv4 or IPv6 address"},
     {"bad role", "      internal: {addresses", "      dmz: {addresses", 11, "not a role"},
-    {"vip backend on undefined node", "backends: {n1:", "backends: {n9:", 13, "undefined node 'n9'"},
+    {"vip backend on undefined node", "backends: {n1:", "backends: {n9:", 13,
+     "undefined node 'n9'"},
     {"vip backend not on node", "n1: 198.51.100.10}", "n1: 198.51.100.11}", 13,
      "is not an address of n1"},
     {"bad vip role", "role: external, backends", "role: edge, backends", 13, "not a role"},
@@ -120,12 +123,12 @@ Test(policy_bad_input, every_case_names_line_and_problem) {
         std::string all;
         for (const auto& x : d.all()) {
             all += x.str() + "\n";
-            found = found || (x.severity == policy::Severity::error && x.loc.line == c.line &&
-                              x.loc.file == "bad.yaml" &&
-                              x.message.find(c.message) != std::string::npos);
+            found = found ||
+                    (x.severity == policy::Severity::error && x.loc.line == c.line &&
+                     x.loc.file == "bad.yaml" && x.message.find(c.message) != std::string::npos);
         }
-        cr_expect(found, "case '%s': no error at line %d containing '%s'; got:\n%s", c.name,
-                  c.line, c.message, all.c_str());
+        cr_expect(found, "case '%s': no error at line %d containing '%s'; got:\n%s", c.name, c.line,
+                  c.message, all.c_str());
     }
 }
 
@@ -155,6 +158,8 @@ Test(policy_bad_input, cli_check_exits_nonzero_and_names_file_and_line) {
     while (fgets(buf, sizeof buf, f)) out += buf;
     int status = pclose(f);
     unlink(path);
-    cr_assert_eq(WEXITSTATUS(status), 1, "exit status %d, output:\n%s", WEXITSTATUS(status), out.c_str());
-    cr_assert(out.find(std::string(path) + ":21:") != std::string::npos, "output:\n%s", out.c_str());
+    cr_assert_eq(WEXITSTATUS(status), 1, "exit status %d, output:\n%s", WEXITSTATUS(status),
+                 out.c_str());
+    cr_assert(out.find(std::string(path) + ":21:") != std::string::npos, "output:\n%s",
+              out.c_str());
 }
