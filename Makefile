@@ -1,5 +1,6 @@
 # edgefw — one Make graph: `make`, `make check`, `make demo`, `make bench`, `make format`.
 .DELETE_ON_ERROR:
+.SECONDARY:
 .SUFFIXES:
 SHELL := /bin/bash
 
@@ -93,7 +94,11 @@ unit: $(BUILD)/tests/unit
 dataplane: $(BUILD)/tests/dataplane $(BUILD)/edgefw
 	$(Q)$(BUILD)/tests/dataplane --jobs 1
 
-check: format-check $(BUILD)/maps-pedantic.stamp all unit dataplane
+# Feature areas add their own targets in mk/*.mk and append suites to CHECK_EXTRA.
+CHECK_EXTRA :=
+include $(sort $(wildcard mk/*.mk))
+
+check: format-check $(BUILD)/maps-pedantic.stamp all unit dataplane $(CHECK_EXTRA)
 	@echo "make check: all suites passed"
 
 format:

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/common.h"
+#include "lifecycle/lifecycle.h"
 
 namespace cli {
 
@@ -16,10 +17,19 @@ struct PacketArgs {
     std::string iface;
     std::string packet;
     std::string packets;
+    std::string pcap;  // --pcap FILE (cmd_pcap.cpp)
     std::string dir = "ingress";
     bool json = false;
 };
 int cmd_explain(const PacketArgs& a);
 int cmd_test(const PacketArgs& a);
+// --pcap: replay a capture through the model (explain) or the kernel (test).
+int cmd_pcap(const PacketArgs& a, bool kernel_side);
+
+int cmd_load(const lifecycle::LoadArgs& a, bool reload);
+int cmd_unload(const std::string& instance);
+int cmd_confirm(const std::string& instance);
+int cmd_status(const std::string& instance, bool json);
+int cmd_stats(const std::string& instance, bool json);
 
 }  // namespace cli

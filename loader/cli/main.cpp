@@ -20,6 +20,11 @@ void add_packets(CLI::App* cmd, cli::PacketArgs& a) {
     auto* many = cmd->add_option("--packets", a.packets, "file with one spec a line")
                      ->check(CLI::ExistingFile);
     one->excludes(many);
+    // --pcap FILE: replay a capture (cmd_pcap.cpp).
+    cmd->add_option("--pcap", a.pcap, "capture to replay (pcap or pcapng, Ethernet)")
+        ->check(CLI::ExistingFile)
+        ->excludes(one)
+        ->excludes(many);
     cmd->add_option("--dir", a.dir, "default direction of specs")
         ->check(CLI::IsMember({"ingress", "egress"}));
     cmd->add_flag("--json", a.json, "one JSON object a packet");
@@ -54,6 +59,48 @@ int main(int argc, char** argv) {
     auto* test = app.add_subcommand("test", "run packets through the real BPF programs");
     add_packets(test, test_args);
 
+    // Lifecycle: load, reload, unload, status, stats, confirm.
+    lifecycle::LoadArgs load_args;
+    std::vector<std::string> load_ifaces;
+    auto add_lifecycle = [&](CLI::App* cmd, bool with_ifaces) {
+        cmd->add_option("POLICY", load_args.policy, "policy file (YAML)")
+            ->required()
+            ->check(CLI::ExistingFile);
+        cmd->add_option("--site", load_args.site, "site file")->check(CLI::ExistingFile);
+        cmd->add_option("--node", load_args.node, "node this host is")->required(with_ifaces);
+        cmd->add_option("--instance", load_args.instance,
+                        "instance name (pins under /sys/fs/bpf/edgefw/NAME)");
+        cmd->add_option("--confirm", load_args.confirm_secs,
+                        "roll back unless 'edgefw confirm' runs within SECS")
+            ->check(CLI::Range(1, 86400));
+        cmd->add_flag("--force", load_args.force, "load even if it would cut the SSH session");
+        if (!with_ifaces) return;
+        cmd->add_option("--iface", load_ifaces, "ROLE=DEV, e.g. external=eth0 (repeat)")
+            ->required();
+        cmd->add_option("--mode", load_args.mode, "XDP attach mode")
+            ->check(CLI::IsMember({"native", "generic"}));
+        cmd->add_option("--netns", load_args.netns,
+                        "network namespace of the NICs (ip netns name)");
+        cmd->add_option("--ct-size", load_args.ct_size, "conntrack table entries")
+            ->check(CLI::Range(1024, 1 << 24));
+    };
+    auto* load_cmd = app.add_subcommand("load", "compile, self-test and attach to the NICs");
+    add_lifecycle(load_cmd, true);
+    auto* reload_cmd =
+        app.add_subcommand("reload", "swap the policy hitlessly (counters and flows kept)");
+    add_lifecycle(reload_cmd, false);
+    std::string instance = "default";
+    bool json_out = false;
+    auto* unload_cmd = app.add_subcommand("unload", "detach and remove everything edgefw created");
+    auto* status_cmd =
+        app.add_subcommand("status", "what is loaded, where, and whether it is attached");
+    auto* stats_cmd = app.add_subcommand("stats", "per-rule and per-reason counters");
+    auto* confirm_cmd = app.add_subcommand("confirm", "keep the policy loaded with --confirm");
+    for (auto* c : {unload_cmd, status_cmd, stats_cmd, confirm_cmd})
+        c->add_option("--instance", instance, "instance name");
+    status_cmd->add_flag("--json", json_out, "JSON");
+    stats_cmd->add_flag("--json", json_out, "JSON");
+
     synth::Options synth_opts;
     auto* synth_cmd = app.add_subcommand("synth", "print a synthetic policy (tests, benchmarks)");
     synth_cmd->add_option("--rules", synth_opts.rules, "number of rules")
@@ -66,17 +113,37 @@ int main(int argc, char** argv) {
         return cli::kExitOk;
     }
     if (*check) return cli::cmd_check(check_args, check_json);
+    if (*load_cmd || *reload_cmd) {
+        for (const auto& spec : load_ifaces) {
+            auto eq = spec.find('=');
+            if (eq == std::string::npos) {
+                fprintf(stderr, "edgefw: --iface '%s': expected ROLE=DEV, e.g. external=eth0\n",
+                        spec.c_str());
+                return cli::kExitUsage;
+            }
+            load_args.ifaces.push_back({spec.substr(0, eq), spec.substr(eq + 1)});
+        }
+        return cli::cmd_load(load_args, reload_cmd->parsed());
+    }
+    if (*unload_cmd) return cli::cmd_unload(instance);
+    if (*status_cmd)
+        return cli::cmd_status(
+            instance == "default" && !status_cmd->count("--instance") ? "" : instance, json_out);
+    if (*stats_cmd) return cli::cmd_stats(instance, json_out);
+    if (*confirm_cmd) return cli::cmd_confirm(instance);
     if (*compile) return cli::cmd_compile(compile_args, compile_node, compile_json);
     if (*explain) {
+        if (!explain_args.pcap.empty()) return cli::cmd_pcap(explain_args, false);  // --pcap
         if (explain_args.packet.empty() && explain_args.packets.empty()) {
-            fprintf(stderr, "edgefw: explain needs --packet SPEC or --packets FILE\n");
+            fprintf(stderr, "edgefw: explain needs --packet SPEC, --packets FILE or --pcap FILE\n");
             return cli::kExitUsage;
         }
         return cli::cmd_explain(explain_args);
     }
     if (*test) {
+        if (!test_args.pcap.empty()) return cli::cmd_pcap(test_args, true);  // --pcap
         if (test_args.packet.empty() && test_args.packets.empty()) {
-            fprintf(stderr, "edgefw: test needs --packet SPEC or --packets FILE\n");
+            fprintf(stderr, "edgefw: test needs --packet SPEC, --packets FILE or --pcap FILE\n");
             return cli::kExitUsage;
         }
         return cli::cmd_test(test_args);

@@ -136,7 +136,8 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
         std::map<uint32_t, Signature> class_members;
         sweep(
             members, [&](uint32_t e) { return entries[e].dport; },
-            [&](uint32_t lo, uint32_t hi, const Signature& sig) {
+            // combo is copied: clang 14 cannot capture a structured binding (P1091).
+            [&, combo = combo](uint32_t lo, uint32_t hi, const Signature& sig) {
                 bool fresh;
                 uint32_t pc = port_classes.id(sig, fresh);
                 if (fresh) class_members[pc] = sig;

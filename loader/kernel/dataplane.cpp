@@ -5,6 +5,7 @@
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -101,6 +102,23 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
     if (err) {
         edgefw__destroy(skel_);
         fail("size", "map ef_ct", err);
+    }
+    const std::pair<bpf_map*, int> reuse[] = {
+        {skel_->maps.ef_ifaces, opts_.shared.ifaces},
+        {skel_->maps.ef_rule_counters, opts_.shared.rule_counters},
+        {skel_->maps.ef_reason_counters, opts_.shared.reason_counters},
+        {skel_->maps.ef_ct, opts_.shared.ct},
+        {skel_->maps.ef_frags, opts_.shared.frags},
+    };
+    for (const auto& [map, fd] : reuse) {
+        if (fd < 0) continue;
+        err = bpf_map__reuse_fd(map, fd);
+        if (err) {
+            std::string name = bpf_map__name(map);
+            edgefw__destroy(skel_);
+            fail("reuse", "map " + name, err,
+                 "the pinned map does not match this build; unload first");
+        }
     }
     err = edgefw__load(skel_);
     if (err) {
@@ -321,6 +339,44 @@ ProgInfo Dataplane::prog_info(packet::Dir dir) const {
     pi.jited_bytes = info.jited_prog_len;
     pi.verified_insns = info.verified_insns;
     return pi;
+}
+
+int Dataplane::prog_fd(packet::Dir dir) const {
+    return bpf_program__fd(dir == packet::Dir::ingress ? skel_->progs.ef_xdp_ingress
+                                                       : skel_->progs.ef_tc_egress);
+}
+
+SharedMaps Dataplane::shared_maps() const {
+    SharedMaps s;
+    s.ifaces = fd_of(skel_->maps.ef_ifaces);
+    s.rule_counters = fd_of(skel_->maps.ef_rule_counters);
+    s.reason_counters = fd_of(skel_->maps.ef_reason_counters);
+    s.ct = fd_of(skel_->maps.ef_ct);
+    s.frags = fd_of(skel_->maps.ef_frags);
+    return s;
+}
+
+void Dataplane::pin(const std::string& dir) const {
+    auto pin_fd = [&](int fd, const std::string& name, bool replace) {
+        std::string path = dir + "/" + name;
+        if (replace) unlink(path.c_str());
+        if (bpf_obj_pin(fd, path.c_str())) {
+            if (errno == EEXIST && !replace) return;
+            fail("pin", path, errno,
+                 "is /sys/fs/bpf a bpffs mount? (mount -t bpf bpf /sys/fs/bpf)");
+        }
+    };
+    pin_fd(fd_of(skel_->maps.ef_ifaces), "ef_ifaces", false);
+    pin_fd(fd_of(skel_->maps.ef_rule_counters), "ef_rule_counters", false);
+    pin_fd(fd_of(skel_->maps.ef_reason_counters), "ef_reason_counters", false);
+    pin_fd(fd_of(skel_->maps.ef_ct), "ef_ct", false);
+    pin_fd(fd_of(skel_->maps.ef_frags), "ef_frags", false);
+    pin_fd(fd_of(skel_->maps.ef_port_class), "ef_port_class", true);
+    pin_fd(fd_of(skel_->maps.ef_local), "ef_local", true);
+    pin_fd(fd_of(skel_->maps.ef_remote), "ef_remote", true);
+    pin_fd(fd_of(skel_->maps.ef_sport), "ef_sport", true);
+    pin_fd(prog_fd(packet::Dir::ingress), "prog_xdp", true);
+    pin_fd(prog_fd(packet::Dir::egress), "prog_tc", true);
 }
 
 }  // namespace kernel

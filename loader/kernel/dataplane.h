@@ -26,8 +26,19 @@ class Error : public std::runtime_error {
 // libbpf's own messages go to stderr only when verbose (process-wide).
 void set_verbose(bool verbose);
 
+// Maps that outlive a policy: a reload loads a new object that reuses these
+// (conntrack survives, counters keep counting). -1: create a new map.
+struct SharedMaps {
+    int ifaces = -1;
+    int rule_counters = -1;
+    int reason_counters = -1;
+    int ct = -1;
+    int frags = -1;
+};
+
 struct Options {
     uint32_t ct_size = EF_CT_DEFAULT_SIZE;  // ef_ct max_entries
+    SharedMaps shared;
     image::CtTimeouts timeouts;
     uint32_t egress_mode[EF_ROLE_COUNT] = {EF_EGRESS_ENFORCE, EF_EGRESS_ENFORCE};
     bool ct_create = true;     // false only for benchmarks: rules then never create flows
@@ -80,6 +91,13 @@ class Dataplane {
     void clear_conntrack();  // ef_ct and ef_frags
 
     ProgInfo prog_info(packet::Dir dir) const;
+    int prog_fd(packet::Dir dir) const;
+    SharedMaps shared_maps() const;
+
+    // Pins every map under dir/<map name> and the programs as dir/prog_xdp and
+    // dir/prog_tc. Per-policy objects replace existing pins; shared maps that
+    // are pinned already stay as they are.
+    void pin(const std::string& dir) const;
     const Options& options() const { return opts_; }
     ::edgefw* skeleton() { return skel_; }
 

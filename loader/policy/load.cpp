@@ -127,7 +127,7 @@ void PolicyLoader::read_features(const YAML::Node& n) {
         Feature f;
         f.name = it->first.Scalar();
         f.loc = y_.loc(it->first);
-        const YAML::Node& body = it->second;
+        const YAML::Node body = it->second;  // a copy: it-> yields a temporary (fuzz)
         if (!y_.expect_map(body, "feature '" + f.name + "'")) continue;
         y_.check_keys(body, {"description", "enabled"}, "feature '" + f.name + "'");
         if (body["description"])
@@ -153,7 +153,7 @@ void PolicyLoader::read_nodes(const YAML::Node& n) {
         node.name = it->first.Scalar();
         node.loc = y_.loc(it->first);
         std::string what = "node '" + node.name + "'";
-        const YAML::Node& body = it->second;
+        const YAML::Node body = it->second;  // a copy: it-> yields a temporary (fuzz)
         if (!y_.expect_map(body, what)) continue;
         y_.check_keys(body, {"interfaces", "assumptions"}, what);
         if (body["assumptions"])
@@ -163,7 +163,7 @@ void PolicyLoader::read_nodes(const YAML::Node& n) {
             continue;
         for (auto jt = body["interfaces"].begin(); jt != body["interfaces"].end(); ++jt) {
             auto r = role(jt->first, what + " interface role");
-            const YAML::Node& iface = jt->second;
+            const YAML::Node iface = jt->second;  // a copy: jt-> yields a temporary (fuzz)
             std::string iwhat = what + " interface '" + jt->first.Scalar() + "'";
             if (!r || !y_.expect_map(iface, iwhat)) continue;
             y_.check_keys(iface, {"addresses"}, iwhat);
@@ -192,7 +192,7 @@ void PolicyLoader::read_vips(const YAML::Node& n) {
         v.name = it->first.Scalar();
         v.loc = y_.loc(it->first);
         std::string what = "vip '" + v.name + "'";
-        const YAML::Node& body = it->second;
+        const YAML::Node body = it->second;  // a copy: it-> yields a temporary (fuzz)
         if (!y_.expect_map(body, what)) continue;
         y_.check_keys(body, {"address", "role", "backends", "note"}, what);
         bool ok = y_.require(body, "address", what) & y_.require(body, "role", what) &
@@ -467,6 +467,35 @@ void PolicyLoader::apply_site(const Site& site) {
             f->second.enabled = enabled;
     }
     p_.management = site.management;
+    // Management access always passes on the internal NIC of every node: the
+    // entries become rules placed first, so no policy rule can shadow them.
+    if (site.management.empty()) return;
+    p_.features["site-management"] =
+        Feature{"site-management", "management access from the site file (anti-lockout)", true, {}};
+    AddrExpr internal;
+    for (const auto& [name, node] : p_.nodes)
+        if (auto i = node.interfaces.find(EF_ROLE_INTERNAL); i != node.interfaces.end())
+            for (const auto& a : i->second.addresses)
+                internal.terms.push_back(AddrTerm{host_cidr(a), {}});
+    std::vector<Rule> mgmt;
+    for (size_t k = 0; k < site.management.size(); k++) {
+        const Management& m = site.management[k];
+        Rule r;
+        r.id = "site-management-" + std::to_string(k + 1);
+        r.app = "management";
+        r.feature = "site-management";
+        r.note = "from the site file: always passes on the internal NIC";
+        r.table = "site file";
+        r.proto = m.proto;
+        r.src.terms.push_back(AddrTerm{m.src, {}});
+        r.dst = internal;
+        r.sport = {PortRange{0, 65535}};
+        r.dport = m.dport;
+        r.loc = m.loc;
+        mgmt.push_back(r);
+    }
+    p_.rules.insert(p_.rules.begin(), mgmt.begin(), mgmt.end());
+    for (uint32_t i = 0; i < p_.rules.size(); i++) p_.rules[i].index = i;
 }
 
 std::optional<std::string> read_file(const std::string& path, Diagnostics& diags) {

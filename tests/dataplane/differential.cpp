@@ -17,6 +17,13 @@
 
 namespace {
 
+// EDGEFW_DIFF_PACKETS scales every run to that many packets (the VM matrix
+// runs a reduced size under emulation).
+int packets_or(int n) {
+    const char* s = getenv("EDGEFW_DIFF_PACKETS");
+    return s ? atoi(s) : n;
+}
+
 uint64_t base_seed() {
     const char* s = getenv("EDGEFW_DIFF_SEED");
     return s ? strtoull(s, nullptr, 10) : 20261125;
@@ -75,14 +82,14 @@ Test(differential, reference_policy_every_node, .timeout = 600) {
     auto p = policy::load("policies/lync2010-edge-hlb.yaml", "policies/site-test.yaml", d);
     cr_assert(p.has_value());
     uint64_t seed = base_seed();
-    differential(*p, "edge1", seed, 50000);
-    differential(*p, "edge2", seed + 1, 30000);
-    differential(*p, "rproxy", seed + 2, 20000);
+    differential(*p, "edge1", seed, packets_or(50000));
+    differential(*p, "edge2", seed + 1, packets_or(30000));
+    differential(*p, "rproxy", seed + 2, packets_or(20000));
 }
 
 Test(differential, synthetic_10000_rules, .timeout = 600) {
     policy::Diagnostics d;
     auto p = policy::load_text(synth::generate({10000, 99, true}), "synthetic.yaml", "", "", d);
     cr_assert(p.has_value());
-    differential(*p, "syn1", base_seed() + 10, 100000);
+    differential(*p, "syn1", base_seed() + 10, packets_or(100000));
 }

@@ -1,0 +1,135 @@
+#include <fmt/core.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "kernel/dataplane.h"
+#include "lifecycle/lifecycle.h"
+
+namespace cli {
+
+namespace {
+
+template <class F>
+int guarded(const char* what, F f) {
+    try {
+        return f();
+    } catch (const lifecycle::Refused& e) {
+        std::cerr << "edgefw: " << what << ": " << e.what() << "\n";
+        return kExitError;
+    } catch (const kernel::Error& e) {
+        std::cerr << "edgefw: " << what << ": " << e.what() << "\n";
+        return kExitError;
+    } catch (const std::exception& e) {
+        std::cerr << "edgefw: " << what << ": " << e.what() << "\n";
+        return kExitError;
+    }
+}
+
+void print_status(const nlohmann::json& s) {
+    fmt::print("instance {}: {}\n", s.value("instance", "?"), s.value("state", "?"));
+    if (s.contains("error")) fmt::print("  error: {}\n", s["error"].get<std::string>());
+    if (!s.contains("node")) return;
+    fmt::print("  node {}  policy {} ({})  hash {}\n", s["node"].get<std::string>(),
+               s["policy"].get<std::string>(), s["policy_name"].get<std::string>(),
+               s["policy_hash"].get<std::string>());
+    fmt::print("  loaded {}  reloaded {}  generation {}  egress {}\n",
+               s["loaded_at"].get<std::string>(),
+               s["reloaded_at"].is_null() ? "never" : s["reloaded_at"].get<std::string>(),
+               s["generation"].get<uint64_t>(), s["egress"].get<std::string>());
+    fmt::print("  rules {}  conntrack {}/{}  programs xdp id {} tc id {}\n",
+               s["rule_count"].get<size_t>(), s["conntrack_entries"].get<size_t>(),
+               s["conntrack_max"].get<uint32_t>(), s["prog_xdp_id"].get<uint32_t>(),
+               s["prog_tc_id"].get<uint32_t>());
+    for (const auto& i : s["ifaces"])
+        fmt::print("  {:<8} {:<16} ifindex {:<4} mode {:<7} xdp {} tc {} {}\n",
+                   i["role"].get<std::string>(), i["dev"].get<std::string>(),
+                   i["ifindex"].get<uint32_t>(), s["mode"].get<std::string>(),
+                   i.value("xdp_prog_id", 0u), i.value("tc_prog_id", 0u),
+                   i.value("attached", false) ? "attached" : "NOT ATTACHED");
+    if (!s["netns"].get<std::string>().empty())
+        fmt::print("  netns {}\n", s["netns"].get<std::string>());
+    if (s["confirm"].value("pending", false)) fmt::print("  waiting for 'edgefw confirm'\n");
+}
+
+}  // namespace
+
+int cmd_load(const lifecycle::LoadArgs& a, bool reload) {
+    return guarded(reload ? "reload" : "load", [&] {
+        if (reload)
+            lifecycle::reload(a);
+        else
+            lifecycle::load(a);
+        auto s = lifecycle::status(a.instance);
+        print_status(s.at(0));
+        if (a.confirm_secs > 0)
+            fmt::print(
+                "run 'edgefw confirm --instance {}' within {} s or the previous state returns\n",
+                a.instance, a.confirm_secs);
+        return kExitOk;
+    });
+}
+
+int cmd_unload(const std::string& instance) {
+    return guarded("unload", [&] {
+        lifecycle::unload(instance);
+        fmt::print("instance {} unloaded\n", instance);
+        return kExitOk;
+    });
+}
+
+int cmd_confirm(const std::string& instance) {
+    return guarded("confirm", [&] {
+        lifecycle::confirm(instance);
+        fmt::print("instance {} confirmed\n", instance);
+        return kExitOk;
+    });
+}
+
+int cmd_status(const std::string& instance, bool json) {
+    return guarded("status", [&] {
+        auto s = lifecycle::status(instance);
+        if (json) {
+            std::cout << s.dump(2) << "\n";
+        } else if (s.empty()) {
+            fmt::print("no edgefw instance is loaded\n");
+        } else {
+            for (const auto& one : s) print_status(one);
+        }
+        bool ok = true;
+        for (const auto& one : s) ok = ok && one.value("state", "") == "enforcing";
+        return ok ? kExitOk : kExitError;
+    });
+}
+
+int cmd_stats(const std::string& instance, bool json) {
+    return guarded("stats", [&] {
+        auto s = lifecycle::stats(instance);
+        if (json) {
+            std::cout << s.dump() << "\n";
+            return kExitOk;
+        }
+        fmt::print("{:<32} {:<14} {:<18} {:>12} {:>14}\n", "rule", "app", "where", "packets",
+                   "bytes");
+        for (const auto& r : s["rules"]) {
+            std::string where;
+            for (const auto& p : r["placements"])
+                where += (where.empty() ? "" : ",") + p["iface"].get<std::string>().substr(0, 3) +
+                         "/" + p["dir"].get<std::string>().substr(0, 2);
+            fmt::print("{:<32} {:<14} {:<18} {:>12} {:>14}\n", r["id"].get<std::string>(),
+                       r["app"].get<std::string>(), where, r["packets"].get<uint64_t>(),
+                       r["bytes"].get<uint64_t>());
+        }
+        fmt::print("\n{:<32} {:<5} {:>12} {:>14}\n", "reason", "", "packets", "bytes");
+        for (const auto& r : s["reasons"])
+            if (r["packets"].get<uint64_t>() > 0)
+                fmt::print("{:<32} {:<5} {:>12} {:>14}\n", r["name"].get<std::string>(),
+                           r["passes"].get<bool>() ? "pass" : "drop", r["packets"].get<uint64_t>(),
+                           r["bytes"].get<uint64_t>());
+        fmt::print("\nconntrack {}/{}\n", s["conntrack_entries"].get<size_t>(),
+                   s["conntrack_max"].get<uint32_t>());
+        return kExitOk;
+    });
+}
+
+}  // namespace cli

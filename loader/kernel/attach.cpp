@@ -1,0 +1,168 @@
+#include "kernel/attach.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "kernel/dataplane.h"
+
+namespace kernel {
+
+namespace {
+
+constexpr uint32_t kTcHandle = 0xef;
+constexpr uint32_t kTcPriority = 0xef;
+
+[[noreturn]] void fail(const std::string& what, int err, const std::string& hint = {}) {
+    if (err < 0) err = -err;
+    std::string msg = "kernel: " + what + ": " + std::strerror(err);
+    if (!hint.empty()) msg += " -- " + hint;
+    throw Error(msg);
+}
+
+std::string prog_name(uint32_t id) {
+    int fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0) return "id " + std::to_string(id);
+    bpf_prog_info info{};
+    uint32_t len = sizeof info;
+    std::string name = "id " + std::to_string(id);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+        name = std::string(info.name) + " (" + name + ")";
+    close(fd);
+    return name;
+}
+
+bpf_tc_hook egress_hook(uint32_t ifindex) {
+    bpf_tc_hook hook{};
+    hook.sz = sizeof hook;
+    hook.ifindex = static_cast<int>(ifindex);
+    hook.attach_point = BPF_TC_EGRESS;
+    return hook;
+}
+
+}  // namespace
+
+NetnsGuard::NetnsGuard(const std::string& name) {
+    if (name.empty()) return;
+    saved_ = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (saved_ < 0) fail("open /proc/self/ns/net", errno);
+    std::string path = "/var/run/netns/" + name;
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        close(saved_);
+        fail("open network namespace " + path, e, "create it with 'ip netns add " + name + "'");
+    }
+    if (setns(fd, CLONE_NEWNET)) {
+        int e = errno;
+        close(fd);
+        close(saved_);
+        fail("enter network namespace " + name, e, "needs CAP_SYS_ADMIN");
+    }
+    close(fd);
+}
+
+NetnsGuard::~NetnsGuard() {
+    if (saved_ < 0) return;
+    (void)setns(saved_, CLONE_NEWNET);
+    close(saved_);
+}
+
+uint32_t ifindex_of(const std::string& dev) {
+    unsigned idx = if_nametoindex(dev.c_str());
+    if (!idx) fail("find interface '" + dev + "'", errno, "check the name with 'ip link'");
+    return idx;
+}
+
+void xdp_attach(int prog_fd, uint32_t ifindex, const std::string& dev, XdpMode mode,
+                const std::string& pin_path) {
+    uint32_t existing = 0;
+    if (bpf_xdp_query_id(static_cast<int>(ifindex), 0, &existing) == 0 && existing)
+        fail("attach XDP to " + dev + " (ifindex " + std::to_string(ifindex) + ")", EBUSY,
+             "another XDP program is attached: " + prog_name(existing) +
+                 "; detach it (ip link set dev " + dev + " xdp off) or unload its owner");
+    bpf_link_create_opts opts{};
+    opts.sz = sizeof opts;
+    opts.flags = mode == XdpMode::native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+    int fd = bpf_link_create(prog_fd, static_cast<int>(ifindex), BPF_XDP, &opts);
+    if (fd < 0)
+        fail("attach XDP to " + dev + " (ifindex " + std::to_string(ifindex) + ")", errno,
+             mode == XdpMode::native ? "the driver may lack native XDP: try --mode generic" : "");
+    unlink(pin_path.c_str());
+    if (bpf_obj_pin(fd, pin_path.c_str())) {
+        int e = errno;
+        close(fd);
+        fail("pin XDP link of " + dev + " at " + pin_path, e);
+    }
+    close(fd);
+}
+
+void xdp_replace(const std::string& pin_path, int new_prog_fd) {
+    int fd = bpf_obj_get(pin_path.c_str());
+    if (fd < 0)
+        fail("open pinned XDP link " + pin_path, errno,
+             "is the instance loaded? see 'edgefw status'");
+    int err = bpf_link_update(fd, new_prog_fd, nullptr);
+    close(fd);
+    if (err) fail("swap the program of XDP link " + pin_path, err);
+}
+
+void tc_attach(int prog_fd, uint32_t ifindex, const std::string& dev, bool replace) {
+    bpf_tc_hook hook = egress_hook(ifindex);
+    int err = bpf_tc_hook_create(&hook);
+    if (err && err != -EEXIST) fail("create clsact qdisc on " + dev, err);
+    bpf_tc_opts opts{};
+    opts.sz = sizeof opts;
+    opts.handle = kTcHandle;
+    opts.priority = kTcPriority;
+    opts.prog_fd = prog_fd;
+    opts.flags = replace ? BPF_TC_F_REPLACE : 0;
+    err = bpf_tc_attach(&hook, &opts);
+    if (err)
+        fail("attach TC egress program to " + dev, err,
+             err == -EEXIST ? "a filter with edgefw's handle exists: 'edgefw unload' first" : "");
+}
+
+void tc_detach(uint32_t ifindex) {
+    bpf_tc_hook hook = egress_hook(ifindex);
+    bpf_tc_opts opts{};
+    opts.sz = sizeof opts;
+    opts.handle = kTcHandle;
+    opts.priority = kTcPriority;
+    int err = bpf_tc_detach(&hook, &opts);
+    if (err && err != -ENOENT && err != -ENODEV && err != -EINVAL)
+        fail("detach TC egress program from ifindex " + std::to_string(ifindex), err);
+}
+
+uint32_t tc_prog_id(uint32_t ifindex) {
+    bpf_tc_hook hook = egress_hook(ifindex);
+    bpf_tc_opts opts{};
+    opts.sz = sizeof opts;
+    opts.handle = kTcHandle;
+    opts.priority = kTcPriority;
+    if (bpf_tc_query(&hook, &opts)) return 0;
+    return opts.prog_id;
+}
+
+uint32_t xdp_link_prog_id(const std::string& pin_path, uint32_t* ifindex) {
+    int fd = bpf_obj_get(pin_path.c_str());
+    if (fd < 0) return 0;
+    bpf_link_info info{};
+    uint32_t len = sizeof info;
+    uint32_t id = 0;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+        id = info.prog_id;
+        if (ifindex) *ifindex = info.xdp.ifindex;
+    }
+    close(fd);
+    return id;
+}
+
+}  // namespace kernel

@@ -1,0 +1,48 @@
+// What an operator runs on a host: load, reload (hitless), unload, status,
+// confirm. Every step reads the kernel's state (pins, links, ef_meta).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lifecycle {
+
+struct IfaceArg {
+    std::string role;  // external | internal
+    std::string dev;
+};
+
+struct LoadArgs {
+    std::string policy;
+    std::string site;
+    std::string node;
+    std::vector<IfaceArg> ifaces;  // load only; reload keeps the instance's
+    std::string mode = "native";   // native | generic
+    std::string instance = "default";
+    std::string netns;
+    uint32_t ct_size = 0;  // 0: default
+    int confirm_secs = 0;
+    bool force = false;
+    bool verbose = false;
+};
+
+// Each returns normally on success and throws kernel::Error (or
+// lifecycle::Refused) with a message saying what, where and how to fix.
+struct Refused : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+void load(const LoadArgs& a);
+void reload(const LoadArgs& a);
+void unload(const std::string& instance);
+void confirm(const std::string& instance);
+
+nlohmann::json status(const std::string& instance);  // all instances when empty
+nlohmann::json stats(const std::string& instance);
+
+// The instance's description as stored in ef_meta; throws when not loaded.
+nlohmann::json read_instance(const std::string& instance);
+
+}  // namespace lifecycle

@@ -1,0 +1,95 @@
+#include "lifecycle/selftest.h"
+
+#include <netinet/in.h>
+
+#include "compile/placement.h"
+#include "image/reasons.h"
+#include "kernel/dataplane.h"
+#include "model/model.h"
+
+namespace lifecycle {
+
+std::vector<Probe> boundary_probes(const policy::Policy& p, const std::string& node) {
+    std::vector<Probe> out;
+    const packet::Addr any_remote = *packet::parse_addr("203.0.113.7");
+    const packet::Addr any_remote6 = *packet::parse_addr("2001:db8:ffff::7");
+    for (const auto& e : compile::place(p, node)) {
+        bool in = e.dir == EF_DIR_INGRESS;
+        bool icmp = e.rule->proto == policy::Proto::icmp || e.rule->proto == policy::Proto::icmp6;
+        for (const auto& local : e.local) {
+            const policy::Cidr* remote_cidr = nullptr;
+            for (const auto& c : e.remote)
+                if (c.is_any() || c.addr.is_v4() == local.is_v4()) {
+                    remote_cidr = &c;
+                    break;
+                }
+            if (!remote_cidr) continue;
+            packet::Addr remote = remote_cidr->is_any() ? (local.is_v4() ? any_remote : any_remote6)
+                                                        : remote_cidr->addr;
+            if (!remote_cidr->is_any() && remote_cidr->plen < 128) remote.bytes[15] |= 1;
+            for (const auto& range : e.dport)
+                for (int port : {range.lo - 1, int{range.lo}, int{range.hi}, range.hi + 1}) {
+                    if (port < 0 || port > 65535) continue;
+                    Probe pr;
+                    pr.role = e.role;
+                    pr.rule = e.rule->id;
+                    pr.inside = port >= range.lo && port <= range.hi;
+                    auto& pkt = pr.pkt;
+                    pkt.dir = in ? packet::Dir::ingress : packet::Dir::egress;
+                    pkt.proto = policy::proto_number(e.rule->proto);
+                    pkt.src = in ? remote : local;
+                    pkt.dst = in ? local : remote;
+                    if (icmp) {
+                        pkt.icmp_type = static_cast<uint8_t>(port >> 8);
+                        pkt.icmp_code = static_cast<uint8_t>(port & 0xff);
+                        if (model::is_icmp_error(pkt.proto, pkt.icmp_type)) continue;
+                    } else {
+                        pkt.dport = static_cast<uint16_t>(port);
+                        pkt.sport = e.sport.front().lo == 0 ? 40000 : e.sport.front().lo;
+                        pkt.tcp_flags = packet::tcp_flag::SYN;
+                    }
+                    out.push_back(pr);
+                }
+        }
+    }
+    return out;
+}
+
+SelfTest self_test(const policy::Policy& p, const std::string& node, const image::MapImage& img) {
+    kernel::Options opts = kernel::Options::from_image(img);
+    opts.record_last = true;
+    opts.ct_size = 1024;
+    kernel::Dataplane dp(opts);
+    dp.write_image(img);
+    model::Model m(p, node);
+    SelfTest st;
+    uint32_t role = ~0u;
+    for (const auto& probe : boundary_probes(p, node)) {
+        if (probe.role != role)
+            dp.set_iface_role(kernel::Dataplane::kTestRunIfindex, role = probe.role);
+        dp.clear_conntrack();
+        m.clear();
+        auto want = m.run(probe.role, probe.pkt);
+        auto got = dp.run(probe.pkt.dir, packet::build_frame(probe.pkt));
+        st.probes++;
+        bool by_rule = got.kind == EF_LAST_RULE;
+        bool agree = got.counted && got.pass == want.pass && by_rule == want.by_rule &&
+                     got.index == want.index;
+        bool sane = !probe.inside || want.pass;
+        if (agree && sane) {
+            st.passed++;
+            continue;
+        }
+        auto name = [&](bool rule, uint32_t i) {
+            return rule ? (i < p.rules.size() ? p.rules[i].id : "?") : image::reason_name(i);
+        };
+        st.mismatches.push_back(std::string(policy::role_name(probe.role)) + " " +
+                                packet::to_spec(probe.pkt) + " (from rule " + probe.rule +
+                                "): model " + (want.pass ? "pass " : "drop ") +
+                                name(want.by_rule, want.index) + ", kernel " +
+                                (got.pass ? "pass " : "drop ") + name(by_rule, got.index));
+    }
+    return st;
+}
+
+}  // namespace lifecycle

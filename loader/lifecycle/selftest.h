@@ -1,0 +1,34 @@
+// The pre-attach self-test: boundary packets derived from the compiled policy
+// (every placed rule at its port edges and just outside them) run through a
+// scratch copy of the freshly built programs and are compared with the model.
+// A disagreement means the kernel would not enforce what the policy says.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "image/map_image.h"
+#include "packet/packet.h"
+#include "policy/policy.h"
+
+namespace lifecycle {
+
+struct Probe {
+    uint32_t role = 0;
+    packet::Packet pkt;
+    std::string rule;     // the rule it was derived from
+    bool inside = false;  // inside the rule's ports: the rule (or an earlier one) must pass it
+};
+
+std::vector<Probe> boundary_probes(const policy::Policy& p, const std::string& node);
+
+struct SelfTest {
+    size_t probes = 0;
+    size_t passed = 0;
+    std::vector<std::string> mismatches;  // one line each, model vs kernel
+};
+
+// Throws kernel::Error if the scratch programs cannot be loaded.
+SelfTest self_test(const policy::Policy& p, const std::string& node, const image::MapImage& img);
+
+}  // namespace lifecycle

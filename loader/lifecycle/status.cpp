@@ -1,0 +1,149 @@
+// status and stats: read the pins and the kernel's link/program info.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "image/reasons.h"
+#include "kernel/attach.h"
+#include "kernel/dataplane.h"
+#include "kernel/instance.h"
+#include "lifecycle/lifecycle.h"
+
+namespace lifecycle {
+
+using nlohmann::json;
+
+namespace {
+
+size_t count_keys(int fd, size_t key_size) {
+    std::vector<uint8_t> key(key_size), next(key_size);
+    size_t n = 0;
+    const void* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+        ++n;
+        key.swap(next);
+        prev = key.data();
+    }
+    return n;
+}
+
+uint32_t pinned_prog_id(const std::string& path) {
+    int fd = bpf_obj_get(path.c_str());
+    if (fd < 0) return 0;
+    bpf_prog_info info{};
+    uint32_t len = sizeof info;
+    uint32_t id = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+    close(fd);
+    return id;
+}
+
+struct PinnedMap {
+    int fd = -1;
+    uint32_t max_entries = 0;
+    explicit PinnedMap(const std::string& path) {
+        fd = bpf_obj_get(path.c_str());
+        if (fd < 0) return;
+        bpf_map_info info{};
+        uint32_t len = sizeof info;
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) max_entries = info.max_entries;
+    }
+    ~PinnedMap() {
+        if (fd >= 0) close(fd);
+    }
+};
+
+ef_counter sum(int fd, uint32_t slot) {
+    int n = libbpf_num_possible_cpus();
+    std::vector<ef_counter> per(static_cast<size_t>(n > 0 ? n : 1));
+    ef_counter s{};
+    if (bpf_map_lookup_elem(fd, &slot, per.data())) return s;
+    for (const auto& c : per) {
+        s.packets += c.packets;
+        s.bytes += c.bytes;
+    }
+    return s;
+}
+
+json one_status(const std::string& instance) {
+    json meta = read_instance(instance);
+    std::string dir = kernel::instance_dir(instance);
+    json out = meta;
+    out.erase("rules");
+    out["rule_count"] = meta["rules"].size();
+    out["prog_xdp_id"] = pinned_prog_id(dir + "/prog_xdp");
+    out["prog_tc_id"] = pinned_prog_id(dir + "/prog_tc");
+    PinnedMap ct(dir + "/ef_ct");
+    out["conntrack_entries"] = ct.fd >= 0 ? count_keys(ct.fd, sizeof(ef_ct_key)) : 0;
+    out["conntrack_max"] = ct.max_entries;
+    bool healthy = true;
+    try {
+        kernel::NetnsGuard ns(meta.value("netns", ""));
+        for (auto& i : out["ifaces"]) {
+            uint32_t ifindex = 0;
+            uint32_t xdp = kernel::xdp_link_prog_id(i["xdp_link"], &ifindex);
+            uint32_t tc = kernel::tc_prog_id(i["ifindex"]);
+            i["xdp_prog_id"] = xdp;
+            i["tc_prog_id"] = tc;
+            i["attached"] = xdp != 0 && ifindex == i["ifindex"] && tc != 0;
+            healthy = healthy && i["attached"].get<bool>();
+        }
+    } catch (const kernel::Error& e) {
+        out["error"] = e.what();
+        healthy = false;
+    }
+    out["state"] = healthy ? "enforcing" : "degraded";
+    return out;
+}
+
+}  // namespace
+
+json status(const std::string& instance) {
+    json out = json::array();
+    std::vector<std::string> names =
+        instance.empty() ? kernel::list_instances() : std::vector{instance};
+    for (const auto& n : names) {
+        try {
+            out.push_back(one_status(n));
+        } catch (const std::exception& e) {
+            out.push_back({{"instance", n}, {"state", "damaged"}, {"error", e.what()}});
+        }
+    }
+    return out;
+}
+
+json stats(const std::string& instance) {
+    json meta = read_instance(instance);
+    std::string dir = kernel::instance_dir(instance);
+    PinnedMap rules(dir + "/ef_rule_counters"), reasons(dir + "/ef_reason_counters");
+    if (rules.fd < 0 || reasons.fd < 0)
+        throw kernel::Error("kernel: counters of instance '" + instance +
+                            "' are not pinned -- 'edgefw unload' and load again");
+    json out = {{"instance", instance},
+                {"node", meta["node"]},
+                {"policy_hash", meta["policy_hash"]},
+                {"rules", json::array()},
+                {"reasons", json::array()}};
+    for (const auto& r : meta["rules"]) {
+        ef_counter c = sum(rules.fd, r["slot"]);
+        json row = r;
+        row["packets"] = c.packets;
+        row["bytes"] = c.bytes;
+        out["rules"].push_back(row);
+    }
+    for (uint32_t i = 0; i < EF_R_COUNT; i++) {
+        ef_counter c = sum(reasons.fd, i);
+        out["reasons"].push_back({{"name", image::reason_name(i)},
+                                  {"packets", c.packets},
+                                  {"bytes", c.bytes},
+                                  {"passes", image::reason_passes(i)}});
+    }
+    PinnedMap ct(dir + "/ef_ct");
+    out["conntrack_entries"] = ct.fd >= 0 ? count_keys(ct.fd, sizeof(ef_ct_key)) : 0;
+    out["conntrack_max"] = ct.max_entries;
+    return out;
+}
+
+}  // namespace lifecycle
