@@ -484,13 +484,13 @@ probe_turn() {
   out=$(ns_exec "$1" timeout 8 turnutils_uclient "${t[@]}" -L "$2" -p "$4" -e "$5" -r 3480 -n 20 -l 160 -z 10 -c "$3" 2>&1)
   printf '%s\n' "$out" >>"$WORK/turn-probes.log"
   printf '%s\n' "$out" | grep -q 'Total lost packets 0 (0.000000%)' &&
-    printf '%s\n' "$out" | grep -qE 'Total (transmit|sent) .*' &&
-    ! printf '%s\n' "$out" | grep -q 'Total receive time 0'
+    printf '%s\n' "$out" | grep -q 'tot_send_msgs=20, tot_recv_msgs=20'
 }
 
 # dns NS SRC SERVER NAME: a UDP DNS query (dig).
 probe_dns() {
-  ns_exec "$1" dig +short +time="$PROBE_TIMEOUT" +tries=1 -b "$2" "@$3" "$4" 2>/dev/null | grep -q .
+  ns_exec "$1" timeout "$(plus "$PROBE_TIMEOUT" "${PROBE_SLACK:-2}")" dig +short +time=1 +tries=1 +retry=0 \
+    -b "$2" "@$3" "$4" 2>/dev/null | grep -qE '^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$' 
 }
 
 # ---------------------------------------------------------------- assertions

@@ -1,0 +1,42 @@
+# Lifecycle on real NICs: the hitless-reload proof, the systemd unit, `make install`.
+PREFIX  ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+DOCDIR  ?= $(PREFIX)/share/doc/edgefw
+UNITDIR ?= /etc/systemd/system
+
+.PHONY: lifecycle-test systemd-verify install uninstall
+
+# 77 means a missing capability: reported as a skip, never as a pass.
+lifecycle-test: $(BUILD)/edgefw
+	$(call msg,TEST,tests/lifecycle/hitless_reload.sh)
+	$(Q)rc=0; tests/lifecycle/hitless_reload.sh || rc=$$?; \
+	if [ $$rc -eq 77 ]; then echo "lifecycle-test: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
+
+$(BUILD)/systemd/edgefw.service: tools/systemd/edgefw.service.in
+	$(Q)mkdir -p $(@D)
+	$(Q)sed -e 's|@SBINDIR@|$(CURDIR)/$(BUILD)|g' -e 's|@DOCDIR@|$(CURDIR)|g' $< > $@
+
+# systemd-analyze checks the unit against the binary it names (the build's).
+systemd-verify: $(BUILD)/systemd/edgefw.service $(BUILD)/edgefw
+	$(call msg,VERIFY,edgefw.service)
+	$(Q)command -v systemd-analyze >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
+	$(Q)mkdir -p $(BUILD)/systemd/verify
+	$(Q)sed 's|/etc/edgefw/edgefw.env|-/etc/edgefw/edgefw.env|' $< > $(BUILD)/systemd/verify/edgefw.service
+	$(Q)out=$$(systemd-analyze verify $(BUILD)/systemd/verify/edgefw.service 2>&1 | grep -v -e 'Cannot add dependency job' -e 'Failed to load configuration' -e 'Unit .* not found' ); \
+	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
+
+install: $(BUILD)/edgefw
+	install -D -m 0755 $(BUILD)/edgefw $(DESTDIR)$(SBINDIR)/edgefw
+	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -d -m 0755 $(DESTDIR)/etc/edgefw
+	install -D -m 0644 policies/lync2010-edge-hlb.yaml $(DESTDIR)$(DOCDIR)/policies/lync2010-edge-hlb.yaml
+	install -D -m 0644 policies/site-test.yaml $(DESTDIR)$(DOCDIR)/policies/site-test.yaml
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' tools/systemd/edgefw.service.in > $(BUILD)/edgefw.service.install
+	install -D -m 0644 $(BUILD)/edgefw.service.install $(DESTDIR)$(UNITDIR)/edgefw.service
+	@echo "installed; put policy.yaml, site.yaml and edgefw.env in /etc/edgefw, then: systemctl enable --now edgefw"
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/edgefw $(DESTDIR)$(UNITDIR)/edgefw.service
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+CHECK_EXTRA += systemd-verify lifecycle-test
