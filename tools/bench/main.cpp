@@ -67,20 +67,22 @@ void print_wire(const bench::Settings& s, const bench::Results& r) {
     const auto& w = r.wire;
     std::printf("\nwire: trafgen (1 core) -> veth -> filter, %.0f s windows; dropped packet %s\n",
                 s.wire_secs, r.info.at("packet_wire").c_str());
-    std::printf("%-10s %12s %12s %12s %12s %12s\n", "filter", "dropped pps", "offered pps",
-                "sender drops", "cpu ns/pkt", "(raw)");
+    std::printf("%-10s %12s %12s %12s %12s %12s %12s\n", "filter", "dropped pps", "offered pps",
+                "sender drops", "cpu_ns", "cpu_ns raw", "cpu traffic");
     for (const char* f : {"edgefw", "nft", "iptables", "none"}) {
         std::string n = f;
-        std::printf("%-10s %12.0f %12.0f %12.0f %12.0f %12.0f\n", f, w.at(n + "_pps"),
+        std::printf("%-10s %12.0f %12.0f %12.0f %12.0f %12.0f %12.0f\n", f, w.at(n + "_pps"),
                     w.at("offered_pps_" + n), w.at("sender_drops_" + n), w.at("cpu_ns_" + n),
-                    w.at("cpu_ns_raw_" + n));
+                    w.at("cpu_ns_raw_" + n), w.at("cpu_ns_traffic_" + n));
     }
     std::printf(
         "fixed rate: %u pps offered (achieved: edgefw %.0f, nft %.0f, iptables %.0f, "
         "none %.0f)\n  cpu ns/pkt = whole-machine busy time (/proc/stat) at the fixed rate minus "
         "the "
         "same machine's busy time in a quiet window just before, / packets offered; raw = "
-        "without subtracting\n",
+        "without subtracting;\n  cpu traffic = trafgen's processes' CPU + machine softirq time, / "
+        "packets "
+        "offered (holds on a busy machine)\n",
         s.fixed_pps, w.at("fixed_offered_pps_edgefw"), w.at("fixed_offered_pps_nft"),
         w.at("fixed_offered_pps_iptables"), w.at("fixed_offered_pps_none"));
     std::printf("edgefw XDP per packet (bpf_stats run_time_ns/run_cnt): %.1f ns over %.0f runs\n",

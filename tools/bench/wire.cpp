@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -105,6 +106,39 @@ uint64_t busy_jiffies() {
     return v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
 }
 
+// Softirq jiffies of the whole machine (IRQ time accounting keeps them off tasks).
+uint64_t softirq_jiffies() {
+    std::ifstream f("/proc/stat");
+    std::string cpu;
+    uint64_t v[7] = {};
+    f >> cpu >> v[0] >> v[1] >> v[2] >> v[3] >> v[4] >> v[5] >> v[6];
+    if (!f || cpu != "cpu") throw Error("bench: read /proc/stat");
+    return v[6];
+}
+
+// utime + stime (ticks) of every process in a process group (trafgen and its workers).
+uint64_t group_ticks(pid_t pgid) {
+    uint64_t t = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+        std::string name = e.path().filename();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream f(e.path() / "stat");
+        std::string line;
+        if (!std::getline(f, line)) continue;
+        auto rp = line.rfind(')');
+        if (rp == std::string::npos) continue;
+        std::istringstream in(line.substr(rp + 2));
+        std::string field;
+        std::vector<std::string> v;
+        while (in >> field && v.size() < 13) v.push_back(field);
+        // After "(comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt
+        // cmajflt utime stime.
+        if (v.size() < 13 || std::stol(v[2]) != pgid) continue;
+        t += std::stoull(v[11]) + std::stoull(v[12]);
+    }
+    return t;
+}
+
 struct TxStats {
     uint64_t packets = 0, dropped = 0;
 };
@@ -169,6 +203,7 @@ class Trafgen {
         pid_ = -1;
     }
     bool alive() { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
+    pid_t pgid() const { return pid_; }
 
   private:
     pid_t pid_ = -1;
@@ -181,6 +216,7 @@ struct Window {
     uint64_t dropped = 0;  // by the filter under test (its own counter)
     uint64_t busy = 0;     // jiffies, whole machine
     double idle_busy = 0;  // jiffies the machine spent without our traffic, same length
+    uint64_t traffic = 0;  // ticks: trafgen's processes + the machine's softirq time
     double pps() const { return double(dropped) / secs; }
     double offered_pps() const { return double(offered) / secs; }
     // Busy time our traffic added: the window minus the quiet window before it,
@@ -188,6 +224,9 @@ struct Window {
     double cpu_ns() const {
         double j = std::max(0.0, double(busy) - idle_busy);
         return offered ? j * 1e9 / double(sysconf(_SC_CLK_TCK)) / double(offered) : 0;
+    }
+    double cpu_ns_traffic() const {
+        return offered ? double(traffic) * 1e9 / double(sysconf(_SC_CLK_TCK)) / double(offered) : 0;
     }
     double cpu_ns_raw() const {
         return offered ? double(busy) * 1e9 / double(sysconf(_SC_CLK_TCK)) / double(offered) : 0;
@@ -417,11 +456,13 @@ void run_wire(const Settings& s, Results& r) {
         if (!tg.alive()) throw Error("bench: trafgen exited early; see " + log);
         auto tx0 = tx_stats(s.tx_ns, s.tx_dev);
         uint64_t d0 = f.dropped(), b0 = busy_jiffies();
+        uint64_t g0 = group_ticks(tg.pgid()) + softirq_jiffies();
         auto t0 = Clock::now();
         if (mid) mid();
         std::this_thread::sleep_for(std::chrono::duration<double>(secs));
         auto t1 = Clock::now();
         uint64_t b1 = busy_jiffies(), d1 = f.dropped();
+        uint64_t g1 = group_ticks(tg.pgid()) + softirq_jiffies();
         auto tx1 = tx_stats(s.tx_ns, s.tx_dev);
         tg.stop();
         w.secs = std::chrono::duration<double>(t1 - t0).count();
@@ -429,6 +470,7 @@ void run_wire(const Settings& s, Results& r) {
         w.offered = tx1.packets - tx0.packets + w.tx_dropped;
         w.dropped = d1 - d0;
         w.busy = b1 - b0;
+        w.traffic = g1 - g0;
         w.idle_busy *= w.secs / secs;
         return w;
     };
@@ -445,6 +487,7 @@ void run_wire(const Settings& s, Results& r) {
             r.wire["sender_drops_" + f.name] = double(flood.tx_dropped);
             r.wire["cpu_ns_" + f.name] = fixed.cpu_ns();
             r.wire["cpu_ns_raw_" + f.name] = fixed.cpu_ns_raw();
+            r.wire["cpu_ns_traffic_" + f.name] = fixed.cpu_ns_traffic();
             r.wire["fixed_offered_pps_" + f.name] = fixed.offered_pps();
             r.wire["fixed_dropped_pps_" + f.name] = fixed.pps();
             sender_max = std::max(sender_max, flood.offered_pps());
