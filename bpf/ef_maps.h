@@ -20,6 +20,8 @@ const volatile __u64 udp_ns = 180ULL * 1000000000ULL;
 const volatile __u64 icmp_ns = 30ULL * 1000000000ULL;
 const volatile bool ct_create = true;
 const volatile bool record_last = false;
+/* Drop events per second and CPU; 0 turns the drop log off. */
+const volatile __u32 log_per_sec_per_cpu = 0;
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -94,5 +96,24 @@ struct {
     __type(key, __u32);
     __type(value, struct ef_last);
 } ef_last SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, EF_LOG_RING_BYTES);
+} ef_log SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct ef_log_window);
+} ef_log_window SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, EF_LOG_COUNTERS);
+    __type(key, __u32);
+    __type(value, __u64);
+} ef_log_counters SEC(".maps");
 
 #endif /* EDGEFW_BPF_MAPS_H */

@@ -115,7 +115,10 @@ static __always_inline int ef_parse_l2(void *data, void *data_end, __u32 *off, _
 }
 
 /* Step 2 (IPv4) and the fragment fields of step 3. *off moves to L4. */
-static __always_inline int ef_parse_ipv4(void *data, void *data_end, __u32 *off, struct ef_pkt *p) {
+/* pkt_len is the whole packet's length: on TC egress only the headers are
+ * guaranteed linear, so the total length is checked against skb->len. */
+static __always_inline int ef_parse_ipv4(void *data, void *data_end, __u32 *off, struct ef_pkt *p,
+                                         __u64 pkt_len) {
     struct iphdr *ip = data + *off;
     __u32 hlen, tot;
     __u16 frag_off;
@@ -125,7 +128,7 @@ static __always_inline int ef_parse_ipv4(void *data, void *data_end, __u32 *off,
     hlen = ip->ihl * 4;
     if ((void *)ip + hlen > data_end) return EF_R_MALFORMED_IPV4;
     tot = bpf_ntohs(ip->tot_len);
-    if (tot < hlen || (void *)ip + tot > data_end) return EF_R_MALFORMED_IPV4;
+    if (tot < hlen || (__u64)*off + tot > pkt_len) return EF_R_MALFORMED_IPV4;
 
     ef_addr_v4(p->t.src, &ip->saddr);
     ef_addr_v4(p->t.dst, &ip->daddr);

@@ -103,7 +103,13 @@ static __always_inline void ef_frag_key_of(struct ef_frag_key *k, const struct e
     k->role = role;
 }
 
-/* Step 8: four lookups; 0 = no rule, else rule index + 1. */
+static __always_inline __u32 ef_rule_plus_one(__u32 direct) {
+    __u32 rule = direct & ~EF_DIRECT_RULE;
+
+    return rule < EF_MAX_RULES ? rule + 1 : 0;
+}
+
+/* Step 8: up to four lookups; 0 = no rule, else rule index + 1. */
 static __always_inline __u32 ef_classify(const struct ef_pkt *p, __u32 role, __u32 dir) {
     __u32 ps, dport, sport, slot;
     const __u8 *laddr, *raddr;
@@ -139,6 +145,7 @@ static __always_inline __u32 ef_classify(const struct ef_pkt *p, __u32 role, __u
     ef_copy16(lk.addr, laddr);
     bucket = bpf_map_lookup_elem(&ef_local, &lk);
     if (!bucket) return 0;
+    if (*bucket & EF_DIRECT_RULE) return ef_rule_plus_one(*bucket);
 
     struct ef_remote_key rk __attribute__((aligned(8)));
     __builtin_memset(&rk, 0, sizeof(rk));
@@ -147,6 +154,7 @@ static __always_inline __u32 ef_classify(const struct ef_pkt *p, __u32 role, __u
     ef_copy16(rk.addr, raddr);
     rclass = bpf_map_lookup_elem(&ef_remote, &rk);
     if (!rclass) return 0;
+    if (*rclass & EF_DIRECT_RULE) return ef_rule_plus_one(*rclass);
 
     struct ef_sport_key pk;
     __builtin_memset(&pk, 0, sizeof(pk));
@@ -174,22 +182,20 @@ static __always_inline void ef_frag_record(const struct ef_pkt *p, __u32 role, _
 }
 
 /* Steps 1-10 after the interface lookup. */
-static __always_inline void ef_decide_role(void *data, void *data_end, __u32 role, __u32 dir,
-                                           struct ef_verdict *v) {
-    struct ef_pkt p;
+static __always_inline void ef_decide_role(void *data, void *data_end, __u64 pkt_len, __u32 role,
+                                           __u32 dir, struct ef_verdict *v, struct ef_pkt *p,
+                                           __u64 *now_out) {
     __be16 eth_proto;
     __u32 off = 0;
     __u64 now = 0;
     int r;
 
-    __builtin_memset(&p, 0, sizeof(p));
-
     r = ef_parse_l2(data, data_end, &off, &eth_proto);
     if (r != EF_OK) return ef_set_reason(v, r, 0);
     if (eth_proto == bpf_htons(ETH_P_IP))
-        r = ef_parse_ipv4(data, data_end, &off, &p);
+        r = ef_parse_ipv4(data, data_end, &off, p, pkt_len);
     else if (eth_proto == bpf_htons(ETH_P_IPV6))
-        r = ef_parse_ipv6(data, data_end, &off, &p);
+        r = ef_parse_ipv6(data, data_end, &off, p);
     else if (eth_proto == bpf_htons(ETH_P_ARP))
         return ef_set_reason(v, EF_R_ARP_PASS, 1);
     else
@@ -197,18 +203,18 @@ static __always_inline void ef_decide_role(void *data, void *data_end, __u32 rol
     if (r != EF_OK) return ef_set_reason(v, r, 0);
 
     /* Step 3: a later fragment carries no ports. */
-    if (p.frag == EF_FRAG_LATER) {
+    if (p->frag == EF_FRAG_LATER) {
         struct ef_frag_key fk __attribute__((aligned(8)));
         struct ef_frag_value *fv;
 
-        ef_frag_key_of(&fk, &p, role);
+        ef_frag_key_of(&fk, p, role);
         fv = bpf_map_lookup_elem(&ef_frags, &fk);
         if (!fv) return ef_set_reason(v, EF_R_FRAGMENT_UNTRACKED, 0);
-        fv->last_seen_ns = ef_now();
+        *now_out = fv->last_seen_ns = ef_now();
         return ef_set_rule(v, fv->rule);
     }
 
-    r = ef_parse_l4(data, data_end, off, &p);
+    r = ef_parse_l4(data, data_end, off, p);
     if (r == EF_R_ND_PASS) return ef_set_reason(v, r, 1);
     if (r == EF_R_PROTO_UNSUPPORTED) return ef_set_reason(v, r, ef_default_pass(role, dir));
     if (r != EF_OK) return ef_set_reason(v, r, 0);
@@ -217,50 +223,89 @@ static __always_inline void ef_decide_role(void *data, void *data_end, __u32 rol
     struct ef_ct_value *cv;
 
     /* Step 5: errors pass only for a tracked flow and never create one. */
-    if (p.icmp_error) {
-        ef_ct_key_of(&ck, &p.q, role);
+    if (p->icmp_error) {
+        ef_ct_key_of(&ck, &p->q, role);
         if (ef_ct_live(&ck, &now)) return ef_set_reason(v, EF_R_ICMP_ERROR_RELATED, 1);
         return ef_set_reason(v, EF_R_ICMP_ERROR_UNRELATED, 0);
     }
 
     /* Step 6. */
-    ef_ct_key_of(&ck, &p.t, role);
+    ef_ct_key_of(&ck, &p->t, role);
     cv = ef_ct_live(&ck, &now);
     if (cv) {
         __u32 rule = cv->rule;
 
-        if (p.tcp_flags & EF_TCP_RST) {
+        if (p->tcp_flags & EF_TCP_RST) {
             bpf_map_delete_elem(&ef_ct, &ck);
         } else {
-            if (p.tcp_flags & EF_TCP_FIN) cv->state = EF_CT_CLOSING;
+            if (p->tcp_flags & EF_TCP_FIN) cv->state = EF_CT_CLOSING;
             cv->last_seen_ns = now;
         }
-        if (p.frag == EF_FRAG_FIRST) ef_frag_record(&p, role, rule, now);
+        if (p->frag == EF_FRAG_FIRST) ef_frag_record(p, role, rule, now);
+        *now_out = now;
         return ef_set_rule(v, rule);
     }
 
     /* Step 7. */
-    if ((p.tcp_flags & (EF_TCP_SYN | EF_TCP_ACK)) == (EF_TCP_SYN | EF_TCP_ACK))
+    if ((p->tcp_flags & (EF_TCP_SYN | EF_TCP_ACK)) == (EF_TCP_SYN | EF_TCP_ACK))
         return ef_set_reason(v, EF_R_TCP_SYNACK_UNTRACKED, 0);
 
     /* Steps 8-10. */
-    __u32 rule1 = ef_classify(&p, role, dir);
+    __u32 rule1 = ef_classify(p, role, dir);
     if (!rule1)
         return ef_set_reason(v, EF_R_DEFAULT_EXTERNAL_INGRESS + role * EF_DIR_COUNT + dir,
                              ef_default_pass(role, dir));
 
-    if ((ct_create && !(p.tcp_flags & EF_TCP_RST)) || p.frag == EF_FRAG_FIRST) now = ef_now();
-    if (ct_create && !(p.tcp_flags & EF_TCP_RST)) {
+    if ((ct_create && !(p->tcp_flags & EF_TCP_RST)) || p->frag == EF_FRAG_FIRST) now = ef_now();
+    if (ct_create && !(p->tcp_flags & EF_TCP_RST)) {
         struct ef_ct_value nv = {};
 
         nv.last_seen_ns = now;
         nv.rule = rule1 - 1;
-        nv.state = (p.tcp_flags & EF_TCP_FIN) ? EF_CT_CLOSING : EF_CT_OPEN;
+        nv.state = (p->tcp_flags & EF_TCP_FIN) ? EF_CT_CLOSING : EF_CT_OPEN;
         nv.opened_dir = dir;
         bpf_map_update_elem(&ef_ct, &ck, &nv, BPF_ANY);
     }
-    if (p.frag == EF_FRAG_FIRST) ef_frag_record(&p, role, rule1 - 1, now);
+    if (p->frag == EF_FRAG_FIRST) ef_frag_record(p, role, rule1 - 1, now);
+    *now_out = now;
     return ef_set_rule(v, rule1 - 1);
+}
+
+/* The drop log: a per-CPU one-second window bounds the events a flood can
+ * produce; what the window refuses, or a full ring, is counted as suppressed. */
+static __always_inline void ef_log_drop(const struct ef_verdict *v, const struct ef_pkt *p,
+                                        __u32 ifindex, __u32 role, __u32 dir, __u64 bytes) {
+    __u32 key = 0;
+    struct ef_log_window *w = bpf_map_lookup_elem(&ef_log_window, &key);
+    struct ef_drop_event *e;
+    __u64 *ctr, now;
+
+    if (!w) return;
+    now = bpf_ktime_get_coarse_ns();
+    if (now - w->start_ns >= 1000000000ULL) {
+        w->start_ns = now;
+        w->count = 0;
+    }
+    e = w->count < log_per_sec_per_cpu ? bpf_ringbuf_reserve(&ef_log, sizeof(*e), 0) : NULL;
+    key = e ? EF_LOG_EMITTED : EF_LOG_SUPPRESSED;
+    ctr = bpf_map_lookup_elem(&ef_log_counters, &key);
+    if (ctr) (*ctr)++;
+    if (!e) return;
+    w->count++;
+    e->ts_ns = now;
+    e->ifindex = ifindex;
+    e->reason = v->index;
+    ef_copy16(e->src, p->t.src);
+    ef_copy16(e->dst, p->t.dst);
+    e->sport = p->t.sport;
+    e->dport = p->t.dport;
+    e->proto = p->t.proto;
+    e->dir = dir;
+    e->role = role;
+    e->icmp_type = p->icmp_type;
+    e->len = bytes;
+    e->pad = 0;
+    bpf_ringbuf_submit(e, 0);
 }
 
 /* Step 0 (the interface's role), then counting: exactly one counter per packet. */
@@ -269,19 +314,31 @@ static __always_inline __u32 ef_decide(void *data, void *data_end, __u32 ifindex
     struct ef_verdict v = {};
     struct ef_iface_value *iv = bpf_map_lookup_elem(&ef_ifaces, &ifindex);
     struct ef_counter *c;
+    struct ef_pkt p;
+    __u64 now = 0;
 
+    __builtin_memset(&p, 0, sizeof(p));
     if (!iv || iv->role >= EF_ROLE_COUNT)
         ef_set_reason(&v, EF_R_UNKNOWN_IFACE_PASS, 1);
     else
-        ef_decide_role(data, data_end, iv->role, dir, &v);
+        ef_decide_role(data, data_end, bytes, iv->role, dir, &v, &p, &now);
 
-    if (v.kind == EF_LAST_RULE)
+    if (v.kind == EF_LAST_RULE) {
         c = bpf_map_lookup_elem(&ef_rule_counters, &v.index);
-    else
+        if (c) {
+            c->packets++;
+            c->bytes += bytes;
+            /* The clock was read already on every rule path that tracks. */
+            c->last_ns = now ? now : ef_now();
+        }
+    } else {
         c = bpf_map_lookup_elem(&ef_reason_counters, &v.index);
-    if (c) {
-        c->packets++;
-        c->bytes += bytes;
+        if (c) {
+            c->packets++;
+            c->bytes += bytes;
+        }
+        if (!v.pass && log_per_sec_per_cpu && iv)
+            ef_log_drop(&v, &p, ifindex, iv->role, dir, bytes);
     }
     if (record_last) {
         __u32 zero = 0;

@@ -117,9 +117,48 @@ struct ef_sport_key {
 
 /* Value of ef_sport: rule index + 1 (0 never stored). */
 
+/* A value of ef_local (bucket) or ef_remote (remote class) with this bit set
+ * is already the answer: rule index = value & ~EF_DIRECT_RULE, no further
+ * lookup. The compiler sets it where the rest of the match is "any" (remote
+ * any and source port any, as most published rows are), which skips the LPM
+ * lookups on the common path. */
+#define EF_DIRECT_RULE 0x80000000u
+
 struct ef_counter {
     __u64 packets;
     __u64 bytes;
+    __u64 last_ns; /* rule counters: CLOCK_MONOTONIC_COARSE of the last packet */
+};
+
+/* Drop log (ef_log ring buffer): sampled drop events, rate-limited per CPU by
+ * rodata log_per_sec_per_cpu; what the limit suppressed is counted in
+ * ef_log_counters[EF_LOG_SUPPRESSED]. */
+#define EF_LOG_RING_BYTES (256 * 1024)
+enum ef_log_counter {
+    EF_LOG_EMITTED = 0,
+    EF_LOG_SUPPRESSED = 1,
+    EF_LOG_COUNTERS = 2,
+};
+
+struct ef_drop_event {
+    __u64 ts_ns; /* CLOCK_MONOTONIC */
+    __u32 ifindex;
+    __u32 reason; /* enum ef_reason */
+    __u8 src[16];
+    __u8 dst[16];
+    __u16 sport;
+    __u16 dport;
+    __u8 proto;
+    __u8 dir;  /* enum ef_dir */
+    __u8 role; /* enum ef_role */
+    __u8 icmp_type;
+    __u32 len;
+    __u32 pad;
+};
+
+struct ef_log_window {
+    __u64 start_ns;
+    __u64 count;
 };
 
 /* Test mode only (rodata record_last): the counter the last packet moved. */
@@ -189,7 +228,9 @@ struct ef_frag_value {
 EF_STATIC_ASSERT(sizeof(struct ef_local_key) == 20, "ef_local_key size");
 EF_STATIC_ASSERT(sizeof(struct ef_remote_key) == 24, "ef_remote_key size");
 EF_STATIC_ASSERT(sizeof(struct ef_sport_key) == 12, "ef_sport_key size");
-EF_STATIC_ASSERT(sizeof(struct ef_counter) == 16, "ef_counter size");
+EF_STATIC_ASSERT(sizeof(struct ef_counter) == 24, "ef_counter size");
+EF_STATIC_ASSERT(sizeof(struct ef_drop_event) == 64, "ef_drop_event size");
+EF_STATIC_ASSERT(sizeof(struct ef_log_window) == 16, "ef_log_window size");
 EF_STATIC_ASSERT(sizeof(struct ef_iface_value) == 8, "ef_iface_value size");
 EF_STATIC_ASSERT(sizeof(struct ef_last) == 8, "ef_last size");
 EF_STATIC_ASSERT(sizeof(struct ef_ct_key) == 40, "ef_ct_key size");

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "compile/placement.h"
 
@@ -159,7 +160,7 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
                 image::LocalEntry le;
                 le.key.port_class = pc;
                 std::memcpy(le.key.addr, addr.bytes.data(), 16);
-                le.bucket = b;
+                le.bucket = b;  // made direct below when the rest of the match is "any"
                 img.locals.push_back(le);
             }
         }
@@ -193,6 +194,7 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
         }
     }
 
+    std::map<uint32_t, uint32_t> direct_remote;  // remote class -> rule, when sport is decided
     for (auto& [rc, sig] : new_remotes) {
         // First match: the lowest entry (rule order) covering each run of ports.
         std::vector<std::pair<std::pair<uint32_t, uint32_t>, uint32_t>> runs;
@@ -206,6 +208,10 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
                 else
                     runs.push_back({{lo, hi}, rule});
             });
+        if (runs.size() == 1 && runs[0].first == std::pair<uint32_t, uint32_t>{0, 65535}) {
+            direct_remote[rc] = runs[0].second;
+            continue;
+        }
         for (auto& [range, rule] : runs) {
             std::vector<std::pair<uint16_t, int>> prefixes;
             port_prefixes(range.first, range.second, prefixes);
@@ -219,6 +225,31 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
             }
         }
     }
+
+    // Direct answers: a remote class whose source ports all go to one rule, and
+    // a bucket whose only remote prefix is `any` with such a class.
+    std::map<uint32_t, uint32_t> direct_bucket;
+    // A bucket is decided when it has an `any` prefix and every prefix of it
+    // (the any one included) leads to the same direct rule.
+    std::map<uint32_t, std::set<int64_t>> outcomes;  // bucket -> rules (-1: not direct)
+    std::set<uint32_t> has_any;
+    for (const auto& r : img.remotes) {
+        auto d = direct_remote.find(r.remote_class);
+        outcomes[r.key.bucket].insert(d == direct_remote.end() ? -1 : int64_t{d->second});
+        if (r.key.prefixlen == 32) has_any.insert(r.key.bucket);
+    }
+    for (const auto& [b, rules] : outcomes)
+        if (has_any.count(b) && rules.size() == 1 && *rules.begin() >= 0)
+            direct_bucket[b] = static_cast<uint32_t>(*rules.begin());
+    for (auto& l : img.locals)
+        if (auto d = direct_bucket.find(l.bucket); d != direct_bucket.end())
+            l.bucket = EF_DIRECT_RULE | d->second;
+    std::erase_if(img.remotes, [&](const image::RemoteEntry& r) {
+        return direct_bucket.count(r.key.bucket) > 0;
+    });
+    for (auto& r : img.remotes)
+        if (auto d = direct_remote.find(r.remote_class); d != direct_remote.end())
+            r.remote_class = EF_DIRECT_RULE | d->second;
 
     check_limit(img.locals.size(), EF_MAX_LOCAL, "ef_local", node);
     check_limit(img.remotes.size(), EF_MAX_REMOTE, "ef_remote", node);

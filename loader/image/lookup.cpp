@@ -45,6 +45,7 @@ std::optional<uint32_t> Lookup::classify(uint32_t combo, const std::array<uint8_
     if (p->first.first != combo || dport > p->second.first) return std::nullopt;
     auto l = locals_.find({p->second.second, local});
     if (l == locals_.end()) return std::nullopt;
+    if (l->second & EF_DIRECT_RULE) return l->second & ~EF_DIRECT_RULE;
     uint32_t remote_class = 0;
     for (int plen = 128; plen >= 0 && !remote_class; plen--) {
         auto r = remotes_.find({l->second, plen});
@@ -53,6 +54,7 @@ std::optional<uint32_t> Lookup::classify(uint32_t combo, const std::array<uint8_
         if (hit != r->second.end()) remote_class = hit->second;
     }
     if (!remote_class) return std::nullopt;
+    if (remote_class & EF_DIRECT_RULE) return remote_class & ~EF_DIRECT_RULE;
     for (int plen = 16; plen >= 0; plen--) {
         auto s = sports_.find({remote_class, plen});
         if (s == sports_.end()) continue;

@@ -24,12 +24,12 @@ struct PortClassRange {
 
 struct LocalEntry {
     ef_local_key key{};
-    uint32_t bucket = 0;  // never 0
+    uint32_t bucket = 0;  // never 0; EF_DIRECT_RULE | rule when the match ends here
 };
 
 struct RemoteEntry {
     ef_remote_key key{};
-    uint32_t remote_class = 0;  // never 0
+    uint32_t remote_class = 0;  // never 0; EF_DIRECT_RULE | rule when the match ends here
 };
 
 struct SportEntry {

@@ -20,6 +20,10 @@ std::string placements(const RuleInfo& r) {
     return out;
 }
 
+std::string value_text(uint32_t v) {
+    return v & EF_DIRECT_RULE ? fmt::format("[{}]", v & ~EF_DIRECT_RULE) : std::to_string(v);
+}
+
 }  // namespace
 
 std::string combo_name(uint32_t combo) {
@@ -78,7 +82,8 @@ nlohmann::json to_json(const MapImage& img) {
     for (const auto& l : img.locals)
         j["ef_local"].push_back({{"port_class", l.key.port_class},
                                  {"addr", addr_text(l.key.addr)},
-                                 {"bucket", l.bucket}});
+                                 {"bucket", l.bucket & ~EF_DIRECT_RULE},
+                                 {"direct", (l.bucket & EF_DIRECT_RULE) != 0}});
     j["ef_remote"] = json::array();
     for (const auto& r : img.remotes)
         j["ef_remote"].push_back(
@@ -114,16 +119,17 @@ std::string to_text(const MapImage& img) {
     for (const auto& p : img.port_classes)
         out += fmt::format("  {:<24} {:>5}-{:<5} -> {}\n", combo_name(p.combo), p.lo, p.hi,
                            p.port_class);
-    out += fmt::format("\nef_local ({}: port class, local address -> bucket)\n", img.locals.size());
+    out += fmt::format("\nef_local ({}: port class, local address -> bucket or [rule])\n",
+                       img.locals.size());
     for (const auto& l : img.locals)
         out += fmt::format("  {:>4} {:<20} -> {}\n", l.key.port_class, addr_text(l.key.addr),
-                           l.bucket);
-    out += fmt::format("\nef_remote ({}: bucket, remote prefix -> remote class)\n",
+                           value_text(l.bucket));
+    out += fmt::format("\nef_remote ({}: bucket, remote prefix -> remote class or [rule])\n",
                        img.remotes.size());
     for (const auto& r : img.remotes)
         out += fmt::format("  {:>4} {:<20} -> {}\n", r.key.bucket,
                            addr_text(r.key.addr, static_cast<int>(r.key.prefixlen) - 32),
-                           r.remote_class);
+                           value_text(r.remote_class));
     out += fmt::format("\nef_sport ({}: remote class, source port prefix -> rule)\n",
                        img.sports.size());
     for (const auto& r : img.sports)

@@ -118,6 +118,11 @@ json rules_json(const image::MapImage& img, const std::map<uint32_t, uint32_t>& 
 // Rewrites rule indices into counter slots (stable per rule id across reloads).
 void remap(image::MapImage& img, const std::map<uint32_t, uint32_t>& slot_of) {
     for (auto& s : img.sports) s.rule_plus_one = slot_of.at(s.rule_plus_one - 1) + 1;
+    auto direct = [&](uint32_t& v) {
+        if (v & EF_DIRECT_RULE) v = EF_DIRECT_RULE | slot_of.at(v & ~EF_DIRECT_RULE);
+    };
+    for (auto& l : img.locals) direct(l.bucket);
+    for (auto& r : img.remotes) direct(r.remote_class);
 }
 
 void zero_counter(int fd, uint32_t slot) {
