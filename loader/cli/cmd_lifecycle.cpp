@@ -78,6 +78,13 @@ int cmd_unload(const std::string& instance) {
     });
 }
 
+int cmd_log(const lifecycle::LogArgs& a) {
+    return guarded("log", [&] {
+        lifecycle::print_log(a);
+        return kExitOk;
+    });
+}
+
 int cmd_confirm(const std::string& instance) {
     return guarded("confirm", [&] {
         lifecycle::confirm(instance);

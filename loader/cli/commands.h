@@ -28,8 +28,15 @@ int cmd_pcap(const PacketArgs& a, bool kernel_side);
 
 int cmd_load(const lifecycle::LoadArgs& a, bool reload);
 int cmd_unload(const std::string& instance);
+int cmd_log(const lifecycle::LogArgs& a);
 int cmd_confirm(const std::string& instance);
 int cmd_status(const std::string& instance, bool json);
 int cmd_stats(const std::string& instance, bool json);
+
+// monitor (cmd_monitor.cpp): stats --prometheus / --watch SECS, exporter.
+int cmd_stats_prometheus(const std::string& instance);
+int cmd_stats_watch(const std::string& instance, double secs);
+int cmd_exporter(const std::string& listen, const std::string& instance);
+// end monitor
 
 }  // namespace cli

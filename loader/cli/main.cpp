@@ -1,5 +1,6 @@
 // edgefw: compile a published port policy into BPF maps and enforce it.
 #include <CLI/CLI.hpp>
+#include <functional>
 
 #include "cli/commands.h"
 #include "synth/synth.h"
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
     add_packets(test, test_args);
 
     // Lifecycle: load, reload, unload, status, stats, confirm.
+    std::function<void(CLI::App*)> load_cmd_log_rate;
     lifecycle::LoadArgs load_args;
     std::vector<std::string> load_ifaces;
     auto add_lifecycle = [&](CLI::App* cmd, bool with_ifaces) {
@@ -84,11 +86,18 @@ int main(int argc, char** argv) {
         cmd->add_option("--ct-size", load_args.ct_size, "conntrack table entries")
             ->check(CLI::Range(1024, 1 << 24));
     };
+    load_cmd_log_rate = [&](CLI::App* cmd) {
+        cmd->add_option("--log-rate", load_args.log_rate,
+                        "drop log events per second and CPU (0: off; load default 100)")
+            ->check(CLI::Range(0, 1000000));
+    };
     auto* load_cmd = app.add_subcommand("load", "compile, self-test and attach to the NICs");
     add_lifecycle(load_cmd, true);
     auto* reload_cmd =
         app.add_subcommand("reload", "swap the policy hitlessly (counters and flows kept)");
     add_lifecycle(reload_cmd, false);
+    load_cmd_log_rate(load_cmd);
+    load_cmd_log_rate(reload_cmd);
     std::string instance = "default";
     bool json_out = false;
     auto* unload_cmd = app.add_subcommand("unload", "detach and remove everything edgefw created");
@@ -99,7 +108,29 @@ int main(int argc, char** argv) {
     for (auto* c : {unload_cmd, status_cmd, stats_cmd, confirm_cmd})
         c->add_option("--instance", instance, "instance name");
     status_cmd->add_flag("--json", json_out, "JSON");
+    lifecycle::LogArgs log_args;
+    auto* log_cmd = app.add_subcommand("log", "drop events (rate-limited in the kernel) with the nearest rule");
+    log_cmd->add_option("--instance", log_args.instance, "instance name");
+    log_cmd->add_flag("--json", log_args.json, "one JSON object an event");
+    log_cmd->add_flag("--follow", log_args.follow, "keep printing until interrupted");
     stats_cmd->add_flag("--json", json_out, "JSON");
+    // monitor: stats --prometheus / --watch SECS, exporter (cmd_monitor.cpp).
+    bool stats_prometheus = false;
+    double stats_watch = 0;
+    auto* stats_prom_opt =
+        stats_cmd->add_flag("--prometheus", stats_prometheus, "Prometheus text exposition");
+    auto* stats_watch_opt =
+        stats_cmd->add_option("--watch", stats_watch, "refresh every SECS with per-rule rates")
+            ->check(CLI::Range(0.1, 3600.0));
+    stats_prom_opt->excludes(stats_watch_opt);
+    stats_cmd->get_option("--json")->excludes(stats_prom_opt)->excludes(stats_watch_opt);
+    std::string exporter_listen = "127.0.0.1:9839", exporter_instance;
+    auto* exporter_cmd =
+        app.add_subcommand("exporter", "serve /metrics (Prometheus) and / read-only over HTTP");
+    exporter_cmd->add_option("--listen", exporter_listen, "HOST:PORT (default 127.0.0.1:9839)");
+    exporter_cmd->add_option("--instance", exporter_instance,
+                             "instance name (default: every instance)");
+    // end monitor
 
     synth::Options synth_opts;
     auto* synth_cmd = app.add_subcommand("synth", "print a synthetic policy (tests, benchmarks)");
@@ -126,9 +157,15 @@ int main(int argc, char** argv) {
         return cli::cmd_load(load_args, reload_cmd->parsed());
     }
     if (*unload_cmd) return cli::cmd_unload(instance);
+    if (*log_cmd) return cli::cmd_log(log_args);
     if (*status_cmd)
         return cli::cmd_status(
             instance == "default" && !status_cmd->count("--instance") ? "" : instance, json_out);
+    // monitor: stats --prometheus / --watch, exporter.
+    if (*stats_cmd && stats_prometheus) return cli::cmd_stats_prometheus(instance);
+    if (*stats_cmd && *stats_watch_opt) return cli::cmd_stats_watch(instance, stats_watch);
+    if (*exporter_cmd) return cli::cmd_exporter(exporter_listen, exporter_instance);
+    // end monitor
     if (*stats_cmd) return cli::cmd_stats(instance, json_out);
     if (*confirm_cmd) return cli::cmd_confirm(instance);
     if (*compile) return cli::cmd_compile(compile_args, compile_node, compile_json);

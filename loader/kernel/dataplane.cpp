@@ -97,6 +97,7 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
     ro->icmp_ns = uint64_t(opts_.timeouts.icmp) * ns;
     ro->ct_create = opts_.ct_create;
     ro->record_last = opts_.record_last;
+    ro->log_per_sec_per_cpu = opts_.log_per_sec_per_cpu;
 
     int err = bpf_map__set_max_entries(skel_->maps.ef_ct, opts_.ct_size);
     if (err) {
@@ -109,6 +110,8 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
         {skel_->maps.ef_reason_counters, opts_.shared.reason_counters},
         {skel_->maps.ef_ct, opts_.shared.ct},
         {skel_->maps.ef_frags, opts_.shared.frags},
+        {skel_->maps.ef_log, opts_.shared.log},
+        {skel_->maps.ef_log_counters, opts_.shared.log_counters},
     };
     for (const auto& [map, fd] : reuse) {
         if (fd < 0) continue;
@@ -353,6 +356,8 @@ SharedMaps Dataplane::shared_maps() const {
     s.reason_counters = fd_of(skel_->maps.ef_reason_counters);
     s.ct = fd_of(skel_->maps.ef_ct);
     s.frags = fd_of(skel_->maps.ef_frags);
+    s.log = fd_of(skel_->maps.ef_log);
+    s.log_counters = fd_of(skel_->maps.ef_log_counters);
     return s;
 }
 
@@ -371,6 +376,8 @@ void Dataplane::pin(const std::string& dir) const {
     pin_fd(fd_of(skel_->maps.ef_reason_counters), "ef_reason_counters", false);
     pin_fd(fd_of(skel_->maps.ef_ct), "ef_ct", false);
     pin_fd(fd_of(skel_->maps.ef_frags), "ef_frags", false);
+    pin_fd(fd_of(skel_->maps.ef_log), "ef_log", false);
+    pin_fd(fd_of(skel_->maps.ef_log_counters), "ef_log_counters", false);
     pin_fd(fd_of(skel_->maps.ef_port_class), "ef_port_class", true);
     pin_fd(fd_of(skel_->maps.ef_local), "ef_local", true);
     pin_fd(fd_of(skel_->maps.ef_remote), "ef_remote", true);

@@ -222,6 +222,7 @@ void load(const LoadArgs& a) {
 
     kernel::Options opts = kernel::Options::from_image(img);
     if (a.ct_size) opts.ct_size = a.ct_size;
+    opts.log_per_sec_per_cpu = a.log_rate >= 0 ? static_cast<uint32_t>(a.log_rate) : 100;
     kernel::Dataplane dp(opts);
     dp.write_image(img);
     for (const auto& n : nics) dp.set_iface_role(n.ifindex, n.role);
@@ -309,15 +310,20 @@ void reload(const LoadArgs& a_in) {
 
     kernel::Options opts = kernel::Options::from_image(img);
     opts.ct_size = meta.value("ct_size", uint32_t{EF_CT_DEFAULT_SIZE});
+    opts.log_per_sec_per_cpu =
+        a.log_rate >= 0 ? static_cast<uint32_t>(a.log_rate) : meta.value("log_rate", 100u);
+    meta["log_rate"] = opts.log_per_sec_per_cpu;
     std::vector<int> fds;
     opts.shared.ifaces = open_pin(dir, "ef_ifaces");
     opts.shared.rule_counters = open_pin(dir, "ef_rule_counters");
     opts.shared.reason_counters = open_pin(dir, "ef_reason_counters");
     opts.shared.ct = open_pin(dir, "ef_ct");
     opts.shared.frags = open_pin(dir, "ef_frags");
+    opts.shared.log = open_pin(dir, "ef_log");
+    opts.shared.log_counters = open_pin(dir, "ef_log_counters");
     kernel::Dataplane dp(opts);
     for (int fd : {opts.shared.ifaces, opts.shared.rule_counters, opts.shared.reason_counters,
-                   opts.shared.ct, opts.shared.frags})
+                   opts.shared.ct, opts.shared.frags, opts.shared.log, opts.shared.log_counters})
         close(fd);
     dp.write_image(img);
     for (uint32_t slot : fresh) zero_counter(dp.shared_maps().rule_counters, slot);

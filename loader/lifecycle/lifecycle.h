@@ -23,6 +23,7 @@ struct LoadArgs {
     std::string instance = "default";
     std::string netns;
     uint32_t ct_size = 0;  // 0: default
+    int log_rate = -1;     // drop log events per second and CPU; -1: keep (reload) or 100 (load)
     int confirm_secs = 0;
     bool force = false;
     bool verbose = false;
@@ -41,6 +42,14 @@ void confirm(const std::string& instance);
 
 nlohmann::json status(const std::string& instance);  // all instances when empty
 nlohmann::json stats(const std::string& instance);
+
+// The drop log: prints events as they arrive (follow) or what is queued.
+struct LogArgs {
+    std::string instance = "default";
+    bool json = false;
+    bool follow = false;
+};
+void print_log(const LogArgs& a);
 
 // The instance's description as stored in ef_meta; throws when not loaded.
 nlohmann::json read_instance(const std::string& instance);

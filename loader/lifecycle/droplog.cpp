@@ -1,0 +1,161 @@
+// `edgefw log`: drop events from the pinned ring buffer, each with the rule
+// that came closest to allowing it ("port 60000 is outside RTP 50000-59999 of
+// rule edge1-ext-av-rtp-udp-in").
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fmt/core.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <optional>
+
+#include "compile/placement.h"
+#include "image/reasons.h"
+#include "kernel/dataplane.h"
+#include "kernel/instance.h"
+#include "lifecycle/lifecycle.h"
+
+namespace lifecycle {
+
+using nlohmann::json;
+
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+
+struct Context {
+    json meta;
+    std::optional<policy::Policy> policy;
+    std::vector<compile::Entry> entries;
+    bool json_out = false;
+    double mono_to_wall = 0;  // seconds to add to a CLOCK_MONOTONIC stamp
+};
+
+packet::Addr addr_of(const uint8_t b[16]) {
+    packet::Addr a;
+    std::memcpy(a.bytes.data(), b, 16);
+    return a;
+}
+
+uint32_t slot_of(uint8_t proto) {
+    switch (proto) {
+        case IPPROTO_TCP: return EF_PS_TCP;
+        case IPPROTO_UDP: return EF_PS_UDP;
+        case IPPROTO_ICMP: return EF_PS_ICMP;
+        default: return EF_PS_ICMP6;
+    }
+}
+
+std::string ranges_text(const std::vector<policy::PortRange>& rs) {
+    std::string out;
+    for (const auto& r : rs) out += (out.empty() ? "" : ",") + r.str();
+    return out;
+}
+
+// The placed rule with the same role, direction, protocol and local address
+// whose destination ports come nearest to the packet's; or what else is off.
+std::string nearest(const Context& c, const ef_drop_event& e) {
+    if (e.reason >= EF_R_DEFAULT_EXTERNAL_INGRESS + 4 || !c.policy) return "";
+    bool in = e.dir == EF_DIR_INGRESS;
+    packet::Addr local = addr_of(in ? e.dst : e.src), remote = addr_of(in ? e.src : e.dst);
+    uint32_t dport = e.proto == IPPROTO_ICMP || e.proto == IPPROTO_ICMPV6 ? uint32_t{e.icmp_type} << 8 : e.dport;
+    const compile::Entry* best = nullptr;
+    uint32_t best_gap = UINT32_MAX;
+    for (const auto& en : c.entries) {
+        if (en.role != e.role || en.dir != e.dir || en.slot != slot_of(e.proto)) continue;
+        if (std::find(en.local.begin(), en.local.end(), local) == en.local.end()) continue;
+        for (const auto& r : en.dport) {
+            uint32_t gap = dport < r.lo ? r.lo - dport : dport > r.hi ? dport - r.hi : 0;
+            if (gap < best_gap) best_gap = gap, best = &en;
+        }
+    }
+    if (!best) return "no rule of this protocol names " + local.str() + " on this NIC";
+    const auto& r = *best->rule;
+    if (best_gap > 0)
+        return fmt::format("port {} is outside {} {} of rule {}", dport, r.app, ranges_text(best->dport), r.id);
+    bool remote_ok = std::any_of(best->remote.begin(), best->remote.end(),
+                                 [&](const policy::Cidr& x) { return x.contains(remote); });
+    if (!remote_ok) return fmt::format("{} is not a source rule {} ({}) allows", remote.str(), r.id, r.app);
+    return fmt::format("source port {} is outside {} of rule {}", in ? e.sport : e.dport,
+                       ranges_text(best->sport), r.id);
+}
+
+std::string iface_of(const Context& c, uint32_t ifindex) {
+    for (const auto& i : c.meta["ifaces"])
+        if (i["ifindex"] == ifindex) return i["dev"].get<std::string>();
+    return "ifindex " + std::to_string(ifindex);
+}
+
+int on_event(void* ctx, void* data, size_t size) {
+    const auto& c = *static_cast<Context*>(ctx);
+    if (size < sizeof(ef_drop_event)) return 0;
+    ef_drop_event e;
+    std::memcpy(&e, data, sizeof e);
+    double when = static_cast<double>(e.ts_ns) / 1e9 + c.mono_to_wall;
+    time_t secs = static_cast<time_t>(when);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%H:%M:%S", localtime(&secs));
+    const char* proto = e.proto == IPPROTO_TCP ? "tcp" : e.proto == IPPROTO_UDP ? "udp"
+                        : e.proto == IPPROTO_ICMP ? "icmp" : e.proto == IPPROTO_ICMPV6 ? "icmp6" : "ip";
+    std::string src = addr_of(e.src).str(), dst = addr_of(e.dst).str();
+    std::string why = nearest(c, e);
+    if (c.json_out) {
+        json j = {{"time", when}, {"iface", iface_of(c, e.ifindex)},
+                  {"role", e.role == EF_ROLE_EXTERNAL ? "external" : "internal"},
+                  {"dir", e.dir == EF_DIR_INGRESS ? "ingress" : "egress"}, {"proto", proto},
+                  {"src", src}, {"sport", e.sport}, {"dst", dst}, {"dport", e.dport},
+                  {"reason", image::reason_name(e.reason)}, {"len", e.len}, {"nearest", why}};
+        std::cout << j.dump() << std::endl;
+    } else {
+        std::cout << fmt::format("{} {:<10} {:<7} {} {}:{} > {}:{} {}{}", stamp, iface_of(c, e.ifindex),
+                                 e.dir == EF_DIR_INGRESS ? "ingress" : "egress", proto, src, e.sport, dst,
+                                 e.dport, image::reason_name(e.reason), why.empty() ? "" : ": " + why)
+                  << std::endl;
+    }
+    return 0;
+}
+
+}  // namespace
+
+void print_log(const LogArgs& a) {
+    Context c;
+    c.meta = read_instance(a.instance);
+    c.json_out = a.json;
+    policy::Diagnostics d;
+    c.policy = policy::load(c.meta["policy"], c.meta["site"], d);
+    if (c.policy) c.entries = compile::place(*c.policy, c.meta["node"]);
+    timespec mono{}, real{};
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    clock_gettime(CLOCK_REALTIME, &real);
+    c.mono_to_wall = (real.tv_sec - mono.tv_sec) + (real.tv_nsec - mono.tv_nsec) / 1e9;
+
+    std::string path = kernel::instance_dir(a.instance) + "/ef_log";
+    int fd = bpf_obj_get(path.c_str());
+    if (fd < 0)
+        throw kernel::Error("kernel: open " + path + ": " + std::strerror(errno) +
+                            " -- load the instance with this version of edgefw");
+    ring_buffer* rb = ring_buffer__new(fd, on_event, &c, nullptr);
+    if (!rb) {
+        int e = errno;
+        close(fd);
+        throw kernel::Error(std::string("kernel: read ring buffer ef_log: ") + std::strerror(e));
+    }
+    if (a.follow) {
+        signal(SIGINT, [](int) { g_stop = 1; });
+        signal(SIGTERM, [](int) { g_stop = 1; });
+        while (!g_stop) {
+            int n = ring_buffer__poll(rb, 250);
+            if (n < 0 && n != -EINTR) break;
+        }
+    } else {
+        ring_buffer__consume(rb);
+    }
+    ring_buffer__free(rb);
+    close(fd);
+}
+
+}  // namespace lifecycle
