@@ -24,8 +24,8 @@ const volatile bool record_last = false;
 const volatile __u32 log_per_sec_per_cpu = 0;
 
 struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, EF_MAX_IFACES);
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, EF_MAX_IFINDEX);
     __type(key, __u32);
     __type(value, struct ef_iface_value);
 } ef_ifaces SEC(".maps");

@@ -318,7 +318,7 @@ static __always_inline __u32 ef_decide(void *data, void *data_end, __u32 ifindex
     __u64 now = 0;
 
     __builtin_memset(&p, 0, sizeof(p));
-    if (!iv || iv->role >= EF_ROLE_COUNT)
+    if (!iv || !iv->protected_ || iv->role >= EF_ROLE_COUNT)
         ef_set_reason(&v, EF_R_UNKNOWN_IFACE_PASS, 1);
     else
         ef_decide_role(data, data_end, bytes, iv->role, dir, &v, &p, &now);

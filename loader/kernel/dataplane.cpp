@@ -209,15 +209,21 @@ void Dataplane::set_iface_role(uint32_t ifindex, uint32_t role) {
         fail("set role of", "ifindex " + std::to_string(ifindex), EINVAL,
              "role must be external (0) or internal (1)");
     }
+    if (ifindex >= EF_MAX_IFINDEX)
+        fail("set role of", "ifindex " + std::to_string(ifindex), E2BIG,
+             "edgefw protects NICs with ifindex below " + std::to_string(EF_MAX_IFINDEX));
     ef_iface_value v{};
     v.role = role;
+    v.protected_ = 1;
     if (bpf_map_update_elem(fd_of(skel_->maps.ef_ifaces), &ifindex, &v, BPF_ANY)) {
         fail("set role of", "ifindex " + std::to_string(ifindex) + " in map ef_ifaces", errno);
     }
 }
 
 void Dataplane::clear_iface_role(uint32_t ifindex) {
-    if (bpf_map_delete_elem(fd_of(skel_->maps.ef_ifaces), &ifindex) && errno != ENOENT) {
+    ef_iface_value off{};
+    if (ifindex < EF_MAX_IFINDEX &&
+        bpf_map_update_elem(fd_of(skel_->maps.ef_ifaces), &ifindex, &off, BPF_ANY)) {
         fail("clear role of", "ifindex " + std::to_string(ifindex) + " in map ef_ifaces", errno);
     }
 }

@@ -34,7 +34,7 @@ struct SharedMaps {
     int reason_counters = -1;
     int ct = -1;
     int frags = -1;
-    int log = -1;           // ef_log ring buffer: `edgefw log` readers survive reloads
+    int log = -1;  // ef_log ring buffer: `edgefw log` readers survive reloads
     int log_counters = -1;
 };
 
@@ -43,8 +43,8 @@ struct Options {
     SharedMaps shared;
     image::CtTimeouts timeouts;
     uint32_t egress_mode[EF_ROLE_COUNT] = {EF_EGRESS_ENFORCE, EF_EGRESS_ENFORCE};
-    bool ct_create = true;     // false only for benchmarks: rules then never create flows
-    bool record_last = false;  // write ef_last on every packet (test/explain runs)
+    bool ct_create = true;             // false only for benchmarks: rules then never create flows
+    bool record_last = false;          // write ef_last on every packet (test/explain runs)
     uint32_t log_per_sec_per_cpu = 0;  // drop log events per second and CPU; 0: off
 
     // Egress modes and timeouts as the image carries them.
