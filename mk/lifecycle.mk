@@ -4,13 +4,18 @@ SBINDIR ?= $(PREFIX)/sbin
 DOCDIR  ?= $(PREFIX)/share/doc/edgefw
 UNITDIR ?= /etc/systemd/system
 
-.PHONY: lifecycle-test systemd-verify install uninstall
+.PHONY: lifecycle-test crash-test systemd-verify install uninstall
 
 # 77 means a missing capability: reported as a skip, never as a pass.
 lifecycle-test: $(BUILD)/edgefw
 	$(call msg,TEST,tests/lifecycle/hitless_reload.sh)
 	$(Q)rc=0; tests/lifecycle/hitless_reload.sh || rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo "lifecycle-test: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
+
+crash-test: $(BUILD)/edgefw
+	$(call msg,TEST,tests/lifecycle/crash_safety.sh)
+	$(Q)rc=0; tests/lifecycle/crash_safety.sh || rc=$$?; \
+	if [ $$rc -eq 77 ]; then echo "crash-test: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
 
 $(BUILD)/systemd/edgefw.service: tools/systemd/edgefw.service.in
 	$(Q)mkdir -p $(@D)
@@ -39,4 +44,4 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/edgefw $(DESTDIR)$(UNITDIR)/edgefw.service
 	rm -rf $(DESTDIR)$(DOCDIR)
 
-CHECK_EXTRA += systemd-verify lifecycle-test
+CHECK_EXTRA += systemd-verify lifecycle-test crash-test

@@ -43,10 +43,14 @@ packet::Addr addr_of(const uint8_t b[16]) {
 
 uint32_t slot_of(uint8_t proto) {
     switch (proto) {
-        case IPPROTO_TCP: return EF_PS_TCP;
-        case IPPROTO_UDP: return EF_PS_UDP;
-        case IPPROTO_ICMP: return EF_PS_ICMP;
-        default: return EF_PS_ICMP6;
+        case IPPROTO_TCP:
+            return EF_PS_TCP;
+        case IPPROTO_UDP:
+            return EF_PS_UDP;
+        case IPPROTO_ICMP:
+            return EF_PS_ICMP;
+        default:
+            return EF_PS_ICMP6;
     }
 }
 
@@ -62,7 +66,8 @@ std::string nearest(const Context& c, const ef_drop_event& e) {
     if (e.reason >= EF_R_DEFAULT_EXTERNAL_INGRESS + 4 || !c.policy) return "";
     bool in = e.dir == EF_DIR_INGRESS;
     packet::Addr local = addr_of(in ? e.dst : e.src), remote = addr_of(in ? e.src : e.dst);
-    uint32_t dport = e.proto == IPPROTO_ICMP || e.proto == IPPROTO_ICMPV6 ? uint32_t{e.icmp_type} << 8 : e.dport;
+    uint32_t dport =
+        e.proto == IPPROTO_ICMP || e.proto == IPPROTO_ICMPV6 ? uint32_t{e.icmp_type} << 8 : e.dport;
     const compile::Entry* best = nullptr;
     uint32_t best_gap = UINT32_MAX;
     for (const auto& en : c.entries) {
@@ -76,10 +81,12 @@ std::string nearest(const Context& c, const ef_drop_event& e) {
     if (!best) return "no rule of this protocol names " + local.str() + " on this NIC";
     const auto& r = *best->rule;
     if (best_gap > 0)
-        return fmt::format("port {} is outside {} {} of rule {}", dport, r.app, ranges_text(best->dport), r.id);
+        return fmt::format("port {} is outside {} {} of rule {}", dport, r.app,
+                           ranges_text(best->dport), r.id);
     bool remote_ok = std::any_of(best->remote.begin(), best->remote.end(),
                                  [&](const policy::Cidr& x) { return x.contains(remote); });
-    if (!remote_ok) return fmt::format("{} is not a source rule {} ({}) allows", remote.str(), r.id, r.app);
+    if (!remote_ok)
+        return fmt::format("{} is not a source rule {} ({}) allows", remote.str(), r.id, r.app);
     return fmt::format("source port {} is outside {} of rule {}", in ? e.sport : e.dport,
                        ranges_text(best->sport), r.id);
 }
@@ -99,21 +106,32 @@ int on_event(void* ctx, void* data, size_t size) {
     time_t secs = static_cast<time_t>(when);
     char stamp[32];
     strftime(stamp, sizeof stamp, "%H:%M:%S", localtime(&secs));
-    const char* proto = e.proto == IPPROTO_TCP ? "tcp" : e.proto == IPPROTO_UDP ? "udp"
-                        : e.proto == IPPROTO_ICMP ? "icmp" : e.proto == IPPROTO_ICMPV6 ? "icmp6" : "ip";
+    const char* proto = e.proto == IPPROTO_TCP      ? "tcp"
+                        : e.proto == IPPROTO_UDP    ? "udp"
+                        : e.proto == IPPROTO_ICMP   ? "icmp"
+                        : e.proto == IPPROTO_ICMPV6 ? "icmp6"
+                                                    : "ip";
     std::string src = addr_of(e.src).str(), dst = addr_of(e.dst).str();
     std::string why = nearest(c, e);
     if (c.json_out) {
-        json j = {{"time", when}, {"iface", iface_of(c, e.ifindex)},
+        json j = {{"time", when},
+                  {"iface", iface_of(c, e.ifindex)},
                   {"role", e.role == EF_ROLE_EXTERNAL ? "external" : "internal"},
-                  {"dir", e.dir == EF_DIR_INGRESS ? "ingress" : "egress"}, {"proto", proto},
-                  {"src", src}, {"sport", e.sport}, {"dst", dst}, {"dport", e.dport},
-                  {"reason", image::reason_name(e.reason)}, {"len", e.len}, {"nearest", why}};
+                  {"dir", e.dir == EF_DIR_INGRESS ? "ingress" : "egress"},
+                  {"proto", proto},
+                  {"src", src},
+                  {"sport", e.sport},
+                  {"dst", dst},
+                  {"dport", e.dport},
+                  {"reason", image::reason_name(e.reason)},
+                  {"len", e.len},
+                  {"nearest", why}};
         std::cout << j.dump() << std::endl;
     } else {
-        std::cout << fmt::format("{} {:<10} {:<7} {} {}:{} > {}:{} {}{}", stamp, iface_of(c, e.ifindex),
-                                 e.dir == EF_DIR_INGRESS ? "ingress" : "egress", proto, src, e.sport, dst,
-                                 e.dport, image::reason_name(e.reason), why.empty() ? "" : ": " + why)
+        std::cout << fmt::format(
+                         "{} {:<10} {:<7} {} {}:{} > {}:{} {}{}", stamp, iface_of(c, e.ifindex),
+                         e.dir == EF_DIR_INGRESS ? "ingress" : "egress", proto, src, e.sport, dst,
+                         e.dport, image::reason_name(e.reason), why.empty() ? "" : ": " + why)
                   << std::endl;
     }
     return 0;

@@ -189,10 +189,17 @@ json read_instance(const std::string& instance) {
 void load(const LoadArgs& a) {
     kernel::check_instance_name(a.instance);
     std::string dir = kernel::instance_dir(a.instance);
-    if (kernel::read_meta(dir))
-        throw Refused("instance '" + a.instance +
-                      "' is already loaded: use 'edgefw reload' or 'edgefw unload --instance " +
-                      a.instance + "'");
+    struct stat st {};
+    if (stat(dir.c_str(), &st) == 0) {
+        // A load or unload that died half-way leaves pins but no enforcing
+        // instance: clear it rather than ask for manual cleanup.
+        auto s = status(a.instance);
+        if (!s.empty() && s[0].value("state", "") == "enforcing")
+            throw Refused("instance '" + a.instance +
+                          "' is already loaded: use 'edgefw reload' or 'edgefw unload --instance " +
+                          a.instance + "'");
+        unload(a.instance);
+    }
     if (a.ifaces.empty()) throw Refused("load needs --iface ROLE=DEV for each protected NIC");
     Prepared pr = prepare(a);
     check_lockout(pr, a.node, a.force);
@@ -328,6 +335,10 @@ void reload(const LoadArgs& a_in) {
     dp.write_image(img);
     for (uint32_t slot : fresh) zero_counter(dp.shared_maps().rule_counters, slot);
 
+    // Pins first: if this process dies during the swap, status sees attached
+    // programs that differ from the pinned ones and says so; reload again
+    // finishes the job.
+    dp.pin(dir);
     // The swap: one link update per NIC for XDP, one in-place filter
     // replacement for TC. Every packet sees either the old or the new maps.
     {
@@ -337,7 +348,6 @@ void reload(const LoadArgs& a_in) {
             kernel::tc_attach(dp.prog_fd(packet::Dir::egress), i["ifindex"], i["dev"], true);
         }
     }
-    dp.pin(dir);
     json previous = {{"policy", meta["policy"]}, {"site", meta["site"]}, {"node", meta["node"]}};
     uint64_t generation = meta.value("generation", 1ull) + 1;
     meta["policy"] = a.policy;

@@ -1,6 +1,7 @@
 // status and stats: read the pins and the kernel's link/program info.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -78,7 +79,7 @@ json one_status(const std::string& instance) {
     PinnedMap ct(dir + "/ef_ct");
     out["conntrack_entries"] = ct.fd >= 0 ? count_keys(ct.fd, sizeof(ef_ct_key)) : 0;
     out["conntrack_max"] = ct.max_entries;
-    bool healthy = true;
+    bool healthy = true, mixed = false;
     try {
         kernel::NetnsGuard ns(meta.value("netns", ""));
         for (auto& i : out["ifaces"]) {
@@ -88,13 +89,22 @@ json one_status(const std::string& instance) {
             i["xdp_prog_id"] = xdp;
             i["tc_prog_id"] = tc;
             i["attached"] = xdp != 0 && ifindex == i["ifindex"] && tc != 0;
+            // Both directions must run the pinned (current) programs: anything
+            // else is a reload that did not finish.
+            i["current"] = xdp == out["prog_xdp_id"] && tc == out["prog_tc_id"];
             healthy = healthy && i["attached"].get<bool>();
+            mixed = mixed || (i["attached"].get<bool>() && !i["current"].get<bool>());
         }
     } catch (const kernel::Error& e) {
         out["error"] = e.what();
         healthy = false;
     }
-    out["state"] = healthy ? "enforcing" : "degraded";
+    out["state"] = !healthy ? "degraded" : mixed ? "mixed" : "enforcing";
+    if (!healthy)
+        out["hint"] =
+            "not attached everywhere: 'edgefw unload' then load, or load again (it clears this)";
+    else if (mixed)
+        out["hint"] = "a reload did not finish: run 'edgefw reload' again";
     return out;
 }
 
@@ -105,6 +115,8 @@ json status(const std::string& instance) {
     std::vector<std::string> names =
         instance.empty() ? kernel::list_instances() : std::vector{instance};
     for (const auto& n : names) {
+        struct stat st {};
+        if (stat(kernel::instance_dir(n).c_str(), &st) != 0) continue;  // not loaded at all
         try {
             out.push_back(one_status(n));
         } catch (const std::exception& e) {
