@@ -161,7 +161,10 @@ bridge_add() { # NS BR PORT...
 edge_host() { # NODE: an Edge server: a host, not a router; VIPs on lo, answered on no NIC
   local n=$1
   ns_add "$n"
-  ns_exec "$n" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+  # Ephemeral ports below the media range, as an Edge should have them: otherwise a third of
+  # the connections it opens from its A/V address would match the RTP rows (sport 50000-59999).
+  ns_exec "$n" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
+    net.ipv4.ip_local_port_range="32768 49999"
 }
 
 topo_build() {
@@ -255,6 +258,7 @@ bg() {
   shift 2
   ip netns exec "$(ns "$n")" setsid "$@" >"$WORK/$name.log" 2>&1 </dev/null &
   E2E_PIDS+=($!)
+  disown $!
   vlog "started $name in $n: $* (pid $!)"
 }
 
@@ -366,6 +370,7 @@ edge_services() {
   # Web Conferencing Edge: PSOM over TLS 443 outside, PSOM over MTLS 8057 inside; CMS 4443.
   svc_tls "psom-$n" "$n" "$w" 443
   svc_tls "psom-int-$n" "$n" "$i" 8057
+  svc_tls "psom-vip-$n" "$n" "$VIP_INT" 8057   # not open on the VIP: must drop
   svc_tls "cms-$n" "$n" "$i" 4443
   # A/V Edge: coturn on 3478 (UDP and TCP) and on 443, relays on the node's A/V address.
   svc_turn "turn-$n" "$n" 3478 "$v" "$VIP_AV" "$i" "$VIP_INT"

@@ -23,7 +23,7 @@ expect_drop "STUN UDP 3478 out from the access address ${ACCESS_IP[$n]} (wrong s
   stun "$n" "${ACCESS_IP[$n]}" "$INET_PARTNER" 3478
 expect_pass "RTP/UDP out from $v:50000 to a partner" udp "$n" "$v:50000" "$INET_MEDIA" 40000
 expect_pass "RTP/UDP out from $v:59999 to a partner" udp "$n" "$v:59999" "$INET_MEDIA" 40000
-expect_drop "RTP/UDP out from $v:60000 (outside 50000-59999)" udp "$n" "$v:60000" "$INET_MEDIA" 40000
+expect_drop "RTP/UDP out from $v:60001 (outside 50000-59999)" udp "$n" "$v:60001" "$INET_MEDIA" 40000
 expect_drop "RTP/UDP out from $v:49999 (outside 50000-59999)" udp "$n" "$v:49999" "$INET_MEDIA" 40000
 expect_pass "RTP/TCP out from $v:55555 to a partner" tcp "$n" "$v:55555" "$INET_MEDIA" 40000
 expect_drop "RTP/TCP out from $v:40000 (outside 50000-59999)" tcp "$n" "$v:40000" "$INET_MEDIA" 40000
