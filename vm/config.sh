@@ -14,12 +14,24 @@ declare -A VM_PKG_REGEX=(
 # Modules loaded in the guest, with their dependencies (resolved by depmod /
 # modprobe --show-depends on the host, loaded in that order with insmod).
 # clsact is provided by sch_ingress.
-VM_MODULES=(veth sch_ingress cls_bpf act_bpf nf_tables)
+# clsact is provided by sch_ingress. bridge and the nft expressions are for
+# tests/e2e (no modprobe autoload in the guest). A module a kernel lacks is
+# reported and skipped.
+VM_MODULES=(veth sch_ingress cls_bpf act_bpf nf_tables bridge nf_conntrack nft_ct
+  nft_chain_nat nft_nat nft_masq nft_reject_inet nft_fib_inet nft_limit nft_log)
 
 # Host tools copied into the guest with their shared libraries (busybox `ip`
 # has no netns support). A missing optional tool is skipped with a warning.
-VM_TOOLS=(ip tc bpftool)
-VM_TOOLS_OPTIONAL=(nft)
+# bash is /bin/sh in the guest.
+VM_TOOLS=(bash ip tc bpftool)
+VM_TOOLS_OPTIONAL=(nft timeout setsid mawk)
+
+# Whole Debian packages copied into the guest (every file dpkg -L lists, but
+# docs, man pages and locales, plus the shared libraries of every ELF file,
+# dlopen'ed modules included): what tests/e2e needs (tests/e2e/install-deps.sh
+# installs them on the host; a package the host lacks is skipped).
+VM_PACKAGES_OPTIONAL=(socat jq curl openssl coturn sipsak kamailio nginx-light
+  dnsmasq-base bind9-dnsutils ethtool conntrack nginx nginx-common)
 
 # Debian packages the harness needs on the host (installed when missing).
 VM_HOST_PACKAGES=(qemu-system-x86 busybox-static cpio kmod xz-utils iproute2 bpftool nftables binutils)
@@ -30,6 +42,9 @@ VM_SMP=2
 # Host-side timeout of one boot, seconds (KVM / TCG).
 VM_TIMEOUT_KVM=420
 VM_TIMEOUT_TCG=1500
+# With KVM, the guest's init must have spoken within this many seconds, else
+# KVM is taken as unusable and the boot is retried with TCG.
+VM_KVM_PROBE=30
 
 # Size of the differential test in the guest: EDGEFW_DIFF_PACKETS caps the
 # packets of each differential run (the host-side `make dataplane` keeps its

@@ -15,12 +15,14 @@
 # Environment: EDGEFW_VM_ACCEL=kvm|tcg (default: kvm when /dev/kvm opens),
 # EDGEFW_VM_TIMEOUT (seconds per boot), EDGEFW_DIFF_PACKETS (differential test
 # size in the guest), EDGEFW_DIFF_SEED (passed through when set),
-# EDGEFW_VM_PKG_<series with _> (pin a kernel package), BUILD (build dir).
+# EDGEFW_VM_PKG_<series with _> (pin a kernel package), EDGEFW_VM_E2E=0 (skip
+# tests/e2e in the guest), BUILD (build dir).
 set -euo pipefail
+shopt -s inherit_errexit
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-BUILD=${BUILD:-build}
+export BUILD=${BUILD:-build}
 VMDIR=$BUILD/vm
 # shellcheck source=vm/config.sh
 source vm/config.sh
@@ -46,6 +48,10 @@ cmd_deps() {
   for p in "${VM_HOST_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
+  # What tests/e2e needs, through its own installer (copied into the guest).
+  if [ -x tests/e2e/install-deps.sh ] && [ -z "${EDGEFW_VM_NO_E2E_DEPS:-}" ]; then
+    tests/e2e/install-deps.sh >&2 || log "tests/e2e/install-deps.sh failed; e2e tests may skip in the guest"
+  fi
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" -eq 0 ] || die "missing packages: ${missing[*]} (run as root or: apt-get install ${missing[*]})"
   log "installing ${missing[*]}"
@@ -129,8 +135,10 @@ unpack_kernel() {
   tmp=$kdir/modules.tmp
   : >"$tmp"
   for m in "${VM_MODULES[@]}"; do
-    modprobe -d "$kdir/root" -S "$kver" --show-depends "$m" >"$kdir/deps.$m" 2>&1 ||
-      die "$kver: modprobe --show-depends $m: $(cat "$kdir/deps.$m")"
+    if ! modprobe -d "$kdir/root" -S "$kver" --show-depends "$m" >"$kdir/deps.$m" 2>&1; then
+      log "$kver: no module $m, skipped: $(cat "$kdir/deps.$m")"
+      continue
+    fi
     while read -r line; do
       case $line in
       builtin*) log "$kver: ${line#builtin } is built in" ;;
@@ -193,6 +201,21 @@ build_stage_list() {
   for t in "${VM_TOOLS_OPTIONAL[@]}"; do
     if path=$(command -v "$t"); then add_bin "$path" "/usr/sbin/$t"; else log "optional tool $t not on the host, skipped"; fi
   done
+  for t in "${VM_PACKAGES_OPTIONAL[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$t" 2>/dev/null | grep -q "install ok installed"; then
+      log "optional package $t not installed on the host, skipped"
+      continue
+    fi
+    while read -r f; do
+      [ -f "$f" ] || continue
+      case $f in /usr/share/doc/* | /usr/share/man/* | /usr/share/locale/* | /usr/share/info/* | /usr/share/lintian/*) continue ;; esac
+      add "$f" "$f"
+      if [ "$(head -c 4 "$f" | tail -c 3)" = ELF ] && ldd "$f" >/dev/null 2>&1; then add_libs "$f"; fi
+    done < <(dpkg -L "$t")
+  done
+  for f in /etc/passwd /etc/group /etc/services /etc/protocols /etc/ethertypes; do
+    [ -f "$f" ] && add "$f" "$f"
+  done
   for f in "$BUILD/edgefw" "$BUILD/tests/dataplane"; do
     [ -x "$f" ] || die "$f missing: run make first"
     add_bin "$f" "/edgefw/$f"
@@ -244,11 +267,17 @@ build_initramfs() {  # SERIES KDIR -> prints the cpio path
   rm -f "$STAGE_LIST"
   # Debug info only makes the image big; symbols stay for backtraces.
   strip --strip-debug "$stage/edgefw/build/edgefw" "$stage/edgefw/build/tests/dataplane"
+  # busybox for the rest; bash is the shell (busybox ash would run its own
+  # applets ahead of the real tools), and no applet shadows a real tool.
+  mv "$stage/usr/sbin/bash" "$stage/bin/bash"
+  ln -s bash "$stage/bin/sh"
   for a in $("$stage/bin/busybox" --list); do
-    [ -e "$stage/bin/$a" ] || ln -s busybox "$stage/bin/$a"
+    [ -e "$stage/bin/$a" ] || [ -e "$stage/usr/sbin/$a" ] || ln -s busybox "$stage/bin/$a"
   done
-  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$stage/etc/passwd"
-  printf 'root:x:0:\n' >"$stage/etc/group"
+  [ -f "$stage/etc/passwd" ] || printf 'root:x:0:0:root:/root:/bin/sh\n' >"$stage/etc/passwd"
+  [ -f "$stage/etc/group" ] || printf 'root:x:0:\n' >"$stage/etc/group"
+  printf '127.0.0.1 localhost\n::1 localhost\n' >"$stage/etc/hosts"
+  [ ! -e "$stage/usr/bin/mawk" ] || ln -sf mawk "$stage/usr/bin/awk"
   chmod 755 "$stage/init"
   (cd "$stage" && find . -print0 | LC_ALL=C sort -z |
     cpio --null -o -H newc -R 0:0 --reproducible --quiet) | gzip -1 >"$out.tmp"
@@ -260,54 +289,137 @@ build_initramfs() {  # SERIES KDIR -> prints the cpio path
 
 cmd_prepare() {  # SERIES -> "PKG KDIR INITRAMFS"
   local series=$1 pkg deb kdir initrd
-  pkg=$(resolve_pkg "$series")
-  deb=$(fetch_deb "$pkg")
-  kdir=$(unpack_kernel "$deb")
-  initrd=$(build_initramfs "$series" "$kdir")
+  pkg=$(resolve_pkg "$series") || return 1
+  deb=$(fetch_deb "$pkg") || return 1
+  kdir=$(unpack_kernel "$deb") || return 1
+  initrd=$(build_initramfs "$series" "$kdir") || return 1
   echo "$pkg $kdir $initrd"
 }
 
 # ---- boot ------------------------------------------------------------------
 
-kvm_usable() { [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; }
+# KVM when /dev/kvm opens and is a hardware-assisted KVM. PVM (kvm_pvm, the
+# paravirtual nested KVM of some cloud sandboxes) runs only PVM-built guest
+# kernels: Debian's stock kernels die there with "KVM internal error".
+KVM_BROKEN=
+kvm_usable() {
+  [ -z "$KVM_BROKEN" ] || return 1
+  [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null || {
+    KVM_BROKEN="/dev/kvm does not open"
+    return 1
+  }
+  if [ -d /sys/module/kvm_pvm ]; then
+    KVM_BROKEN="/dev/kvm is PVM (kvm_pvm), which cannot run stock kernels"
+    return 1
+  fi
+}
+
+# boot_qemu ACCEL CPU TIMEOUT APPEND KERNEL INITRD LOG: sets BOOT_RC to qemu's
+# exit status, 124 on timeout, 125 when KVM failed (internal error, or no
+# sign of init within VM_KVM_PROBE seconds).
+boot_qemu() {
+  local accel=$1 cpu=$2 tmo=$3 append=$4 kernel=$5 initrd=$6 logf=$7 raw=$7.raw pid start el
+  qemu-system-x86_64 -accel "$accel" -cpu "$cpu" \
+    -m "$VM_MEM" -smp "$VM_SMP" -nographic -no-reboot -nic none \
+    -kernel "$kernel" -initrd "$initrd" -append "$append" </dev/null >"$raw" 2>&1 &
+  pid=$!
+  start=$SECONDS
+  BOOT_RC=
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    el=$((SECONDS - start))
+    if [ "$el" -ge "$tmo" ]; then
+      BOOT_RC=124
+    elif [ "$accel" = kvm ]; then
+      if grep -aqE 'KVM internal error|emulation failure' "$raw"; then
+        BOOT_RC=125
+      elif [ "$el" -ge "$VM_KVM_PROBE" ] && ! grep -aq 'EDGEFW-VM: kernel' "$raw"; then
+        BOOT_RC=125
+      fi
+    fi
+    [ -z "$BOOT_RC" ] || break
+  done
+  if [ -n "$BOOT_RC" ]; then
+    kill "$pid" 2>/dev/null || true
+    sleep 2
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  else
+    BOOT_RC=0
+    wait "$pid" || BOOT_RC=$?
+  fi
+  tr -d '\r' <"$raw" >"$logf"
+  rm -f "$raw"
+}
+
+# The failures of one guest log, short: failed steps, the verifier's verdicts
+# (the lines above "processed N insns"), failed tests and their distinct messages.
+failure_summary() {
+  local logf=$1
+  grep -a 'EDGEFW-VM-STEP:.*FAIL' "$logf" || true
+  if grep -aq 'BEGIN PROG LOAD LOG' "$logf"; then
+    echo "verifier rejections (program, last instructions, verdict):"
+    awk '/-- BEGIN PROG LOAD LOG --/ { prog = $3; n = 0; next }
+         /^processed [0-9]+ insns/ { print "  " prog; for (i = n - 5; i < n; i++) if (i >= 0) print "    " last[i % 5]; print "    " $0; next }
+         { last[n % 5] = $0; n++ }' "$logf" | awk '!seen[$0]++ || /^    [0-9]+:/' | head -n 40
+  fi
+  if grep -aq '^\[FAIL\]' "$logf"; then
+    echo "failed tests: $(grep -ac '^\[FAIL\]' "$logf"); distinct messages:"
+    grep -a '^\[----\] ' "$logf" | sed -e 's/^\[----\] [^ ]*: //' -e 's/^[^ ]*:[0-9]*: //' |
+      sort | uniq -c | sort -rn | head -n 15
+  fi
+}
 
 cmd_run() {  # SERIES: boots it; writes build/vm/SERIES.log and .result
   local series=$1 pkg kdir initrd accel cpu tmo packets append logf res rc t0 t1 line verdict out
   rm -f "$VMDIR/$series.result"
-  out=$(cmd_prepare "$series") || { log "$series: prepare failed"; return 1; }
+  # A process of its own, so that set -e holds there (not in an `||` context).
+  out=$("$ROOT/vm/vm.sh" prepare "$series") || { log "$series: prepare failed"; return 1; }
   read -r pkg kdir initrd <<<"$out"
-  accel=${EDGEFW_VM_ACCEL:-}
-  if [ -z "$accel" ]; then if kvm_usable; then accel=kvm; else accel=tcg; fi; fi
-  if [ "$accel" = kvm ]; then
-    cpu=host tmo=$VM_TIMEOUT_KVM packets=$VM_DIFF_PACKETS_KVM
-  else
-    cpu=max tmo=$VM_TIMEOUT_TCG packets=$VM_DIFF_PACKETS_TCG
-  fi
-  tmo=${EDGEFW_VM_TIMEOUT:-$tmo}
-  packets=${EDGEFW_DIFF_PACKETS:-$packets}
-  # Parameters without a dot reach init's environment.
-  append="console=ttyS0 panic=-1 rdinit=/init loglevel=4 EDGEFW_DIFF_PACKETS=$packets"
-  [ -z "${EDGEFW_DIFF_SEED:-}" ] || append+=" EDGEFW_DIFF_SEED=$EDGEFW_DIFF_SEED"
   logf=$VMDIR/$series.log
   res=$VMDIR/$series.result
-  rm -f "$res"
-  log "$series: booting $pkg ($accel, timeout ${tmo}s, EDGEFW_DIFF_PACKETS=$packets)"
-  t0=$(date +%s)
-  set +e
-  timeout -k 10 "$tmo" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" \
-    -m "$VM_MEM" -smp "$VM_SMP" -nographic -no-reboot -nic none \
-    -kernel "$kdir/vmlinuz" -initrd "$initrd" -append "$append" \
-    </dev/null 2>&1 | tr -d '\r' >"$logf"
-  rc=${PIPESTATUS[0]}
-  set -e
-  t1=$(date +%s)
+  accel=${EDGEFW_VM_ACCEL:-}
+  if [ -z "$accel" ]; then
+    if kvm_usable; then accel=kvm; else
+      accel=tcg
+      log "$series: TCG: $KVM_BROKEN"
+    fi
+  fi
+  while :; do
+    if [ "$accel" = kvm ]; then
+      cpu=host tmo=$VM_TIMEOUT_KVM packets=$VM_DIFF_PACKETS_KVM
+    else
+      cpu=max tmo=$VM_TIMEOUT_TCG packets=$VM_DIFF_PACKETS_TCG
+    fi
+    tmo=${EDGEFW_VM_TIMEOUT:-$tmo}
+    packets=${EDGEFW_DIFF_PACKETS:-$packets}
+    # Parameters without a dot reach init's environment.
+    append="console=ttyS0 panic=-1 rdinit=/init loglevel=4 EDGEFW_DIFF_PACKETS=$packets"
+    [ -z "${EDGEFW_DIFF_SEED:-}" ] || append+=" EDGEFW_DIFF_SEED=$EDGEFW_DIFF_SEED"
+    [ -z "${EDGEFW_VM_E2E:-}" ] || append+=" EDGEFW_VM_E2E=$EDGEFW_VM_E2E"
+    log "$series: booting $pkg ($accel, timeout ${tmo}s, EDGEFW_DIFF_PACKETS=$packets)"
+    t0=$(date +%s)
+    boot_qemu "$accel" "$cpu" "$tmo" "$append" "$kdir/vmlinuz" "$initrd" "$logf"
+    rc=$BOOT_RC
+    t1=$(date +%s)
+    if [ "$rc" -eq 125 ] && [ -z "${EDGEFW_VM_ACCEL:-}" ]; then
+      KVM_BROKEN="KVM failed to boot $series: $(grep -aE -m1 'KVM internal error|emulation failure' "$logf" || echo 'no init output')"
+      log "$series: $KVM_BROKEN; retrying with TCG (log of the KVM try: $logf.kvm)"
+      mv "$logf" "$logf.kvm"
+      accel=tcg
+      continue
+    fi
+    break
+  done
   # Pessimistic: PASS only with the guest's result line at failed=0, no
   # panic or oops in the log, and qemu ending by itself.
   line=$(grep -a '^EDGEFW-VM-RESULT:' "$logf" | tail -n 1 || true)
   verdict=FAIL
   local why=""
-  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+  if [ "$rc" -eq 124 ]; then
     why="timeout after ${tmo}s"
+  elif [ "$rc" -eq 125 ]; then
+    why="KVM failed"
   elif [ -z "$line" ]; then
     why="no result line (qemu exit $rc)"
   elif grep -aqE 'Kernel panic|BUG:|Oops' "$logf"; then
@@ -339,7 +451,9 @@ cmd_run() {  # SERIES: boots it; writes build/vm/SERIES.log and .result
     log "$series: PASS ($line) in $((t1 - t0))s"
     return 0
   fi
-  log "$series: FAIL: $why; log: $logf; its tail:"
+  log "$series: FAIL: $why; log: $logf"
+  failure_summary "$logf" | sed 's/^/  | /' >&2
+  log "$series: log tail:"
   tail -n 40 "$logf" | sed 's/^/  | /' >&2
   return 1
 }

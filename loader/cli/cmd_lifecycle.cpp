@@ -29,6 +29,7 @@ int guarded(const char* what, F f) {
 void print_status(const nlohmann::json& s) {
     fmt::print("instance {}: {}\n", s.value("instance", "?"), s.value("state", "?"));
     if (s.contains("error")) fmt::print("  error: {}\n", s["error"].get<std::string>());
+    if (s.contains("hint")) fmt::print("  {}\n", s["hint"].get<std::string>());
     if (!s.contains("node")) return;
     fmt::print("  node {}  policy {} ({})  hash {}\n", s["node"].get<std::string>(),
                s["policy"].get<std::string>(), s["policy_name"].get<std::string>(),

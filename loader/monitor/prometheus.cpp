@@ -1,0 +1,200 @@
+#include "monitor/prometheus.h"
+
+#include <fmt/core.h>
+
+#include <utility>
+#include <vector>
+
+namespace monitor {
+
+using nlohmann::json;
+
+std::string escape_label_value(std::string_view v) {
+    std::string out;
+    out.reserve(v.size());
+    for (char c : v) {
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '"')
+            out += "\\\"";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
+    }
+    return out;
+}
+
+std::string escape_help(std::string_view v) {
+    std::string out;
+    out.reserve(v.size());
+    for (char c : v) {
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
+    }
+    return out;
+}
+
+namespace {
+
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+struct Family {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::string samples;
+
+    void add(const Labels& labels, const std::string& value) {
+        samples += name;
+        if (!labels.empty()) {
+            samples += '{';
+            bool first = true;
+            for (const auto& [k, v] : labels) {
+                if (!first) samples += ',';
+                first = false;
+                samples += k;
+                samples += "=\"";
+                samples += escape_label_value(v);
+                samples += '"';
+            }
+            samples += '}';
+        }
+        samples += ' ';
+        samples += value;
+        samples += '\n';
+    }
+    void add(const Labels& labels, uint64_t value) { add(labels, std::to_string(value)); }
+};
+
+// A JSON field as text whatever its type (strings unquoted, null empty).
+std::string text(const json& j, const char* key) {
+    if (!j.is_object() || !j.contains(key)) return "";
+    const json& v = j[key];
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_null()) return "";
+    return v.dump();
+}
+
+uint64_t number(const json& j, const char* key) {
+    if (!j.is_object() || !j.contains(key)) return 0;
+    const json& v = j[key];
+    if (v.is_number_unsigned()) return v.get<uint64_t>();
+    if (v.is_number_integer()) return v.get<int64_t>() < 0 ? 0 : v.get<uint64_t>();
+    if (v.is_number_float())
+        return v.get<double>() < 0 ? 0 : static_cast<uint64_t>(v.get<double>());
+    return 0;
+}
+
+std::string joined(const json& placements, const char* key) {
+    std::string out;
+    if (!placements.is_array()) return out;
+    for (const auto& p : placements) {
+        if (!out.empty()) out += ',';
+        out += text(p, key);
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string to_prometheus(const json& snapshot) {
+    Family build{"edgefw_build_info", "gauge", "edgefw build; the value is always 1.", {}};
+    Family up{"edgefw_up",
+              "gauge",
+              "1 when the instance is loaded and enforcing on all its NICs, 0 otherwise.",
+              {}};
+    Family policy{"edgefw_policy_info",
+                  "gauge",
+                  "The loaded policy (hash, name, reload generation); the value is always 1.",
+                  {}};
+    Family rule_packets{"edgefw_rule_packets_total",
+                        "counter",
+                        "Packets admitted by the rule (counter slots follow rule ids across "
+                        "reloads).",
+                        {}};
+    Family rule_bytes{"edgefw_rule_bytes_total", "counter", "Bytes admitted by the rule.", {}};
+    Family rule_last_hit{"edgefw_rule_last_hit_timestamp_seconds",
+                         "gauge",
+                         "Unix time of the rule's last packet; 0 when it never matched.",
+                         {}};
+    Family drops{"edgefw_drops_total", "counter", "Packets dropped, by reason.", {}};
+    Family passes{"edgefw_passes_total",
+                  "counter",
+                  "Packets passed without a rule, by reason (ARP, ND, related ICMP errors, "
+                  "interfaces without a role).",
+                  {}};
+    Family ct{"edgefw_conntrack_entries", "gauge", "Flows in the conntrack table.", {}};
+    Family ct_max{"edgefw_conntrack_entries_max", "gauge", "Size of the conntrack table.", {}};
+    Family map_entries{"edgefw_map_entries", "gauge", "Entries in a pinned BPF map.", {}};
+    Family map_max{"edgefw_map_entries_max", "gauge", "max_entries of a pinned BPF map.", {}};
+
+    build.add({{"version", text(snapshot, "version")}}, 1);
+
+    const json instances = snapshot.value("instances", json::array());
+    for (const auto& inst : instances) {
+        const std::string name = text(inst, "instance_name");
+        const json& status = inst.contains("status") ? inst["status"] : json();
+        const json& stats = inst.contains("stats") ? inst["stats"] : json();
+        up.add({{"instance_name", name}}, inst.value("up", false) ? 1 : 0);
+
+        std::string node = text(stats, "node");
+        if (node.empty()) node = text(status, "node");
+        if (status.is_object() && status.contains("policy_hash")) {
+            policy.add({{"instance_name", name},
+                        {"node", node},
+                        {"hash", text(status, "policy_hash")},
+                        {"policy", text(status, "policy_name")},
+                        {"generation", text(status, "generation")}},
+                       1);
+        }
+        if (stats.is_object()) {
+            for (const auto& r : stats.value("rules", json::array())) {
+                const json placements = r.value("placements", json::array());
+                Labels l{{"instance_name", name},
+                         {"node", node},
+                         {"rule", text(r, "id")},
+                         {"app", text(r, "app")},
+                         {"feature", text(r, "feature")},
+                         {"proto", text(r, "proto")},
+                         {"iface", joined(placements, "iface")},
+                         {"dir", joined(placements, "dir")}};
+                rule_packets.add(l, number(r, "packets"));
+                rule_bytes.add(l, number(r, "bytes"));
+                if (r.contains("last_hit_unix")) rule_last_hit.add(l, number(r, "last_hit_unix"));
+            }
+            for (const auto& r : stats.value("reasons", json::array())) {
+                Labels l{{"instance_name", name}, {"node", node}, {"reason", text(r, "name")}};
+                (r.value("passes", false) ? passes : drops).add(l, number(r, "packets"));
+            }
+            if (stats.contains("conntrack_entries")) {
+                Labels l{{"instance_name", name}, {"node", node}};
+                ct.add(l, number(stats, "conntrack_entries"));
+                ct_max.add(l, number(stats, "conntrack_max"));
+            }
+        }
+        if (inst.contains("maps") && inst["maps"].is_object()) {
+            for (const auto& [map, fill] : inst["maps"].items()) {
+                Labels l{{"instance_name", name}, {"node", node}, {"map", map}};
+                map_entries.add(l, number(fill, "entries"));
+                map_max.add(l, number(fill, "max"));
+            }
+        }
+    }
+
+    std::string out;
+    for (const Family* f : {&build, &up, &policy, &rule_packets, &rule_bytes, &rule_last_hit,
+                            &drops, &passes, &ct, &ct_max, &map_entries, &map_max}) {
+        if (f->samples.empty()) continue;
+        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", f->name, escape_help(f->help), f->name,
+                           f->type);
+        out += f->samples;
+    }
+    return out;
+}
+
+}  // namespace monitor
