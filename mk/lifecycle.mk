@@ -7,10 +7,12 @@ UNITDIR ?= /etc/systemd/system
 .PHONY: lifecycle-test crash-test systemd-verify install uninstall
 
 # 77 means a missing capability: reported as a skip, never as a pass.
-lifecycle-test: $(BUILD)/edgefw
-	$(call msg,TEST,tests/lifecycle/hitless_reload.sh)
-	$(Q)rc=0; tests/lifecycle/hitless_reload.sh || rc=$$?; \
-	if [ $$rc -eq 77 ]; then echo "lifecycle-test: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
+lifecycle-test: $(BUILD)/edgefw $(BPF_OBJS)
+	$(Q)for t in hitless_reload operator; do \
+	  printf '  %-8s %s\n' TEST tests/lifecycle/$$t.sh; \
+	  rc=0; tests/lifecycle/$$t.sh || rc=$$?; \
+	  if [ $$rc -eq 77 ]; then echo "$$t: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi; \
+	done
 
 crash-test: $(BUILD)/edgefw
 	$(call msg,TEST,tests/lifecycle/crash_safety.sh)

@@ -1,5 +1,6 @@
 #include <fmt/core.h>
 
+#include <ctime>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -117,16 +118,20 @@ int cmd_stats(const std::string& instance, bool json) {
             std::cout << s.dump() << "\n";
             return kExitOk;
         }
-        fmt::print("{:<32} {:<14} {:<18} {:>12} {:>14}\n", "rule", "app", "where", "packets",
-                   "bytes");
+        fmt::print("{:<32} {:<14} {:<18} {:>12} {:>14}  {}\n", "rule", "app", "where", "packets",
+                   "bytes", "last hit");
+        double now = static_cast<double>(time(nullptr));
         for (const auto& r : s["rules"]) {
             std::string where;
             for (const auto& p : r["placements"])
                 where += (where.empty() ? "" : ",") + p["iface"].get<std::string>().substr(0, 3) +
                          "/" + p["dir"].get<std::string>().substr(0, 2);
-            fmt::print("{:<32} {:<14} {:<18} {:>12} {:>14}\n", r["id"].get<std::string>(),
+            double last = r.value("last_hit_unix", 0.0);
+            std::string ago =
+                last > 0 ? fmt::format("{:.0f} s ago", std::max(0.0, now - last)) : "never";
+            fmt::print("{:<32} {:<14} {:<18} {:>12} {:>14}  {}\n", r["id"].get<std::string>(),
                        r["app"].get<std::string>(), where, r["packets"].get<uint64_t>(),
-                       r["bytes"].get<uint64_t>());
+                       r["bytes"].get<uint64_t>(), ago);
         }
         fmt::print("\n{:<32} {:<5} {:>12} {:>14}\n", "reason", "", "packets", "bytes");
         for (const auto& r : s["reasons"])

@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
 #include "image/reasons.h"
@@ -64,8 +66,18 @@ ef_counter sum(int fd, uint32_t slot) {
     for (const auto& c : per) {
         s.packets += c.packets;
         s.bytes += c.bytes;
+        s.last_ns = std::max(s.last_ns, c.last_ns);
     }
     return s;
+}
+
+double mono_to_unix(uint64_t mono_ns) {
+    timespec mono{}, real{};
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    clock_gettime(CLOCK_REALTIME, &real);
+    double now_mono = static_cast<double>(mono.tv_sec) + mono.tv_nsec / 1e9;
+    double now_real = static_cast<double>(real.tv_sec) + real.tv_nsec / 1e9;
+    return now_real - (now_mono - static_cast<double>(mono_ns) / 1e9);
 }
 
 json one_status(const std::string& instance) {
@@ -143,6 +155,8 @@ json stats(const std::string& instance) {
         json row = r;
         row["packets"] = c.packets;
         row["bytes"] = c.bytes;
+        // The kernel stamps CLOCK_MONOTONIC(_COARSE); shown as wall-clock seconds.
+        row["last_hit_unix"] = c.last_ns ? mono_to_unix(c.last_ns) : 0.0;
         out["rules"].push_back(row);
     }
     for (uint32_t i = 0; i < EF_R_COUNT; i++) {
