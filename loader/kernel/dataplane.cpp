@@ -294,16 +294,20 @@ ef_counter Dataplane::reason_counter(uint32_t reason) const {
     return percpu_counter(fd_of(skel_->maps.ef_reason_counters), reason, "ef_reason_counters");
 }
 
-size_t Dataplane::count_entries(int map_fd, size_t key_size) const {
-    std::vector<uint8_t> key(key_size), next(key_size);
-    size_t n = 0;
+size_t count_map_entries(int map_fd) {
+    bpf_map_info info{};
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(map_fd, &info, &len) != 0 || info.key_size == 0) return 0;
+    std::vector<uint8_t> key(info.key_size), next(info.key_size);
+    uint64_t n = 0;
     const void* prev = nullptr;
-    while (bpf_map_get_next_key(map_fd, prev, next.data()) == 0) {
+    while (n < 4ull * info.max_entries + 16 &&
+           bpf_map_get_next_key(map_fd, prev, next.data()) == 0) {
         ++n;
         key.swap(next);
         prev = key.data();
     }
-    return n;
+    return n > info.max_entries ? info.max_entries : n;
 }
 
 void Dataplane::clear_map(int map_fd, size_t key_size, const char* map_name) {
@@ -320,13 +324,9 @@ void Dataplane::clear_map(int map_fd, size_t key_size, const char* map_name) {
     }
 }
 
-size_t Dataplane::ct_entries() const {
-    return count_entries(fd_of(skel_->maps.ef_ct), sizeof(ef_ct_key));
-}
+size_t Dataplane::ct_entries() const { return count_map_entries(fd_of(skel_->maps.ef_ct)); }
 
-size_t Dataplane::frag_entries() const {
-    return count_entries(fd_of(skel_->maps.ef_frags), sizeof(ef_frag_key));
-}
+size_t Dataplane::frag_entries() const { return count_map_entries(fd_of(skel_->maps.ef_frags)); }
 
 void Dataplane::clear_conntrack() {
     clear_map(fd_of(skel_->maps.ef_ct), sizeof(ef_ct_key), "ef_ct");

@@ -23,6 +23,11 @@ class Error : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// Number of keys in a map (walks bpf_map_get_next_key). Bounded: a map that
+// changes while it is walked can restart the walk; the count is capped at
+// max_entries.
+size_t count_map_entries(int map_fd);
+
 // libbpf's own messages go to stderr only when verbose (process-wide).
 void set_verbose(bool verbose);
 
@@ -110,7 +115,6 @@ class Dataplane {
   private:
     ef_counter percpu_counter(int map_fd, uint32_t index, const char* map_name) const;
     void clear_map(int map_fd, size_t key_size, const char* map_name);
-    size_t count_entries(int map_fd, size_t key_size) const;
 
     Options opts_;
     ::edgefw* skel_ = nullptr;

@@ -41,19 +41,6 @@ packet::Addr addr_of(const uint8_t b[16]) {
     return a;
 }
 
-uint32_t slot_of(uint8_t proto) {
-    switch (proto) {
-        case IPPROTO_TCP:
-            return EF_PS_TCP;
-        case IPPROTO_UDP:
-            return EF_PS_UDP;
-        case IPPROTO_ICMP:
-            return EF_PS_ICMP;
-        default:
-            return EF_PS_ICMP6;
-    }
-}
-
 std::string ranges_text(const std::vector<policy::PortRange>& rs) {
     std::string out;
     for (const auto& r : rs) out += (out.empty() ? "" : ",") + r.str();
@@ -71,7 +58,9 @@ std::string nearest(const Context& c, const ef_drop_event& e) {
     const compile::Entry* best = nullptr;
     uint32_t best_gap = UINT32_MAX;
     for (const auto& en : c.entries) {
-        if (en.role != e.role || en.dir != e.dir || en.slot != slot_of(e.proto)) continue;
+        if (en.role != e.role || en.dir != e.dir ||
+            en.slot != policy::proto_slot_of_number(e.proto))
+            continue;
         if (std::find(en.local.begin(), en.local.end(), local) == en.local.end()) continue;
         for (const auto& r : en.dport) {
             uint32_t gap = dport < r.lo ? r.lo - dport : dport > r.hi ? dport - r.hi : 0;

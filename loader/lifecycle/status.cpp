@@ -21,18 +21,6 @@ using nlohmann::json;
 
 namespace {
 
-size_t count_keys(int fd, size_t key_size) {
-    std::vector<uint8_t> key(key_size), next(key_size);
-    size_t n = 0;
-    const void* prev = nullptr;
-    while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
-        ++n;
-        key.swap(next);
-        prev = key.data();
-    }
-    return n;
-}
-
 uint32_t pinned_prog_id(const std::string& path) {
     int fd = bpf_obj_get(path.c_str());
     if (fd < 0) return 0;
@@ -89,7 +77,7 @@ json one_status(const std::string& instance) {
     out["prog_xdp_id"] = pinned_prog_id(dir + "/prog_xdp");
     out["prog_tc_id"] = pinned_prog_id(dir + "/prog_tc");
     PinnedMap ct(dir + "/ef_ct");
-    out["conntrack_entries"] = ct.fd >= 0 ? count_keys(ct.fd, sizeof(ef_ct_key)) : 0;
+    out["conntrack_entries"] = ct.fd >= 0 ? kernel::count_map_entries(ct.fd) : 0;
     out["conntrack_max"] = ct.max_entries;
     bool healthy = true, mixed = false;
     try {
@@ -167,7 +155,7 @@ json stats(const std::string& instance) {
                                   {"passes", image::reason_passes(i)}});
     }
     PinnedMap ct(dir + "/ef_ct");
-    out["conntrack_entries"] = ct.fd >= 0 ? count_keys(ct.fd, sizeof(ef_ct_key)) : 0;
+    out["conntrack_entries"] = ct.fd >= 0 ? kernel::count_map_entries(ct.fd) : 0;
     out["conntrack_max"] = ct.max_entries;
     return out;
 }

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "kernel/dataplane.h"
 #include "kernel/instance.h"
 #include "lifecycle/lifecycle.h"
 
@@ -47,17 +48,7 @@ json map_fill(const std::string& instance) {
         bpf_map_info info{};
         uint32_t len = sizeof info;
         if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0 || info.key_size == 0) continue;
-        std::vector<uint8_t> key(info.key_size), next(info.key_size);
-        uint64_t n = 0;
-        const void* prev = nullptr;
-        // Bounded: a map that changes while it is walked can restart the walk.
-        while (n < 4ull * info.max_entries + 16 &&
-               bpf_map_get_next_key(fd.get(), prev, next.data()) == 0) {
-            ++n;
-            key.swap(next);
-            prev = key.data();
-        }
-        if (n > info.max_entries) n = info.max_entries;
+        size_t n = kernel::count_map_entries(fd.get());
         out[name] = {{"entries", n}, {"max", info.max_entries}};
     }
     return out;

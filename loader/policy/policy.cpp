@@ -48,6 +48,19 @@ uint32_t proto_slot(Proto p) {
     return EF_PS_TCP;
 }
 
+uint32_t proto_slot_of_number(uint8_t ip_proto) {
+    switch (ip_proto) {
+        case IPPROTO_TCP:
+            return EF_PS_TCP;
+        case IPPROTO_UDP:
+            return EF_PS_UDP;
+        case IPPROTO_ICMP:
+            return EF_PS_ICMP;
+        default:
+            return EF_PS_ICMP6;
+    }
+}
+
 const char* role_name(uint32_t role) { return role == EF_ROLE_EXTERNAL ? "external" : "internal"; }
 const char* dir_name(uint32_t dir) { return dir == EF_DIR_INGRESS ? "ingress" : "egress"; }
 

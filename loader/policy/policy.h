@@ -21,6 +21,9 @@ enum class Proto { tcp, udp, icmp, icmp6 };
 const char* proto_name(Proto p);
 uint8_t proto_number(Proto p);
 uint32_t proto_slot(Proto p);  // enum ef_proto_slot
+// The slot of an IP protocol number as the data plane files it (tcp, udp,
+// icmp; anything else is read as icmp6).
+uint32_t proto_slot_of_number(uint8_t ip_proto);
 
 const char* role_name(uint32_t role);  // "external" / "internal"
 const char* dir_name(uint32_t dir);    // "ingress" / "egress"

@@ -6,39 +6,14 @@
 # reload trials no packet the policy denies may reach the node.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-EDGEFW=${EDGEFW:-build/edgefw}
+. tests/lifecycle/lib.sh
 TRIALS=${TRIALS:-200}
-
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
-
-tag="efcs-$$"
-ns_c="$tag-client"
-ns_n="$tag-node"
-inst="$tag"
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  "$EDGEFW" unload --instance "$inst" >/dev/null 2>&1 || true
-  ip netns del "$ns_c" 2>/dev/null || true
-  ip netns del "$ns_n" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ip netns add "$ns_c"
-ip netns add "$ns_n"
-ip -n "$ns_c" link add c0 type veth peer name n0 netns "$ns_n"
-ip -n "$ns_c" addr add 198.18.100.7/16 dev c0
-ip -n "$ns_n" addr add 198.18.155.30/16 dev n0
-ip -n "$ns_c" link set c0 up
-ip -n "$ns_n" link set n0 up
+require_root_python
+two_hosts efcs 198.18.155.30
 
 policy=policies/lync2010-edge-hlb.yaml
 site_a=policies/site-test.yaml
-site_b="$tmp/site-b.yaml"
-{ cat "$site_a"; printf 'features:\n  dns: false\n  crl-download: false\n'; } > "$site_b"
+site_b=$(site_without dns crl-download)
 
 # A listener behind a port every policy denies (RTP range ends at 59999), and
 # a sender that offers it (and an allowed STUN packet) every 5 ms throughout.

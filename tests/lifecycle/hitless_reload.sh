@@ -5,41 +5,14 @@
 # the stream's rule counter only grows and ends equal to what was sent.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-EDGEFW=${EDGEFW:-build/edgefw}
+. tests/lifecycle/lib.sh
 RELOADS=${RELOADS:-100}
-
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
-
-tag="efhr-$$"
-ns_c="$tag-client"
-ns_n="$tag-node"
-inst="$tag"
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  "$EDGEFW" unload --instance "$inst" >/dev/null 2>&1 || true
-  ip netns del "$ns_c" 2>/dev/null || true
-  ip netns del "$ns_n" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ip netns add "$ns_c"
-ip netns add "$ns_n"
-ip -n "$ns_c" link add c0 type veth peer name n0 netns "$ns_n"
-ip -n "$ns_c" addr add 198.18.100.7/16 dev c0
-ip -n "$ns_n" addr add 198.18.155.30/16 dev n0
-ip -n "$ns_n" addr add 198.18.155.10/16 dev n0
-for ns in "$ns_c" "$ns_n"; do ip -n "$ns" link set lo up; done
-ip -n "$ns_c" link set c0 up
-ip -n "$ns_n" link set n0 up
+require_root_python
+two_hosts efhr 198.18.155.30 198.18.155.10
 
 policy=policies/lync2010-edge-hlb.yaml
 site_a=policies/site-test.yaml
-site_b="$tmp/site-b.yaml"
-{ cat "$site_a"; printf 'features:\n  dns: false\n  crl-download: false\n'; } > "$site_b"
+site_b=$(site_without dns crl-download)
 
 "$EDGEFW" load "$policy" --site "$site_a" --node edge1 --iface external=n0 --netns "$ns_n" \
   --instance "$inst" >/dev/null

@@ -19,19 +19,6 @@ namespace {
 const char* kReference = "policies/lync2010-edge-hlb.yaml";
 const char* kSite = "policies/site-test.yaml";
 
-uint32_t slot_of(uint8_t proto) {
-    switch (proto) {
-        case IPPROTO_TCP:
-            return EF_PS_TCP;
-        case IPPROTO_UDP:
-            return EF_PS_UDP;
-        case IPPROTO_ICMP:
-            return EF_PS_ICMP;
-        default:
-            return EF_PS_ICMP6;
-    }
-}
-
 // Returns the number of packets a rule matched (so the test cannot pass vacuously).
 size_t agree(const policy::Policy& p, const std::string& node, uint64_t seed, int packets) {
     image::MapImage img = compile::compile_node(p, node);
@@ -45,7 +32,8 @@ size_t agree(const policy::Policy& p, const std::string& node, uint64_t seed, in
         bool in = pkt.dir == packet::Dir::ingress;
         bool icmp = pkt.proto == IPPROTO_ICMP || pkt.proto == IPPROTO_ICMPV6;
         const policy::Rule* want = m.classify(role, pkt);
-        uint32_t combo = EF_COMBO(role, in ? EF_DIR_INGRESS : EF_DIR_EGRESS, slot_of(pkt.proto));
+        uint32_t combo = EF_COMBO(role, in ? EF_DIR_INGRESS : EF_DIR_EGRESS,
+                                  policy::proto_slot_of_number(pkt.proto));
         std::optional<uint32_t> got;
         if (pkt.proto == IPPROTO_TCP || pkt.proto == IPPROTO_UDP || icmp)
             got = lookup.classify(

@@ -1,0 +1,47 @@
+# Sourced by the lifecycle and monitor tests: a client namespace and a node
+# namespace joined by one veth (c0 <-> n0), both named after the test and its
+# PID, an edgefw instance name, a temp dir, and a trap that removes all of it —
+# processes started (pids+=), the instance, the namespaces — even on failure.
+# Skips (77) when not root or without python3.
+EDGEFW=${EDGEFW:-build/edgefw}
+
+require_root_python() {
+  [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
+  command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
+}
+
+# two_hosts TAG NODE_ADDR... : client 198.18.100.7/16 on c0; node addresses on n0.
+two_hosts() {
+  tag="$1-$$"
+  shift
+  ns_c="$tag-client"
+  ns_n="$tag-node"
+  inst="$tag"
+  tmp=$(mktemp -d)
+  pids=()
+  trap two_hosts_cleanup EXIT
+  ip netns add "$ns_c"
+  ip netns add "$ns_n"
+  ip -n "$ns_c" link add c0 type veth peer name n0 netns "$ns_n"
+  ip -n "$ns_c" addr add 198.18.100.7/16 dev c0
+  for a in "$@"; do ip -n "$ns_n" addr add "$a/16" dev n0; done
+  for ns in "$ns_c" "$ns_n"; do ip -n "$ns" link set lo up; done
+  ip -n "$ns_c" link set c0 up
+  ip -n "$ns_n" link set n0 up
+}
+
+two_hosts_cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  "$EDGEFW" unload --instance "$inst" >/dev/null 2>&1 || true
+  ip netns del "$ns_c" 2>/dev/null || true
+  ip netns del "$ns_n" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+
+# A second site file that switches features off, so two reloads differ.
+site_without() {
+  local out="$tmp/site-without.yaml"
+  { cat policies/site-test.yaml; printf 'features:\n'; for f in "$@"; do printf '  %s: false\n' "$f"; done; } > "$out"
+  echo "$out"
+}
