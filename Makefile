@@ -94,9 +94,16 @@ unit: $(BUILD)/tests/unit
 dataplane: $(BUILD)/tests/dataplane $(BUILD)/edgefw
 	$(Q)$(BUILD)/tests/dataplane --jobs 1
 
-# Feature areas add their own targets in mk/*.mk and append suites to CHECK_EXTRA.
+# Feature areas add their own targets in mk/*.mk and append suites to CHECK_EXTRA
+# and what those suites run to CHECK_BUILD.
 CHECK_EXTRA :=
+CHECK_BUILD := $(BUILD)/edgefw $(BUILD)/tests/unit $(BUILD)/tests/dataplane
 include $(sort $(wildcard mk/*.mk))
+
+# Everything `make check` runs, built first: `make -j2 check-build` is safe in
+# parallel, the suites themselves run one at a time.
+.PHONY: check-build
+check-build: $(CHECK_BUILD)
 
 check: format-check $(BUILD)/maps-pedantic.stamp all unit dataplane $(CHECK_EXTRA)
 	@echo "make check: all suites passed"

@@ -117,3 +117,5 @@ unit-asan: $(ASAN_DIR)/unit $(BUILD)/edgefw
 	  $(ASAN_DIR)/unit --jobs 2 --filter '$(ASAN_UNIT_FILTER)'
 
 CHECK_EXTRA += unit-asan fuzz-smoke
+
+CHECK_BUILD += $(FUZZ_BINS) $(ASAN_DIR)/unit

@@ -4,7 +4,7 @@ SBINDIR ?= $(PREFIX)/sbin
 DOCDIR  ?= $(PREFIX)/share/doc/edgefw
 UNITDIR ?= /etc/systemd/system
 
-.PHONY: lifecycle-test crash-test systemd-verify install uninstall
+.PHONY: lifecycle-test crash-test soak systemd-verify install uninstall
 
 # 77 means a missing capability: reported as a skip, never as a pass.
 lifecycle-test: $(BUILD)/edgefw $(BPF_OBJS)
@@ -18,6 +18,10 @@ crash-test: $(BUILD)/edgefw
 	$(call msg,TEST,tests/lifecycle/crash_safety.sh)
 	$(Q)rc=0; tests/lifecycle/crash_safety.sh || rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo "crash-test: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
+
+# Minutes, not part of `make check`: SOAK_SECS=600 make soak for a longer run.
+soak: $(BUILD)/edgefw
+	$(Q)tests/lifecycle/soak.sh
 
 $(BUILD)/systemd/edgefw.service: tools/systemd/edgefw.service.in
 	$(Q)mkdir -p $(@D)
