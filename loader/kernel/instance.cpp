@@ -47,9 +47,11 @@ void make_instance_dir(const std::string& dir) {
     std::string root = bpffs_root();
     std::string parent = root.substr(0, root.rfind('/'));
     struct statfs fs {};
-    if (statfs(parent.c_str(), &fs) || fs.f_type != kBpfFsMagic)
-        fail("use " + parent + " as bpffs", errno ? errno : ENOTSUP,
-             "mount it: mount -t bpf bpf " + parent);
+    if (statfs(parent.c_str(), &fs))
+        fail("use " + parent + " as bpffs", errno, "mount it: mount -t bpf bpf " + parent);
+    if (fs.f_type != kBpfFsMagic)
+        throw Error("kernel: " + parent + " is not a bpffs mount -- mount it: mount -t bpf bpf " +
+                    parent);
     for (const std::string& d : {root, dir})
         if (mkdir(d.c_str(), 0700) && errno != EEXIST) fail("create " + d, errno);
     if (chmod(dir.c_str(), 0700)) fail("chmod 0700 " + dir, errno);
