@@ -76,12 +76,23 @@ struct {
     __type(value, struct ef_counter);
 } ef_reason_counters SEC(".maps");
 
+/* Conntrack: TCP flows and datagram (UDP, ICMP) flows live in separate LRU
+ * tables of the same size, so a flood of new datagram flows (STUN from
+ * spoofed sources) evicts only datagram flows, never the TCP connections
+ * (SIP, TLS, CMS) the node serves. */
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, EF_CT_DEFAULT_SIZE);
     __type(key, struct ef_ct_key);
     __type(value, struct ef_ct_value);
 } ef_ct SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, EF_CT_DEFAULT_SIZE);
+    __type(key, struct ef_ct_key);
+    __type(value, struct ef_ct_value);
+} ef_ct_dgram SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -81,13 +81,27 @@ static __always_inline __u64 ef_now(void) { return bpf_ktime_get_coarse_ns(); }
 
 /* A live entry, or NULL; an expired one is deleted. Another CPU may have refreshed
  * last_seen after our clock read, so a last_seen in the future is live. */
+/* One call site per table (not a map pointer chosen at run time), so the
+ * verifier can inline each lookup. */
+static __always_inline struct ef_ct_value *ef_ct_lookup(struct ef_ct_key *k) {
+    if (k->proto == IPPROTO_TCP) return bpf_map_lookup_elem(&ef_ct, k);
+    return bpf_map_lookup_elem(&ef_ct_dgram, k);
+}
+
+static __always_inline void ef_ct_delete(struct ef_ct_key *k) {
+    if (k->proto == IPPROTO_TCP)
+        bpf_map_delete_elem(&ef_ct, k);
+    else
+        bpf_map_delete_elem(&ef_ct_dgram, k);
+}
+
 static __always_inline struct ef_ct_value *ef_ct_live(struct ef_ct_key *k, __u64 *now) {
-    struct ef_ct_value *cv = bpf_map_lookup_elem(&ef_ct, k);
+    struct ef_ct_value *cv = ef_ct_lookup(k);
 
     if (!cv) return NULL;
     *now = ef_now();
     if (*now > cv->last_seen_ns && *now - cv->last_seen_ns > ef_ct_timeout(k->proto, cv->state)) {
-        bpf_map_delete_elem(&ef_ct, k);
+        ef_ct_delete(k);
         return NULL;
     }
     return cv;
@@ -236,7 +250,7 @@ static __always_inline void ef_decide_role(void *data, void *data_end, __u64 pkt
         __u32 rule = cv->rule;
 
         if (p->tcp_flags & EF_TCP_RST) {
-            bpf_map_delete_elem(&ef_ct, &ck);
+            ef_ct_delete(&ck);
         } else {
             if (p->tcp_flags & EF_TCP_FIN) cv->state = EF_CT_CLOSING;
             cv->last_seen_ns = now;
@@ -264,7 +278,10 @@ static __always_inline void ef_decide_role(void *data, void *data_end, __u64 pkt
         nv.rule = rule1 - 1;
         nv.state = (p->tcp_flags & EF_TCP_FIN) ? EF_CT_CLOSING : EF_CT_OPEN;
         nv.opened_dir = dir;
-        bpf_map_update_elem(&ef_ct, &ck, &nv, BPF_ANY);
+        if (ck.proto == IPPROTO_TCP)
+            bpf_map_update_elem(&ef_ct, &ck, &nv, BPF_ANY);
+        else
+            bpf_map_update_elem(&ef_ct_dgram, &ck, &nv, BPF_ANY);
     }
     if (p->frag == EF_FRAG_FIRST) ef_frag_record(p, role, rule1 - 1, now);
     *now_out = now;

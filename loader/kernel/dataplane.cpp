@@ -100,15 +100,17 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
     ro->log_per_sec_per_cpu = opts_.log_per_sec_per_cpu;
 
     int err = bpf_map__set_max_entries(skel_->maps.ef_ct, opts_.ct_size);
+    if (!err) err = bpf_map__set_max_entries(skel_->maps.ef_ct_dgram, opts_.ct_size);
     if (err) {
         edgefw__destroy(skel_);
-        fail("size", "map ef_ct", err);
+        fail("size", "maps ef_ct and ef_ct_dgram", err);
     }
     const std::pair<bpf_map*, int> reuse[] = {
         {skel_->maps.ef_ifaces, opts_.shared.ifaces},
         {skel_->maps.ef_rule_counters, opts_.shared.rule_counters},
         {skel_->maps.ef_reason_counters, opts_.shared.reason_counters},
         {skel_->maps.ef_ct, opts_.shared.ct},
+        {skel_->maps.ef_ct_dgram, opts_.shared.ct_dgram},
         {skel_->maps.ef_frags, opts_.shared.frags},
         {skel_->maps.ef_log, opts_.shared.log},
         {skel_->maps.ef_log_counters, opts_.shared.log_counters},
@@ -324,12 +326,16 @@ void Dataplane::clear_map(int map_fd, size_t key_size, const char* map_name) {
     }
 }
 
-size_t Dataplane::ct_entries() const { return count_map_entries(fd_of(skel_->maps.ef_ct)); }
+size_t Dataplane::ct_entries() const {
+    return count_map_entries(fd_of(skel_->maps.ef_ct)) +
+           count_map_entries(fd_of(skel_->maps.ef_ct_dgram));
+}
 
 size_t Dataplane::frag_entries() const { return count_map_entries(fd_of(skel_->maps.ef_frags)); }
 
 void Dataplane::clear_conntrack() {
     clear_map(fd_of(skel_->maps.ef_ct), sizeof(ef_ct_key), "ef_ct");
+    clear_map(fd_of(skel_->maps.ef_ct_dgram), sizeof(ef_ct_key), "ef_ct_dgram");
     clear_map(fd_of(skel_->maps.ef_frags), sizeof(ef_frag_key), "ef_frags");
 }
 
@@ -361,6 +367,7 @@ SharedMaps Dataplane::shared_maps() const {
     s.rule_counters = fd_of(skel_->maps.ef_rule_counters);
     s.reason_counters = fd_of(skel_->maps.ef_reason_counters);
     s.ct = fd_of(skel_->maps.ef_ct);
+    s.ct_dgram = fd_of(skel_->maps.ef_ct_dgram);
     s.frags = fd_of(skel_->maps.ef_frags);
     s.log = fd_of(skel_->maps.ef_log);
     s.log_counters = fd_of(skel_->maps.ef_log_counters);
@@ -381,6 +388,7 @@ void Dataplane::pin(const std::string& dir) const {
     pin_fd(fd_of(skel_->maps.ef_rule_counters), "ef_rule_counters", false);
     pin_fd(fd_of(skel_->maps.ef_reason_counters), "ef_reason_counters", false);
     pin_fd(fd_of(skel_->maps.ef_ct), "ef_ct", false);
+    pin_fd(fd_of(skel_->maps.ef_ct_dgram), "ef_ct_dgram", false);
     pin_fd(fd_of(skel_->maps.ef_frags), "ef_frags", false);
     pin_fd(fd_of(skel_->maps.ef_log), "ef_log", false);
     pin_fd(fd_of(skel_->maps.ef_log_counters), "ef_log_counters", false);

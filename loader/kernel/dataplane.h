@@ -38,13 +38,14 @@ struct SharedMaps {
     int rule_counters = -1;
     int reason_counters = -1;
     int ct = -1;
+    int ct_dgram = -1;
     int frags = -1;
     int log = -1;  // ef_log ring buffer: `edgefw log` readers survive reloads
     int log_counters = -1;
 };
 
 struct Options {
-    uint32_t ct_size = EF_CT_DEFAULT_SIZE;  // ef_ct max_entries
+    uint32_t ct_size = EF_CT_DEFAULT_SIZE;  // max_entries of ef_ct (TCP) and of ef_ct_dgram each
     SharedMaps shared;
     image::CtTimeouts timeouts;
     uint32_t egress_mode[EF_ROLE_COUNT] = {EF_EGRESS_ENFORCE, EF_EGRESS_ENFORCE};

@@ -325,12 +325,14 @@ void reload(const LoadArgs& a_in) {
     opts.shared.rule_counters = open_pin(dir, "ef_rule_counters");
     opts.shared.reason_counters = open_pin(dir, "ef_reason_counters");
     opts.shared.ct = open_pin(dir, "ef_ct");
+    opts.shared.ct_dgram = open_pin(dir, "ef_ct_dgram");
     opts.shared.frags = open_pin(dir, "ef_frags");
     opts.shared.log = open_pin(dir, "ef_log");
     opts.shared.log_counters = open_pin(dir, "ef_log_counters");
     kernel::Dataplane dp(opts);
     for (int fd : {opts.shared.ifaces, opts.shared.rule_counters, opts.shared.reason_counters,
-                   opts.shared.ct, opts.shared.frags, opts.shared.log, opts.shared.log_counters})
+                   opts.shared.ct, opts.shared.ct_dgram, opts.shared.frags, opts.shared.log,
+                   opts.shared.log_counters})
         close(fd);
     dp.write_image(img);
     for (uint32_t slot : fresh) zero_counter(dp.shared_maps().rule_counters, slot);

@@ -59,6 +59,21 @@ ef_counter sum(int fd, uint32_t slot) {
     return s;
 }
 
+// Both conntrack tables (TCP and datagram): the sum, and each on its own so a
+// flood shows which table is under pressure.
+void conntrack_fill(const std::string& dir, json& out) {
+    size_t entries = 0, max = 0;
+    for (const char* name : {"ef_ct", "ef_ct_dgram"}) {
+        PinnedMap m(dir + "/" + name);
+        size_t n = m.fd >= 0 ? kernel::count_map_entries(m.fd) : 0;
+        out["conntrack_tables"][name] = {{"entries", n}, {"max", m.max_entries}};
+        entries += n;
+        max += m.max_entries;
+    }
+    out["conntrack_entries"] = entries;
+    out["conntrack_max"] = max;
+}
+
 double mono_to_unix(uint64_t mono_ns) {
     timespec mono{}, real{};
     clock_gettime(CLOCK_MONOTONIC, &mono);
@@ -76,9 +91,7 @@ json one_status(const std::string& instance) {
     out["rule_count"] = meta["rules"].size();
     out["prog_xdp_id"] = pinned_prog_id(dir + "/prog_xdp");
     out["prog_tc_id"] = pinned_prog_id(dir + "/prog_tc");
-    PinnedMap ct(dir + "/ef_ct");
-    out["conntrack_entries"] = ct.fd >= 0 ? kernel::count_map_entries(ct.fd) : 0;
-    out["conntrack_max"] = ct.max_entries;
+    conntrack_fill(dir, out);
     bool healthy = true, mixed = false;
     try {
         kernel::NetnsGuard ns(meta.value("netns", ""));
@@ -154,9 +167,7 @@ json stats(const std::string& instance) {
                                   {"bytes", c.bytes},
                                   {"passes", image::reason_passes(i)}});
     }
-    PinnedMap ct(dir + "/ef_ct");
-    out["conntrack_entries"] = ct.fd >= 0 ? kernel::count_map_entries(ct.fd) : 0;
-    out["conntrack_max"] = ct.max_entries;
+    conntrack_fill(dir, out);
     return out;
 }
 

@@ -139,6 +139,11 @@ void PolicyLoader::read_features(const YAML::Node& n) {
 
 void PolicyLoader::read_objects(const YAML::Node& n) {
     if (!y_.expect_map(n, "objects")) return;
+    if (n.size() > kMaxObjects) {
+        y_.diags().error(y_.loc(n), "the policy defines " + std::to_string(n.size()) + " objects",
+                         "at most " + std::to_string(kMaxObjects) + " objects are accepted");
+        return;
+    }
     for (auto it = n.begin(); it != n.end(); ++it) {
         std::string name = it->first.Scalar();
         objects_[name] =
@@ -337,6 +342,7 @@ void PolicyLoader::read_summary(const YAML::Node& n) {
 
 void PolicyLoader::resolve_name(const std::string& name, const Loc& where, const std::string& what,
                                 AddrExpr& out, std::vector<std::string>& stack) {
+    if (out.terms.size() > kMaxExpandedTerms) return;  // reported once, by resolve()
     if (name == "any") {
         out.terms.push_back(AddrTerm{Cidr{}, {}});
         return;
@@ -396,6 +402,11 @@ AddrExpr PolicyLoader::resolve(const RawExpr& raw, const std::string& what) {
     AddrExpr out;
     std::vector<std::string> stack;
     for (auto& [item, loc] : raw.items) resolve_name(item, loc, what, out, stack);
+    if (out.terms.size() > kMaxExpandedTerms && !raw.items.empty())
+        y_.diags().error(
+            raw.items.front().second,
+            what + " expands to more than " + std::to_string(kMaxExpandedTerms) + " addresses",
+            "use CIDRs instead of long lists, or fewer nested objects");
     return out;
 }
 

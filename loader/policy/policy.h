@@ -132,6 +132,10 @@ struct Policy {
 };
 
 inline constexpr size_t kMaxPolicyBytes = 16 * 1024 * 1024;
+inline constexpr size_t kMaxObjects = 65536;
+// One address expression after objects are expanded: nested objects could
+// otherwise multiply without bound.
+inline constexpr size_t kMaxExpandedTerms = 65536;
 
 // Reads, checks and resolves a policy and an optional site file. Returns the
 // policy only when there is no error; diagnostics holds every problem found.
