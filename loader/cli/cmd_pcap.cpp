@@ -67,15 +67,12 @@ void print_summary(const policy::Policy& p, const capture::Summary& s, const Pac
 }  // namespace
 
 int cmd_pcap(const PacketArgs& a, bool kernel_side) {
-    auto p = load_policy(a.policy);
-    if (!p) return kExitError;
-    if (!p->nodes.count(a.node)) {
-        std::cerr << "edgefw: node '" << a.node << "' is not in " << a.policy.policy << "\n";
-        return kExitError;
-    }
-    auto role = parse_role(a.iface);
-    if (!role) return kExitUsage;
-    if (p->local_addresses(a.node, *role).empty()) {
+    int exit_code;
+    auto t = packet_target(a, exit_code);
+    if (!t) return exit_code;
+    const policy::Policy& p = t->policy;
+    const uint32_t role = t->role;
+    if (p.local_addresses(a.node, role).empty()) {
         std::cerr << "edgefw: node '" << a.node << "' has no " << a.iface
                   << " interface: every packet would be skipped\n";
         return kExitError;
@@ -85,7 +82,7 @@ int cmd_pcap(const PacketArgs& a, bool kernel_side) {
                         const capture::Verdict* v) {
         if (o == capture::Outcome::judged) {
             SpecLine s{*pkt, packet::to_spec(*pkt), int(f.number)};
-            print_verdict(*p, *role, s, VerdictLine{v->pass, v->by_rule, v->index}, a.json);
+            print_verdict(p, role, s, VerdictLine{v->pass, v->by_rule, v->index}, a.json);
         } else if (o == capture::Outcome::unparsed && !a.json) {
             fmt::print(
                 "skip frame {}: unparsed ({} bytes): not IPv4/IPv6 over Ethernet, or a "
@@ -104,14 +101,10 @@ int cmd_pcap(const PacketArgs& a, bool kernel_side) {
     bool ok = false;
     try {
         if (!kernel_side) {
-            ok = capture::replay_model(*p, a.node, *role, a.pcap, on_frame, summary, err);
+            ok = capture::replay_model(p, a.node, role, a.pcap, on_frame, summary, err);
         } else {
-            image::MapImage img = compile::compile_node(*p, a.node);
-            kernel::Options opts = kernel::Options::from_image(img);
-            opts.record_last = true;
-            kernel::Dataplane dp(opts);
-            dp.write_image(img);
-            dp.set_iface_role(kernel::Dataplane::kTestRunIfindex, *role);
+            auto dp_owner = test_dataplane(p, a.node, role);
+            kernel::Dataplane& dp = *dp_owner;
             auto judge = [&](const capture::Frame& f,
                              const packet::Packet& pkt) -> std::optional<capture::Verdict> {
                 if (f.caplen > kMaxTestRunFrame) return std::nullopt;
@@ -124,8 +117,8 @@ int cmd_pcap(const PacketArgs& a, bool kernel_side) {
                 }
                 return capture::Verdict{r.pass, r.kind == EF_LAST_RULE, r.index};
             };
-            ok = capture::replay(a.pcap, p->local_addresses(a.node, *role), judge, on_frame,
-                                 summary, err);
+            ok = capture::replay(a.pcap, p.local_addresses(a.node, role), judge, on_frame, summary,
+                                 err);
         }
     } catch (const compile::Error& e) {
         std::cerr << "edgefw: compile: " << e.what() << "\n";
@@ -138,7 +131,7 @@ int cmd_pcap(const PacketArgs& a, bool kernel_side) {
         std::cerr << "edgefw: " << err << "\n";
         return kExitError;
     }
-    print_summary(*p, summary, a);
+    print_summary(p, summary, a);
     if (!ok) {
         std::cerr << "edgefw: " << err << " (summary above covers the frames before it)\n";
         return kExitError;

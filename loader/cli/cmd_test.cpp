@@ -7,20 +7,17 @@
 namespace cli {
 
 int cmd_test(const PacketArgs& a) {
-    auto p = load_policy(a.policy);
-    if (!p) return kExitError;
-    auto role = parse_role(a.iface);
-    if (!role) return kExitUsage;
+    int exit_code;
+    auto t = packet_target(a, exit_code);
+    if (!t) return exit_code;
+    const policy::Policy& p = t->policy;
+    const uint32_t role = t->role;
     auto specs = read_specs(a.packet, a.packets,
                             a.dir == "egress" ? packet::Dir::egress : packet::Dir::ingress);
     if (!specs) return kExitError;
     try {
-        image::MapImage img = compile::compile_node(*p, a.node);
-        kernel::Options opts = kernel::Options::from_image(img);
-        opts.record_last = true;
-        kernel::Dataplane dp(opts);
-        dp.write_image(img);
-        dp.set_iface_role(kernel::Dataplane::kTestRunIfindex, *role);
+        auto dp_owner = test_dataplane(p, a.node, role);
+        kernel::Dataplane& dp = *dp_owner;
         for (const auto& s : *specs) {
             auto frame = packet::build_frame(s.pkt);
             auto r = dp.run(s.pkt.dir, frame);
@@ -29,8 +26,7 @@ int cmd_test(const PacketArgs& a) {
                           << "': the program and the loader disagree on the ABI; rebuild both\n";
                 return kExitError;
             }
-            print_verdict(*p, *role, s, VerdictLine{r.pass, r.kind == EF_LAST_RULE, r.index},
-                          a.json);
+            print_verdict(p, role, s, VerdictLine{r.pass, r.kind == EF_LAST_RULE, r.index}, a.json);
         }
     } catch (const compile::Error& e) {
         std::cerr << "edgefw: compile: " << e.what() << "\n";

@@ -5,7 +5,10 @@
 #include <fstream>
 #include <iostream>
 
+#include "cli/commands.h"
+#include "compile/compile.h"
 #include "image/reasons.h"
+#include "kernel/dataplane.h"
 
 namespace cli {
 
@@ -23,6 +26,33 @@ std::optional<uint32_t> parse_role(const std::string& s) {
     if (s == "internal") return EF_ROLE_INTERNAL;
     std::cerr << "edgefw: --iface '" << s << "' is not a role: use external or internal\n";
     return std::nullopt;
+}
+
+std::optional<PacketTarget> packet_target(const PacketArgs& a, int& exit_code) {
+    exit_code = kExitError;
+    auto p = load_policy(a.policy);
+    if (!p) return std::nullopt;
+    if (!p->nodes.count(a.node)) {
+        std::cerr << "edgefw: node '" << a.node << "' is not in " << a.policy.policy << "\n";
+        return std::nullopt;
+    }
+    auto role = parse_role(a.iface);
+    if (!role) {
+        exit_code = kExitUsage;
+        return std::nullopt;
+    }
+    return PacketTarget{std::move(*p), *role};
+}
+
+std::unique_ptr<kernel::Dataplane> test_dataplane(const policy::Policy& p, const std::string& node,
+                                                  uint32_t role) {
+    image::MapImage img = compile::compile_node(p, node);
+    kernel::Options opts = kernel::Options::from_image(img);
+    opts.record_last = true;
+    auto dp = std::make_unique<kernel::Dataplane>(opts);
+    dp->write_image(img);
+    dp->set_iface_role(kernel::Dataplane::kTestRunIfindex, role);
+    return dp;
 }
 
 std::optional<std::vector<SpecLine>> read_specs(const std::string& spec, const std::string& file,

@@ -2,6 +2,7 @@
 // reading packet specs, printing one verdict line.
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -10,6 +11,10 @@
 #include "image/map_image.h"
 #include "packet/packet.h"
 #include "policy/policy.h"
+
+namespace kernel {
+class Dataplane;
+}
 
 namespace cli {
 
@@ -26,6 +31,22 @@ struct PolicyArgs {
 std::optional<policy::Policy> load_policy(const PolicyArgs& a, bool json_errors = false);
 
 std::optional<uint32_t> parse_role(const std::string& s);
+
+struct PacketArgs;
+
+// What explain, test and pcap replay all start from: the policy loaded, the
+// node known, the role parsed. nullopt after printing why; exit_code says how.
+struct PacketTarget {
+    policy::Policy policy;
+    uint32_t role = 0;
+};
+std::optional<PacketTarget> packet_target(const PacketArgs& a, int& exit_code);
+
+// The node's programs loaded for BPF_PROG_TEST_RUN (counters recorded per
+// packet), the test-run interface given `role`. Throws compile::Error or
+// kernel::Error.
+std::unique_ptr<kernel::Dataplane> test_dataplane(const policy::Policy& p, const std::string& node,
+                                                  uint32_t role);
 
 struct SpecLine {
     packet::Packet pkt;
