@@ -52,8 +52,13 @@ void make_instance_dir(const std::string& dir) {
     if (fs.f_type != kBpfFsMagic)
         throw Error("kernel: " + parent + " is not a bpffs mount -- mount it: mount -t bpf bpf " +
                     parent);
-    for (const std::string& d : {root, dir})
-        if (mkdir(d.c_str(), 0700) && errno != EEXIST) fail("create " + d, errno);
+    // The last unload removes the shared root: if that races with this load,
+    // the instance directory finds its parent gone (ENOENT) and we try again.
+    for (int attempt = 0;; attempt++) {
+        if (mkdir(root.c_str(), 0700) && errno != EEXIST) fail("create " + root, errno);
+        if (mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) break;
+        if (errno != ENOENT || attempt == 3) fail("create " + dir, errno);
+    }
     if (chmod(dir.c_str(), 0700)) fail("chmod 0700 " + dir, errno);
 }
 
@@ -124,6 +129,9 @@ void remove_instance_dir(const std::string& dir) {
         closedir(d);
     }
     if (rmdir(dir.c_str()) && errno != ENOENT) fail("remove " + dir, errno);
+    // Leave nothing behind: the shared root goes with the last instance (fails,
+    // harmlessly, while another instance is loaded).
+    if (dir.rfind(bpffs_root() + "/", 0) == 0) rmdir(bpffs_root().c_str());
 }
 
 }  // namespace kernel
