@@ -108,14 +108,9 @@ int cmd_pcap(const PacketArgs& a, bool kernel_side) {
             auto judge = [&](const capture::Frame& f,
                              const packet::Packet& pkt) -> std::optional<capture::Verdict> {
                 if (f.caplen > kMaxTestRunFrame) return std::nullopt;
-                auto r = dp.run(pkt.dir, {f.data, f.caplen});
-                if (!r.counted) {
-                    throw kernel::Error("test: no counter moved for frame " +
-                                        std::to_string(f.number) +
-                                        ": the program and the loader disagree on the ABI; "
-                                        "rebuild both");
-                }
-                return capture::Verdict{r.pass, r.kind == EF_LAST_RULE, r.index};
+                auto v = test_verdict(dp, pkt.dir, {f.data, f.caplen},
+                                      "frame " + std::to_string(f.number));
+                return capture::Verdict{v.pass, v.by_rule, v.index};
             };
             ok = capture::replay(a.pcap, p.local_addresses(a.node, role), judge, on_frame, summary,
                                  err);

@@ -20,13 +20,8 @@ int cmd_test(const PacketArgs& a) {
         kernel::Dataplane& dp = *dp_owner;
         for (const auto& s : *specs) {
             auto frame = packet::build_frame(s.pkt);
-            auto r = dp.run(s.pkt.dir, frame);
-            if (!r.counted) {
-                std::cerr << "edgefw: test: no counter moved for '" << s.text
-                          << "': the program and the loader disagree on the ABI; rebuild both\n";
-                return kExitError;
-            }
-            print_verdict(p, role, s, VerdictLine{r.pass, r.kind == EF_LAST_RULE, r.index}, a.json);
+            print_verdict(p, role, s, test_verdict(dp, s.pkt.dir, frame, "'" + s.text + "'"),
+                          a.json);
         }
     } catch (const compile::Error& e) {
         std::cerr << "edgefw: compile: " << e.what() << "\n";

@@ -55,6 +55,15 @@ std::unique_ptr<kernel::Dataplane> test_dataplane(const policy::Policy& p, const
     return dp;
 }
 
+VerdictLine test_verdict(kernel::Dataplane& dp, packet::Dir dir, std::span<const uint8_t> frame,
+                         const std::string& what) {
+    auto r = dp.run(dir, frame);
+    if (!r.counted)
+        throw kernel::Error("test: no counter moved for " + what +
+                            ": the program and the loader disagree on the ABI; rebuild both");
+    return VerdictLine{r.pass, r.kind == EF_LAST_RULE, r.index};
+}
+
 std::optional<std::vector<SpecLine>> read_specs(const std::string& spec, const std::string& file,
                                                 packet::Dir default_dir) {
     std::vector<SpecLine> out;

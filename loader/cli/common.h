@@ -5,6 +5,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,11 @@ struct VerdictLine {
     bool by_rule = false;
     uint32_t index = 0;  // rule index or reason
 };
+
+// One frame through the test-run data plane: the counter that moved. Throws
+// kernel::Error naming `what` when none did (program and loader out of step).
+VerdictLine test_verdict(kernel::Dataplane& dp, packet::Dir dir, std::span<const uint8_t> frame,
+                         const std::string& what);
 void print_verdict(const policy::Policy& p, uint32_t role, const SpecLine& s, const VerdictLine& v,
                    bool json);
 std::string verdict_name(const policy::Policy& p, const VerdictLine& v);

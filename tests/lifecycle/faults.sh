@@ -4,22 +4,9 @@
 # half-applied, and unload recovers.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-EDGEFW=${EDGEFW:-build/edgefw}
+. tests/lifecycle/lib.sh
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
-
-ns="efft-$$"
-inst="$ns"
-tmp=$(mktemp -d)
-cleanup() {
-  "$EDGEFW" unload --instance "$inst" >/dev/null 2>&1 || true
-  ip netns del "$ns" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-ip netns add "$ns"
-ip -n "$ns" link add n0 type veth peer name n1
-ip -n "$ns" link set n0 up
+one_host efft
 load() { "$EDGEFW" load policies/lync2010-edge-hlb.yaml --site policies/site-test.yaml --node edge1 \
   --iface internal=n0 --netns "$ns" --instance "$inst"; }
 attached() { ip -n "$ns" -d link show n0 2>/dev/null | grep -q 'prog/xdp' ||

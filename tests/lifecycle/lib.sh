@@ -1,4 +1,4 @@
-# Sourced by the lifecycle and monitor tests: a client namespace and a node
+# Sourced by the lifecycle tests: a client namespace and a node
 # namespace joined by one veth (c0 <-> n0), both named after the test and its
 # PID, an edgefw instance name, a temp dir, and a trap that removes all of it —
 # processes started (pids+=), the instance, the namespaces — even on failure.
@@ -34,10 +34,28 @@ two_hosts_cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   "$EDGEFW" unload --instance "$inst" >/dev/null 2>&1 || true
-  ip netns del "$ns_c" 2>/dev/null || true
+  [ -z "$ns_c" ] || ip netns del "$ns_c" 2>/dev/null || true
   ip netns del "$ns_n" 2>/dev/null || true
   rm -rf "$tmp"
 }
+
+# one_host TAG: a single namespace holding a veth pair n0 <-> n1 (both up), the
+# NICs edgefw is loaded on; same naming and trap as two_hosts.
+one_host() {
+  ns="$1-$$"
+  ns_c=""
+  ns_n="$ns"
+  inst="$ns"
+  tmp=$(mktemp -d)
+  pids=()
+  trap two_hosts_cleanup EXIT
+  ip netns add "$ns"
+  ip -n "$ns" link add n0 type veth peer name n1
+  ip -n "$ns" link set n0 up
+  ip -n "$ns" link set n1 up
+}
+
+fail() { echo "FAIL: $*"; exit 1; }
 
 # A second site file that switches features off, so two reloads differ.
 site_without() {
