@@ -35,7 +35,10 @@ int ef_tc_egress(struct __sk_buff *skb) {
     void *data = (void *)(long)skb->data;
     void *data_end = (void *)(long)skb->data_end;
 
-    if (ef_decide(data, data_end, skb->ifindex, EF_DIR_EGRESS, len)) return TC_ACT_OK;
+    /* An allowed packet goes on to whatever runs after edgefw: TC_ACT_UNSPEC is
+     * tcx's TCX_NEXT and, for a cls_bpf filter, "no verdict". TC_ACT_OK would
+     * skip the other egress programs and filters on the NIC. */
+    if (ef_decide(data, data_end, skb->ifindex, EF_DIR_EGRESS, len)) return TC_ACT_UNSPEC;
     return TC_ACT_SHOT;
 }
 

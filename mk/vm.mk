@@ -4,9 +4,8 @@
 #   make vm-check VM_KERNELS=6.12   a subset
 #   make vm-run-6.1                 one series (log: build/vm/6.1.log)
 VM_KERNELS ?=
-# The e2e suite does not start its servers inside the guest yet: off unless
-# asked for (make vm-check EDGEFW_VM_E2E=1).
-EDGEFW_VM_E2E ?= 0
+# The netns end-to-end suite runs in the guest too; EDGEFW_VM_E2E=0 skips it.
+EDGEFW_VM_E2E ?= 1
 export EDGEFW_VM_E2E
 VM_INPUTS := $(BUILD)/edgefw $(BUILD)/tests/dataplane $(BUILD)/bpf/edgefw.bpf.o
 

@@ -23,7 +23,7 @@ VM_MODULES=(veth sch_ingress cls_bpf act_bpf nf_tables bridge nf_conntrack nft_c
 # Host tools copied into the guest with their shared libraries (busybox `ip`
 # has no netns support). A missing optional tool is skipped with a warning.
 # bash is /bin/sh in the guest.
-VM_TOOLS=(bash ip tc bpftool)
+VM_TOOLS=(bash ip tc ss bpftool)
 VM_TOOLS_OPTIONAL=(nft timeout setsid mawk)
 
 # Whole Debian packages copied into the guest (every file dpkg -L lists, but

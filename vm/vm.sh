@@ -16,7 +16,9 @@
 # EDGEFW_VM_TIMEOUT (seconds per boot), EDGEFW_DIFF_PACKETS (differential test
 # size in the guest), EDGEFW_DIFF_SEED (passed through when set),
 # EDGEFW_VM_PKG_<series with _> (pin a kernel package), EDGEFW_VM_E2E=0 (skip
-# tests/e2e in the guest), BUILD (build dir).
+# tests/e2e in the guest), EDGEFW_VM_STEPS=smoke,lifecycle (run only these
+# guest steps, comma-separated; for debugging: such a run cannot pass the
+# matrix, see vm/init), BUILD (build dir).
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -223,6 +225,7 @@ build_stage_list() {
   [ -f "$BUILD/bpf/edgefw.bpf.o" ] || die "$BUILD/bpf/edgefw.bpf.o missing: run make first"
   add "$BUILD/bpf/edgefw.bpf.o" "/edgefw/build/bpf/edgefw.bpf.o"
   for f in policies/*; do add "$f" "/edgefw/$f"; done
+  for f in tests/lifecycle/lib.sh tests/lifecycle/hooks.sh; do add "$f" "/edgefw/$f"; done
   if [ -d tests/e2e ]; then
     while read -r f; do
       add "$f" "/edgefw/$f"
@@ -276,7 +279,9 @@ build_initramfs() {  # SERIES KDIR -> prints the cpio path
   done
   [ -f "$stage/etc/passwd" ] || printf 'root:x:0:0:root:/root:/bin/sh\n' >"$stage/etc/passwd"
   [ -f "$stage/etc/group" ] || printf 'root:x:0:\n' >"$stage/etc/group"
-  printf '127.0.0.1 localhost\n::1 localhost\n' >"$stage/etc/hosts"
+  # The guest's host name (vm/init) resolves: sipsak puts it in its headers
+  # and gives up when it cannot.
+  printf '127.0.0.1 localhost\n127.0.1.1 edgefw-vm\n::1 localhost\n' >"$stage/etc/hosts"
   [ ! -e "$stage/usr/bin/mawk" ] || ln -sf mawk "$stage/usr/bin/awk"
   chmod 755 "$stage/init"
   (cd "$stage" && find . -print0 | LC_ALL=C sort -z |
@@ -397,6 +402,7 @@ cmd_run() {  # SERIES: boots it; writes build/vm/SERIES.log and .result
     append="console=ttyS0 panic=-1 rdinit=/init loglevel=4 EDGEFW_DIFF_PACKETS=$packets"
     [ -z "${EDGEFW_DIFF_SEED:-}" ] || append+=" EDGEFW_DIFF_SEED=$EDGEFW_DIFF_SEED"
     [ -z "${EDGEFW_VM_E2E:-}" ] || append+=" EDGEFW_VM_E2E=$EDGEFW_VM_E2E"
+    [ -z "${EDGEFW_VM_STEPS:-}" ] || append+=" EDGEFW_VM_STEPS=$EDGEFW_VM_STEPS"
     log "$series: booting $pkg ($accel, timeout ${tmo}s, EDGEFW_DIFF_PACKETS=$packets)"
     t0=$(date +%s)
     boot_qemu "$accel" "$cpu" "$tmo" "$append" "$kdir/vmlinuz" "$initrd" "$logf"

@@ -44,11 +44,19 @@ void print_status(const nlohmann::json& s) {
                s["conntrack_max"].get<uint32_t>(), s["prog_xdp_id"].get<uint32_t>(),
                s["prog_tc_id"].get<uint32_t>());
     for (const auto& i : s["ifaces"])
-        fmt::print("  {:<8} {:<16} ifindex {:<4} mode {:<7} xdp {} tc {} {}\n",
+        fmt::print("  {:<8} {:<16} ifindex {:<4} xdp {} link prog {}  tc {} prog {}  {}\n",
                    i["role"].get<std::string>(), i["dev"].get<std::string>(),
-                   i["ifindex"].get<uint32_t>(), s["mode"].get<std::string>(),
-                   i.value("xdp_prog_id", 0u), i.value("tc_prog_id", 0u),
+                   i["ifindex"].get<uint32_t>(), i.value("xdp_mode", s.value("mode", "?")),
+                   i.value("xdp_prog_id", 0u),
+                   i.value("tc_hook", "netlink") == "tcx" ? "tcx link" : "netlink filter",
+                   i.value("tc_prog_id", 0u),
                    i.value("attached", false) ? "attached" : "NOT ATTACHED");
+    if (s.contains("features")) {
+        const auto& f = s["features"];
+        fmt::print("  kernel {}  libbpf {}  tc egress links (tcx) {}\n",
+                   f["kernel"].get<std::string>(), f["libbpf"].get<std::string>(),
+                   f["tc_link"].get<bool>() ? "yes" : "no (netlink filters; tcx needs Linux 6.6)");
+    }
     if (!s["netns"].get<std::string>().empty())
         fmt::print("  netns {}\n", s["netns"].get<std::string>());
     if (s["confirm"].value("pending", false)) fmt::print("  waiting for 'edgefw confirm'\n");

@@ -3,6 +3,7 @@
 #include <functional>
 
 #include "cli/commands.h"
+#include "kernel/dataplane.h"
 #include "synth/synth.h"
 
 namespace {
@@ -36,6 +37,10 @@ void add_packets(CLI::App* cmd, cli::PacketArgs& a) {
 int main(int argc, char** argv) {
     CLI::App app{"edgefw: in-kernel port-policy enforcer for edge hosts"};
     app.require_subcommand(1);
+    app.fallthrough();  // -v works after the subcommand too
+    bool verbose = false;
+    app.add_flag("-v,--verbose", verbose,
+                 "print libbpf's messages (the verifier log when a program is rejected)");
 
     cli::PolicyArgs check_args;
     bool check_json = false;
@@ -79,8 +84,12 @@ int main(int argc, char** argv) {
         if (!with_ifaces) return;
         cmd->add_option("--iface", load_ifaces, "ROLE=DEV, e.g. external=eth0 (repeat)")
             ->required();
-        cmd->add_option("--mode", load_args.mode, "XDP attach mode")
-            ->check(CLI::IsMember({"native", "generic"}));
+        cmd->add_option("--mode", load_args.mode,
+                        "XDP attach mode (auto: native if the driver has it, else generic)")
+            ->check(CLI::IsMember({"auto", "native", "generic"}));
+        cmd->add_option("--tc", load_args.tc,
+                        "TC egress hook (auto: tcx link when the kernel has it, else netlink)")
+            ->check(CLI::IsMember({"auto", "tcx", "netlink"}));
         cmd->add_option("--netns", load_args.netns,
                         "network namespace of the NICs (ip netns name)");
         cmd->add_option("--ct-size", load_args.ct_size, "conntrack table entries")
@@ -140,6 +149,7 @@ int main(int argc, char** argv) {
     synth_cmd->add_option("--seed", synth_opts.seed, "random seed");
 
     CLI11_PARSE(app, argc, argv);
+    if (verbose) kernel::set_verbose(true);
     if (*synth_cmd) {
         fputs(synth::generate(synth_opts).c_str(), stdout);
         return cli::kExitOk;

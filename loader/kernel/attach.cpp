@@ -81,20 +81,41 @@ uint32_t ifindex_of(const std::string& dev) {
     return idx;
 }
 
-void xdp_attach(int prog_fd, uint32_t ifindex, const std::string& dev, XdpMode mode,
-                const std::string& pin_path) {
+const char* xdp_mode_name(XdpMode m) {
+    switch (m) {
+        case XdpMode::native:
+            return "native";
+        case XdpMode::generic:
+            return "generic";
+        default:
+            return "auto";
+    }
+}
+
+XdpMode xdp_attach(int prog_fd, uint32_t ifindex, const std::string& dev, XdpMode mode,
+                   const std::string& pin_path) {
+    std::string where = dev + " (ifindex " + std::to_string(ifindex) + ")";
     uint32_t existing = 0;
     if (bpf_xdp_query_id(static_cast<int>(ifindex), 0, &existing) == 0 && existing)
-        fail("attach XDP to " + dev + " (ifindex " + std::to_string(ifindex) + ")", EBUSY,
+        fail("attach XDP to " + where, EBUSY,
              "another XDP program is attached: " + prog_name(existing) +
                  "; detach it (ip link set dev " + dev + " xdp off) or unload its owner");
-    bpf_link_create_opts opts{};
-    opts.sz = sizeof opts;
-    opts.flags = mode == XdpMode::native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
-    int fd = bpf_link_create(prog_fd, static_cast<int>(ifindex), BPF_XDP, &opts);
+    XdpMode got = mode == XdpMode::generic ? XdpMode::generic : XdpMode::native;
+    auto create = [&](XdpMode m) {
+        bpf_link_create_opts opts{};
+        opts.sz = sizeof opts;
+        opts.flags = m == XdpMode::native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+        return bpf_link_create(prog_fd, static_cast<int>(ifindex), BPF_XDP, &opts);
+    };
+    int fd = create(got);
+    // A driver without native XDP answers EOPNOTSUPP (EINVAL on some kernels).
+    if (fd < 0 && mode == XdpMode::auto_ && (errno == EOPNOTSUPP || errno == EINVAL)) {
+        got = XdpMode::generic;
+        fd = create(got);
+    }
     if (fd < 0)
-        fail("attach XDP to " + dev + " (ifindex " + std::to_string(ifindex) + ")", errno,
-             mode == XdpMode::native ? "the driver may lack native XDP: try --mode generic" : "");
+        fail("attach XDP (" + std::string(xdp_mode_name(got)) + ") to " + where, errno,
+             got == XdpMode::native ? "the driver may lack native XDP: try --mode generic" : "");
     unlink(pin_path.c_str());
     if (bpf_obj_pin(fd, pin_path.c_str())) {
         int e = errno;
@@ -102,16 +123,32 @@ void xdp_attach(int prog_fd, uint32_t ifindex, const std::string& dev, XdpMode m
         fail("pin XDP link of " + dev + " at " + pin_path, e);
     }
     close(fd);
+    return got;
 }
 
-void xdp_replace(const std::string& pin_path, int new_prog_fd) {
+void tc_link_attach(int prog_fd, uint32_t ifindex, const std::string& dev,
+                    const std::string& pin_path) {
+    int fd = bpf_link_create(prog_fd, static_cast<int>(ifindex),
+                             static_cast<bpf_attach_type>(kAttachTcxEgress), nullptr);
+    if (fd < 0)
+        fail("attach TC egress link (tcx) to " + dev, errno,
+             "this kernel may lack tcx (Linux 6.6): try --tc netlink");
+    unlink(pin_path.c_str());
+    if (bpf_obj_pin(fd, pin_path.c_str())) {
+        int e = errno;
+        close(fd);
+        fail("pin TC egress link of " + dev + " at " + pin_path, e);
+    }
+    close(fd);
+}
+
+void link_replace(const std::string& pin_path, int new_prog_fd) {
     int fd = bpf_obj_get(pin_path.c_str());
     if (fd < 0)
-        fail("open pinned XDP link " + pin_path, errno,
-             "is the instance loaded? see 'edgefw status'");
+        fail("open pinned link " + pin_path, errno, "is the instance loaded? see 'edgefw status'");
     int err = bpf_link_update(fd, new_prog_fd, nullptr);
     close(fd);
-    if (err) fail("swap the program of XDP link " + pin_path, err);
+    if (err) fail("swap the program of link " + pin_path, err);
 }
 
 void tc_attach(int prog_fd, uint32_t ifindex, const std::string& dev, bool replace) {
@@ -151,7 +188,7 @@ uint32_t tc_prog_id(uint32_t ifindex) {
     return opts.prog_id;
 }
 
-uint32_t xdp_link_prog_id(const std::string& pin_path, uint32_t* ifindex) {
+uint32_t link_prog_id(const std::string& pin_path, uint32_t* ifindex) {
     int fd = bpf_obj_get(pin_path.c_str());
     if (fd < 0) return 0;
     bpf_link_info info{};
@@ -159,6 +196,8 @@ uint32_t xdp_link_prog_id(const std::string& pin_path, uint32_t* ifindex) {
     uint32_t id = 0;
     if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
         id = info.prog_id;
+        // XDP and tcx link info both begin with the ifindex; Debian 12's
+        // headers only name the XDP one.
         if (ifindex) *ifindex = info.xdp.ifindex;
     }
     close(fd);

@@ -260,7 +260,7 @@ RunResult Dataplane::run(packet::Dir dir, std::span<const uint8_t> frame, uint32
 
     RunResult r;
     r.retval = o.retval;
-    r.pass = ingress ? o.retval == XDP_PASS : o.retval == TC_ACT_OK;
+    r.pass = ingress ? o.retval == XDP_PASS : static_cast<int32_t>(o.retval) == TC_ACT_UNSPEC;
     r.duration_ns = o.duration;
     if (opts_.record_last) {
         ef_last last{};

@@ -17,6 +17,7 @@
 #include "compile/compile.h"
 #include "kernel/attach.h"
 #include "kernel/dataplane.h"
+#include "kernel/features.h"
 #include "kernel/instance.h"
 #include "lifecycle/selftest.h"
 #include "model/model.h"
@@ -84,6 +85,24 @@ void run_self_test(const Prepared& pr, const std::string& node) {
                       " boundary packets disagree with the policy model; nothing attached:";
     for (size_t i = 0; i < st.mismatches.size() && i < 10; i++) msg += "\n  " + st.mismatches[i];
     throw Refused(msg);
+}
+
+// The TC egress hook: tcx links where the kernel has them (probed), else the
+// netlink filter. Asking for tcx on a kernel without it is refused up front.
+std::string choose_tc_hook(const std::string& wanted) {
+    const auto& f = kernel::features();
+    if (wanted == "netlink") return "netlink";
+    if (f.tc_link) return "tcx";
+    if (wanted == "tcx")
+        throw Refused("--tc tcx: kernel " + f.kernel +
+                      " has no TC bpf_link (tcx, Linux 6.6); use --tc netlink or auto");
+    return "netlink";
+}
+
+kernel::XdpMode xdp_mode_of(const std::string& m) {
+    if (m == "native") return kernel::XdpMode::native;
+    if (m == "generic") return kernel::XdpMode::generic;
+    return kernel::XdpMode::auto_;
 }
 
 uint32_t role_of(const std::string& r) {
@@ -234,7 +253,9 @@ void load(const LoadArgs& a) {
     dp.write_image(img);
     for (const auto& n : nics) dp.set_iface_role(n.ifindex, n.role);
 
+    std::string tc_hook = choose_tc_hook(a.tc);
     kernel::make_instance_dir(dir);
+    const auto& feat = kernel::features();
     json meta = {{"instance", a.instance},
                  {"node", a.node},
                  {"policy", a.policy},
@@ -245,32 +266,52 @@ void load(const LoadArgs& a) {
                  {"reloaded_at", nullptr},
                  {"generation", 1},
                  {"mode", a.mode},
+                 {"tc", a.tc},
+                 {"kernel", feat.kernel},
+                 {"libbpf", feat.libbpf},
                  {"netns", a.netns},
                  {"ct_size", opts.ct_size},
                  {"egress", img.egress_mode[0] == EF_EGRESS_ENFORCE ? "enforce" : "track-only"},
                  {"rules", rules_json(pr.img, slot_of)},
                  {"ifaces", json::array()},
                  {"confirm", {{"pending", a.confirm_secs > 0}}}};
-    for (const auto& n : nics)
-        meta["ifaces"].push_back({{"role", policy::role_name(n.role)},
-                                  {"dev", n.dev},
-                                  {"ifindex", n.ifindex},
-                                  {"xdp_link", dir + "/link_xdp_" + policy::role_name(n.role)}});
+    for (const auto& n : nics) {
+        std::string role = policy::role_name(n.role);
+        json iface = {{"role", role},
+                      {"dev", n.dev},
+                      {"ifindex", n.ifindex},
+                      {"xdp_link", dir + "/link_xdp_" + role},
+                      {"xdp_mode", a.mode},
+                      {"tc_hook", tc_hook}};
+        if (tc_hook == "tcx") iface["tc_link"] = dir + "/link_tc_" + role;
+        meta["ifaces"].push_back(iface);
+    }
     try {
         dp.pin(dir);
+        // Written before attaching: a load that dies half-way leaves a
+        // description that the next load or unload uses to clean up.
         kernel::write_meta(dir, meta.dump());
         kernel::NetnsGuard ns(a.netns);
-        auto mode = a.mode == "generic" ? kernel::XdpMode::generic : kernel::XdpMode::native;
-        for (const auto& n : nics) {
-            kernel::tc_attach(dp.prog_fd(packet::Dir::egress), n.ifindex, n.dev, false);
-            kernel::xdp_attach(dp.prog_fd(packet::Dir::ingress), n.ifindex, n.dev, mode,
-                               dir + "/link_xdp_" + policy::role_name(n.role));
+        for (size_t k = 0; k < nics.size(); k++) {
+            const auto& n = nics[k];
+            json& iface = meta["ifaces"][k];
+            if (tc_hook == "tcx")
+                kernel::tc_link_attach(dp.prog_fd(packet::Dir::egress), n.ifindex, n.dev,
+                                       iface["tc_link"]);
+            else
+                kernel::tc_attach(dp.prog_fd(packet::Dir::egress), n.ifindex, n.dev, false);
+            auto got = kernel::xdp_attach(dp.prog_fd(packet::Dir::ingress), n.ifindex, n.dev,
+                                          xdp_mode_of(a.mode), iface["xdp_link"]);
+            iface["xdp_mode"] = kernel::xdp_mode_name(got);
         }
+        kernel::write_meta(dir, meta.dump());
     } catch (...) {
-        // Nothing half-applied: undo what this call attached and pinned.
+        // Nothing half-applied: undo what this call attached and pinned
+        // (unpinning the links detaches them).
         {
             kernel::NetnsGuard ns(a.netns);
-            for (const auto& n : nics) kernel::tc_detach(n.ifindex);
+            if (tc_hook == "netlink")
+                for (const auto& n : nics) kernel::tc_detach(n.ifindex);
         }
         kernel::remove_instance_dir(dir);
         throw;
@@ -341,13 +382,17 @@ void reload(const LoadArgs& a_in) {
     // programs that differ from the pinned ones and says so; reload again
     // finishes the job.
     dp.pin(dir);
-    // The swap: one link update per NIC for XDP, one in-place filter
-    // replacement for TC. Every packet sees either the old or the new maps.
+    // The swap: one link update per NIC and hook (XDP, tcx), or an in-place
+    // filter replacement for netlink TC. Every packet sees either the old or
+    // the new maps.
     {
         kernel::NetnsGuard ns(meta.value("netns", ""));
         for (const auto& i : meta["ifaces"]) {
-            kernel::xdp_replace(i["xdp_link"], dp.prog_fd(packet::Dir::ingress));
-            kernel::tc_attach(dp.prog_fd(packet::Dir::egress), i["ifindex"], i["dev"], true);
+            kernel::link_replace(i["xdp_link"], dp.prog_fd(packet::Dir::ingress));
+            if (i.value("tc_hook", "netlink") == "tcx")
+                kernel::link_replace(i["tc_link"], dp.prog_fd(packet::Dir::egress));
+            else
+                kernel::tc_attach(dp.prog_fd(packet::Dir::egress), i["ifindex"], i["dev"], true);
         }
     }
     json previous = {{"policy", meta["policy"]}, {"site", meta["site"]}, {"node", meta["node"]}};
@@ -384,12 +429,13 @@ void unload(const std::string& instance) {
         json meta = json::parse(*text);
         try {
             kernel::NetnsGuard ns(meta.value("netns", ""));
-            for (const auto& i : meta["ifaces"]) kernel::tc_detach(i["ifindex"]);
+            for (const auto& i : meta["ifaces"])
+                if (i.value("tc_hook", "netlink") == "netlink") kernel::tc_detach(i["ifindex"]);
         } catch (const kernel::Error&) {
             // The namespace is gone, and its NICs with it: nothing left to detach.
         }
     }
-    // Unpinning the links detaches XDP: edgefw holds no other reference.
+    // Unpinning the links detaches XDP and tcx: edgefw holds no other reference.
     kernel::remove_instance_dir(dir);
 }
 

@@ -19,7 +19,8 @@ struct LoadArgs {
     std::string site;
     std::string node;
     std::vector<IfaceArg> ifaces;  // load only; reload keeps the instance's
-    std::string mode = "native";   // native | generic
+    std::string mode = "auto";     // XDP: auto (native, else generic) | native | generic
+    std::string tc = "auto";       // TC egress: auto (tcx when the kernel has it) | tcx | netlink
     std::string instance = "default";
     std::string netns;
     uint32_t ct_size = 0;  // 0: default

@@ -12,6 +12,7 @@
 #include "image/reasons.h"
 #include "kernel/attach.h"
 #include "kernel/dataplane.h"
+#include "kernel/features.h"
 #include "kernel/instance.h"
 #include "lifecycle/lifecycle.h"
 
@@ -96,12 +97,19 @@ json one_status(const std::string& instance) {
     try {
         kernel::NetnsGuard ns(meta.value("netns", ""));
         for (auto& i : out["ifaces"]) {
-            uint32_t ifindex = 0;
-            uint32_t xdp = kernel::xdp_link_prog_id(i["xdp_link"], &ifindex);
-            uint32_t tc = kernel::tc_prog_id(i["ifindex"]);
+            uint32_t xdp_ifindex = 0, tc_ifindex = 0;
+            uint32_t xdp = kernel::link_prog_id(i["xdp_link"], &xdp_ifindex);
+            uint32_t tc = 0;
+            if (i.value("tc_hook", "netlink") == "tcx") {
+                tc = kernel::link_prog_id(i["tc_link"], &tc_ifindex);
+            } else {
+                tc = kernel::tc_prog_id(i["ifindex"]);
+                tc_ifindex = i["ifindex"];
+            }
             i["xdp_prog_id"] = xdp;
             i["tc_prog_id"] = tc;
-            i["attached"] = xdp != 0 && ifindex == i["ifindex"] && tc != 0;
+            i["attached"] = xdp != 0 && xdp_ifindex == i["ifindex"] && tc != 0 &&
+                            tc_ifindex == i["ifindex"];
             // Both directions must run the pinned (current) programs: anything
             // else is a reload that did not finish.
             i["current"] = xdp == out["prog_xdp_id"] && tc == out["prog_tc_id"];
@@ -112,6 +120,12 @@ json one_status(const std::string& instance) {
         out["error"] = e.what();
         healthy = false;
     }
+    // What this kernel offers now (the instance may have been loaded on another boot).
+    const auto& f = kernel::features();
+    out["features"] = {{"kernel", f.kernel},
+                       {"libbpf", f.libbpf},
+                       {"tc_link", f.tc_link},
+                       {"btf_vmlinux", f.btf_vmlinux}};
     out["state"] = !healthy ? "degraded" : mixed ? "mixed" : "enforcing";
     if (!healthy)
         out["hint"] =

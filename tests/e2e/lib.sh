@@ -75,7 +75,7 @@ e2e_init() {
   E2E_NAME=$1
   PFX="ef-$1-$$"
   [ "$(id -u)" = 0 ] || skip "needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_BPF)"
-  require_cmd ip nft timeout setsid socat jq
+  require_cmd ip ss nft timeout setsid socat jq
   ip netns add "$PFX-probe" 2>/dev/null || skip "cannot create network namespaces (ip netns add)"
   ip netns del "$PFX-probe"
   WORK=$(mktemp -d "/tmp/$PFX.XXXXXX")
