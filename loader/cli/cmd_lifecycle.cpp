@@ -44,13 +44,12 @@ void print_status(const nlohmann::json& s) {
                s["conntrack_max"].get<uint32_t>(), s["prog_xdp_id"].get<uint32_t>(),
                s["prog_tc_id"].get<uint32_t>());
     for (const auto& i : s["ifaces"])
-        fmt::print("  {:<8} {:<16} ifindex {:<4} xdp {} link prog {}  tc {} prog {}  {}\n",
-                   i["role"].get<std::string>(), i["dev"].get<std::string>(),
-                   i["ifindex"].get<uint32_t>(), i.value("xdp_mode", s.value("mode", "?")),
-                   i.value("xdp_prog_id", 0u),
-                   i.value("tc_hook", "netlink") == "tcx" ? "tcx link" : "netlink filter",
-                   i.value("tc_prog_id", 0u),
-                   i.value("attached", false) ? "attached" : "NOT ATTACHED");
+        fmt::print(
+            "  {:<8} {:<16} ifindex {:<4} xdp {} link prog {}  tc {} prog {}  {}\n",
+            i["role"].get<std::string>(), i["dev"].get<std::string>(), i["ifindex"].get<uint32_t>(),
+            i.value("xdp_mode", s.value("mode", "?")), i.value("xdp_prog_id", 0u),
+            i.value("tc_hook", "netlink") == "tcx" ? "tcx link" : "netlink filter",
+            i.value("tc_prog_id", 0u), i.value("attached", false) ? "attached" : "NOT ATTACHED");
     if (s.contains("features")) {
         const auto& f = s["features"];
         fmt::print("  kernel {}  libbpf {}  tc egress links (tcx) {}\n",

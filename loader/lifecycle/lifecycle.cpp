@@ -277,12 +277,9 @@ void load(const LoadArgs& a) {
                  {"confirm", {{"pending", a.confirm_secs > 0}}}};
     for (const auto& n : nics) {
         std::string role = policy::role_name(n.role);
-        json iface = {{"role", role},
-                      {"dev", n.dev},
-                      {"ifindex", n.ifindex},
-                      {"xdp_link", dir + "/link_xdp_" + role},
-                      {"xdp_mode", a.mode},
-                      {"tc_hook", tc_hook}};
+        json iface = {{"role", role},         {"dev", n.dev},
+                      {"ifindex", n.ifindex}, {"xdp_link", dir + "/link_xdp_" + role},
+                      {"xdp_mode", a.mode},   {"tc_hook", tc_hook}};
         if (tc_hook == "tcx") iface["tc_link"] = dir + "/link_tc_" + role;
         meta["ifaces"].push_back(iface);
     }

@@ -108,8 +108,8 @@ json one_status(const std::string& instance) {
             }
             i["xdp_prog_id"] = xdp;
             i["tc_prog_id"] = tc;
-            i["attached"] = xdp != 0 && xdp_ifindex == i["ifindex"] && tc != 0 &&
-                            tc_ifindex == i["ifindex"];
+            i["attached"] =
+                xdp != 0 && xdp_ifindex == i["ifindex"] && tc != 0 && tc_ifindex == i["ifindex"];
             // Both directions must run the pinned (current) programs: anything
             // else is a reload that did not finish.
             i["current"] = xdp == out["prog_xdp_id"] && tc == out["prog_tc_id"];

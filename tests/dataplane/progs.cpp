@@ -24,8 +24,8 @@ void log_info(const char* variant, const kernel::Dataplane& dp) {
             cr_log_info("%s: id %u, %u xlated insns, %u jited bytes, %u verified insns", name,
                         pi.id, pi.xlated_insns, pi.jited_bytes, pi.verified_insns);
         else
-            cr_log_info("%s [%s]: id %u, %u xlated insns, %u verified insns", name, variant,
-                        pi.id, pi.xlated_insns, pi.verified_insns);
+            cr_log_info("%s [%s]: id %u, %u xlated insns, %u verified insns", name, variant, pi.id,
+                        pi.xlated_insns, pi.verified_insns);
     }
 }
 
@@ -73,8 +73,7 @@ Test(progs, load_configuration_logs_drops) {
         cr_assert_not_null(rb, "ring_buffer__new on ef_log");
         ring_buffer__consume(rb);
         ring_buffer__free(rb);
-        cr_expect_eq(events.size(), rate ? 1u : 0u, "log rate %u: %zu events", rate,
-                     events.size());
+        cr_expect_eq(events.size(), rate ? 1u : 0u, "log rate %u: %zu events", rate, events.size());
         if (!events.empty()) cr_expect_eq(events[0].dport, 9, "event dport %u", events[0].dport);
     }
 }
