@@ -452,6 +452,8 @@ cmd_run() {  # SERIES: boots it; writes build/vm/SERIES.log and .result
     # progs::info: "ef_xdp_ingress: id N, X xlated insns, J jited bytes, V verified insns"
     sed -n 's/.*\(ef_[a-z_]*\): id [0-9]*, \([0-9]*\) xlated insns, \([0-9]*\) jited bytes, \([0-9]*\) verified insns.*/prog_\1="\2 \4"/p' "$logf" | sort -u
     sed -n 's/^EDGEFW-VM-BPFTOOL: prog=\(ef_[a-z_]*\) xlated_insns=\([0-9]*\).*/bpftool_\1=\2/p' "$logf" | sort -u
+    # tests/lifecycle/hooks.sh: "kernel K, libbpf V, tcx: true|false" -> the TC egress path auto picks
+    sed -n 's/^kernel .*, libbpf .*, tcx: true$/tc_path=tcx/p; s/^kernel .*, libbpf .*, tcx: false$/tc_path=netlink/p' "$logf" | tail -n 1
   } >"$res"
   if [ "$verdict" = PASS ]; then
     log "$series: PASS ($line) in $((t1 - t0))s"
@@ -478,23 +480,25 @@ cmd_matrix() {
     cmd_run "$s" || status=1
   done
   echo
-  printf '%-6s %-30s %-5s %-6s %6s %6s %-20s %-20s %6s\n' kernel version accel result passed failed \
-    'xdp_ingress xl/ver' 'tc_egress xl/ver' time
+  printf '%-6s %-30s %-5s %-6s %6s %6s %-20s %-20s %-8s %6s\n' kernel version accel result passed failed \
+    'xdp_ingress xl/ver' 'tc_egress xl/ver' 'tc path' time
   for s in "${list[@]}"; do
     local series= kver= accel= verdict= passed=- failed=- seconds=- why= \
-      prog_ef_xdp_ingress= prog_ef_tc_egress= bpftool_ef_xdp_ingress= bpftool_ef_tc_egress= pkg= diff_packets=
+      prog_ef_xdp_ingress= prog_ef_tc_egress= bpftool_ef_xdp_ingress= bpftool_ef_tc_egress= pkg= diff_packets= \
+      tc_path=-
     if [ -f "$VMDIR/$s.result" ]; then
       # shellcheck disable=SC1090
       source "$VMDIR/$s.result"
     else
       verdict=FAIL why="no result (prepare failed?)"
     fi
-    printf '%-6s %-30s %-5s %-6s %6s %6s %-20s %-20s %5ss\n' "$s" "${kver:--}" "${accel:--}" "$verdict" \
+    printf '%-6s %-30s %-5s %-6s %6s %6s %-20s %-20s %-8s %5ss\n' "$s" "${kver:--}" "${accel:--}" "$verdict" \
       "$passed" "$failed" "$(insns "$prog_ef_xdp_ingress" "$bpftool_ef_xdp_ingress")" \
-      "$(insns "$prog_ef_tc_egress" "$bpftool_ef_tc_egress")" "$seconds"
+      "$(insns "$prog_ef_tc_egress" "$bpftool_ef_tc_egress")" "$tc_path" "$seconds"
     [ -z "$why" ] || printf '       %s (log: %s)\n' "$why" "$VMDIR/$s.log"
   done
-  echo "(xl/ver: xlated / verifier-processed instructions; EDGEFW_DIFF_PACKETS=${diff_packets:-?} in the guest)"
+  echo "(xl/ver: xlated / verifier-processed instructions of the programs as 'edgefw load' configures them;"
+  echo " tc path: the TC egress hook --tc auto picked; EDGEFW_DIFF_PACKETS=${diff_packets:-?} in the guest)"
   if [ $status -eq 0 ]; then echo "vm-check: all kernels passed"; else echo "vm-check: FAILED"; fi
   return $status
 }
