@@ -39,6 +39,18 @@ std::string prog_name(uint32_t id) {
     return name;
 }
 
+// Pins a new link (replacing a stale pin) and closes the fd: from then on the
+// pin holds the link, and removing the pin detaches it.
+void pin_link(int fd, const std::string& pin_path, const std::string& what) {
+    unlink(pin_path.c_str());
+    if (bpf_obj_pin(fd, pin_path.c_str())) {
+        int e = errno;
+        close(fd);
+        fail("pin " + what + " at " + pin_path, e);
+    }
+    close(fd);
+}
+
 bpf_tc_hook egress_hook(uint32_t ifindex) {
     bpf_tc_hook hook{};
     hook.sz = sizeof hook;
@@ -116,13 +128,7 @@ XdpMode xdp_attach(int prog_fd, uint32_t ifindex, const std::string& dev, XdpMod
     if (fd < 0)
         fail("attach XDP (" + std::string(xdp_mode_name(got)) + ") to " + where, errno,
              got == XdpMode::native ? "the driver may lack native XDP: try --mode generic" : "");
-    unlink(pin_path.c_str());
-    if (bpf_obj_pin(fd, pin_path.c_str())) {
-        int e = errno;
-        close(fd);
-        fail("pin XDP link of " + dev + " at " + pin_path, e);
-    }
-    close(fd);
+    pin_link(fd, pin_path, "XDP link of " + dev);
     return got;
 }
 
@@ -133,13 +139,7 @@ void tc_link_attach(int prog_fd, uint32_t ifindex, const std::string& dev,
     if (fd < 0)
         fail("attach TC egress link (tcx) to " + dev, errno,
              "this kernel may lack tcx (Linux 6.6): try --tc netlink");
-    unlink(pin_path.c_str());
-    if (bpf_obj_pin(fd, pin_path.c_str())) {
-        int e = errno;
-        close(fd);
-        fail("pin TC egress link of " + dev + " at " + pin_path, e);
-    }
-    close(fd);
+    pin_link(fd, pin_path, "TC egress link of " + dev);
 }
 
 void link_replace(const std::string& pin_path, int new_prog_fd) {
