@@ -33,6 +33,18 @@
 #define EF_FRAG_TABLE_SIZE 8192  /* ef_frags max_entries */
 #define EF_IPV6_EXT_MAX 8        /* IPv6 extension headers walked */
 
+/* Conntrack timeouts in seconds (policy `conntrack:`): the loader turns them
+ * into the programs' rodata (nanoseconds). Defaults follow common stateful
+ * firewalls: TCP established 2 h 4 min, closing 10 s, UDP 3 min, ICMP 30 s. */
+struct ef_ct_timeouts {
+    __u32 tcp_established;
+    __u32 tcp_closing;
+    __u32 udp;
+    __u32 icmp;
+};
+#define EF_CT_TIMEOUTS_DEFAULT \
+    { 7440, 10, 180, 30 }
+
 /* ---- dimensions ---------------------------------------------------------- */
 enum ef_role {
     EF_ROLE_EXTERNAL = 0,

@@ -102,8 +102,7 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
     img.policy_name = p.name;
     img.node = node;
     img.egress_mode[EF_ROLE_EXTERNAL] = img.egress_mode[EF_ROLE_INTERNAL] = p.egress_mode;
-    img.ct_timeouts = {p.timeouts.tcp_established, p.timeouts.tcp_closing, p.timeouts.udp,
-                       p.timeouts.icmp};
+    img.ct_timeouts = p.timeouts;
     for (const auto& [role, iface] : p.nodes.at(node).interfaces) {
         image::IfaceInfo info{role, {}};
         for (const auto& a : p.local_addresses(node, role)) info.addresses.push_back(a.str());

@@ -54,20 +54,12 @@ struct IfaceInfo {
     std::vector<std::string> addresses;  // local addresses, VIPs it backs included
 };
 
-// Conntrack timeouts in seconds (policy `conntrack:`), set as rodata at load.
-struct CtTimeouts {
-    uint32_t tcp_established = 7440;
-    uint32_t tcp_closing = 10;
-    uint32_t udp = 180;
-    uint32_t icmp = 30;
-};
-
 struct MapImage {
     std::string policy_name;
     std::string node;
     std::string policy_hash;  // sha-like hex of the canonical image
     uint32_t egress_mode[EF_ROLE_COUNT] = {EF_EGRESS_ENFORCE, EF_EGRESS_ENFORCE};
-    CtTimeouts ct_timeouts;
+    ef_ct_timeouts ct_timeouts = EF_CT_TIMEOUTS_DEFAULT;
     std::vector<IfaceInfo> ifaces;
     std::vector<RuleInfo> rules;  // rules enforced on this node, by ascending index
     std::vector<PortClassRange> port_classes;

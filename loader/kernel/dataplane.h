@@ -47,7 +47,7 @@ struct SharedMaps {
 struct Options {
     uint32_t ct_size = EF_CT_DEFAULT_SIZE;  // max_entries of ef_ct (TCP) and of ef_ct_dgram each
     SharedMaps shared;
-    image::CtTimeouts timeouts;
+    ef_ct_timeouts timeouts = EF_CT_TIMEOUTS_DEFAULT;
     uint32_t egress_mode[EF_ROLE_COUNT] = {EF_EGRESS_ENFORCE, EF_EGRESS_ENFORCE};
     bool ct_create = true;             // false only for benchmarks: rules then never create flows
     bool record_last = false;          // write ef_last on every packet (test/explain runs)

@@ -101,19 +101,12 @@ struct Management {
     Loc loc;
 };
 
-struct Timeouts {
-    uint32_t tcp_established = 7440;
-    uint32_t tcp_closing = 10;
-    uint32_t udp = 180;
-    uint32_t icmp = 30;
-};
-
 struct Policy {
     std::string file;
     std::string name;
     std::string source;
     uint32_t egress_mode = EF_EGRESS_ENFORCE;
-    Timeouts timeouts;
+    ef_ct_timeouts timeouts = EF_CT_TIMEOUTS_DEFAULT;
     std::map<std::string, Feature> features;
     std::map<std::string, Node> nodes;
     std::map<std::string, Vip> vips;

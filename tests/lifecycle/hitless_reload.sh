@@ -17,16 +17,7 @@ site_b=$(site_without dns crl-download)
 "$EDGEFW" load "$policy" --site "$site_a" --node edge1 --iface external=n0 --netns "$ns_n" \
   --instance "$inst" >/dev/null
 
-ip netns exec "$ns_n" python3 tests/lifecycle/traffic.py udp-sink 198.18.155.30 3478 "$tmp/udp" &
-pids+=($!)
-ip netns exec "$ns_n" python3 tests/lifecycle/traffic.py tcp-echo 198.18.155.10 443 &
-pids+=($!)
-for _ in $(seq 50); do [ -e "$tmp/udp.ready" ] && break; sleep 0.1; done
-sleep 0.3
-ip netns exec "$ns_c" python3 tests/lifecycle/traffic.py client 198.18.155.30 3478 198.18.155.10 443 \
-  "$tmp/stop" "$tmp/client" &
-client=$!
-pids+=($client)
+start_stream
 
 rule_packets() {
   "$EDGEFW" stats --instance "$inst" --json |

@@ -57,6 +57,23 @@ one_host() {
 
 fail() { echo "FAIL: $*"; exit 1; }
 
+# start_stream (after two_hosts with 198.18.155.30 and .10 on the node): what
+# the reload proofs carry, from tests/lifecycle/traffic.py -- a 1 kpps UDP
+# stream to STUN 198.18.155.30:3478 and a TCP connection echoing through
+# 198.18.155.10:443, until $tmp/stop appears. Sets $client (the sender's pid).
+start_stream() {
+  ip netns exec "$ns_n" python3 tests/lifecycle/traffic.py udp-sink 198.18.155.30 3478 "$tmp/udp" &
+  pids+=($!)
+  ip netns exec "$ns_n" python3 tests/lifecycle/traffic.py tcp-echo 198.18.155.10 443 &
+  pids+=($!)
+  for _ in $(seq 50); do [ -e "$tmp/udp.ready" ] && break; sleep 0.1; done
+  sleep 0.3
+  ip netns exec "$ns_c" python3 tests/lifecycle/traffic.py client 198.18.155.30 3478 198.18.155.10 443 \
+    "$tmp/stop" "$tmp/client" &
+  client=$!
+  pids+=("$client")
+}
+
 # A second site file that switches features off, so two reloads differ.
 site_without() {
   local out="$tmp/site-without.yaml"

@@ -20,16 +20,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 "$EDGEFW" exporter --listen "127.0.0.1:$port" --instance "$inst" >"$tmp/exporter.log" 2>&1 &
 exporter=$!
 pids+=("$exporter")
-ip netns exec "$ns_n" python3 tests/lifecycle/traffic.py udp-sink 198.18.155.30 3478 "$tmp/udp" &
-pids+=($!)
-ip netns exec "$ns_n" python3 tests/lifecycle/traffic.py tcp-echo 198.18.155.10 443 &
-pids+=($!)
-for _ in $(seq 50); do [ -e "$tmp/udp.ready" ] && break; sleep 0.1; done
-sleep 0.3
-ip netns exec "$ns_c" python3 tests/lifecycle/traffic.py client 198.18.155.30 3478 198.18.155.10 443 \
-  "$tmp/stop" "$tmp/client" &
-client=$!
-pids+=($client)
+start_stream
 
 metric() { grep -E "^$1[{ ]" "$tmp/metrics" | head -1 | awk '{print $NF}'; }
 echo "  t(s)  reloads  scrapes  stun_rule_packets  conntrack  exporter_rss_kb"
