@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "kernel/dataplane.h"
+#include "kernel/features.h"
 #include "lifecycle/lifecycle.h"
 
 namespace cli {
@@ -25,6 +26,13 @@ int guarded(const char* what, F f) {
         std::cerr << "edgefw: " << what << ": " << e.what() << "\n";
         return kExitError;
     }
+}
+
+// What this kernel offers: the attach paths `load --mode auto --tc auto` picks.
+void print_features() {
+    const auto& f = kernel::features();
+    fmt::print("  kernel {}  libbpf {}  tc egress links (tcx) {}\n", f.kernel, f.libbpf,
+               f.tc_link ? "yes" : "no (netlink filters; tcx needs Linux 6.6)");
 }
 
 void print_status(const nlohmann::json& s) {
@@ -50,12 +58,7 @@ void print_status(const nlohmann::json& s) {
             i.value("xdp_mode", s.value("mode", "?")), i.value("xdp_prog_id", 0u),
             i.value("tc_hook", "netlink") == "tcx" ? "tcx link" : "netlink filter",
             i.value("tc_prog_id", 0u), i.value("attached", false) ? "attached" : "NOT ATTACHED");
-    if (s.contains("features")) {
-        const auto& f = s["features"];
-        fmt::print("  kernel {}  libbpf {}  tc egress links (tcx) {}\n",
-                   f["kernel"].get<std::string>(), f["libbpf"].get<std::string>(),
-                   f["tc_link"].get<bool>() ? "yes" : "no (netlink filters; tcx needs Linux 6.6)");
-    }
+    print_features();
     if (!s["netns"].get<std::string>().empty())
         fmt::print("  netns {}\n", s["netns"].get<std::string>());
     if (s["confirm"].value("pending", false)) fmt::print("  waiting for 'edgefw confirm'\n");
@@ -109,6 +112,7 @@ int cmd_status(const std::string& instance, bool json) {
             std::cout << s.dump(2) << "\n";
         } else if (s.empty()) {
             fmt::print("no edgefw instance is loaded\n");
+            print_features();
         } else {
             for (const auto& one : s) print_status(one);
         }
