@@ -112,6 +112,11 @@ std::string to_prometheus(const json& snapshot) {
                   "gauge",
                   "The loaded policy (hash, name, reload generation); the value is always 1.",
                   {}};
+    Family attach{"edgefw_attach_info",
+                  "gauge",
+                  "Where each NIC's programs run: XDP mode (native, generic) and TC egress hook "
+                  "(tcx, netlink); 1 while attached, 0 otherwise.",
+                  {}};
     Family rule_packets{"edgefw_rule_packets_total",
                         "counter",
                         "Packets admitted by the rule (counter slots follow rule ids across "
@@ -152,6 +157,16 @@ std::string to_prometheus(const json& snapshot) {
                         {"generation", text(status, "generation")}},
                        1);
         }
+        if (status.is_object()) {
+            for (const auto& i : status.value("ifaces", json::array()))
+                attach.add({{"instance_name", name},
+                            {"node", node},
+                            {"iface", text(i, "role")},
+                            {"dev", text(i, "dev")},
+                            {"xdp_mode", text(i, "xdp_mode")},
+                            {"tc_hook", text(i, "tc_hook")}},
+                           i.value("attached", false) ? 1 : 0);
+        }
         if (stats.is_object()) {
             for (const auto& r : stats.value("rules", json::array())) {
                 const json placements = r.value("placements", json::array());
@@ -187,8 +202,9 @@ std::string to_prometheus(const json& snapshot) {
     }
 
     std::string out;
-    for (const Family* f : {&build, &up, &policy, &rule_packets, &rule_bytes, &rule_last_hit,
-                            &drops, &passes, &ct, &ct_max, &map_entries, &map_max}) {
+    for (const Family* f :
+         {&build, &up, &policy, &attach, &rule_packets, &rule_bytes, &rule_last_hit, &drops,
+          &passes, &ct, &ct_max, &map_entries, &map_max}) {
         if (f->samples.empty()) continue;
         out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", f->name, escape_help(f->help), f->name,
                            f->type);

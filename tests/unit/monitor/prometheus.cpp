@@ -49,9 +49,23 @@ json loaded(bool with_last_hit) {
         stats["rules"][1]["last_hit_unix"] = 0;
         stats["rules"][2]["last_hit_unix"] = 1700000100;
     }
-    json status = {{"instance", "t1"},      {"node", "edge1"},        {"policy_hash", "abc123"},
-                   {"policy_name", "lync"}, {"generation", 3},        {"state", "enforcing"},
-                   {"rule_count", 3},       {"ifaces", json::array()}};
+    json status = {{"instance", "t1"},
+                   {"node", "edge1"},
+                   {"policy_hash", "abc123"},
+                   {"policy_name", "lync"},
+                   {"generation", 3},
+                   {"state", "enforcing"},
+                   {"rule_count", 3},
+                   {"ifaces", json::array({{{"role", "external"},
+                                            {"dev", "eth0"},
+                                            {"xdp_mode", "native"},
+                                            {"tc_hook", "tcx"},
+                                            {"attached", true}},
+                                           {{"role", "internal"},
+                                            {"dev", "eth1"},
+                                            {"xdp_mode", "generic"},
+                                            {"tc_hook", "netlink"},
+                                            {"attached", false}}})}};
     return {{"instance_name", "t1"},
             {"up", true},
             {"status", status},
@@ -134,6 +148,12 @@ Test(monitor_prometheus, loaded_instance_series) {
     cr_assert(has_line(
         t,
         R"(edgefw_rule_bytes_total{instance_name="t1",node="edge1",rule="ext-vip-av-stun-udp",app="STUN/MSTURN",feature="av",proto="udp",iface="external",dir="ingress"} 4200)"));
+    cr_assert(has_line(
+        t,
+        R"(edgefw_attach_info{instance_name="t1",node="edge1",iface="external",dev="eth0",xdp_mode="native",tc_hook="tcx"} 1)"));
+    cr_assert(has_line(
+        t,
+        R"(edgefw_attach_info{instance_name="t1",node="edge1",iface="internal",dev="eth1",xdp_mode="generic",tc_hook="netlink"} 0)"));
     // Escaped label values.
     cr_assert(has_line(
         t,
