@@ -13,6 +13,9 @@ lifecycle-test: $(BUILD)/edgefw $(BPF_OBJS)
 	  rc=0; tests/lifecycle/$$t.sh || rc=$$?; \
 	  if [ $$rc -eq 77 ]; then echo "$$t: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi; \
 	done
+	$(call msg,TEST,tests/lifecycle/hitless_reload.sh TC=netlink RELOADS=50)
+	$(Q)rc=0; TC=netlink RELOADS=50 tests/lifecycle/hitless_reload.sh || rc=$$?; \
+	if [ $$rc -eq 77 ]; then echo "hitless_reload (netlink): skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
 
 crash-test: $(BUILD)/edgefw
 	$(call msg,TEST,tests/lifecycle/crash_safety.sh)
