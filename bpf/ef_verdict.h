@@ -230,7 +230,14 @@ static __always_inline void ef_decide_role(void *data, void *data_end, __u64 pkt
         return ef_set_rule(v, fv->rule);
     }
 
-    r = ef_parse_l4(data, data_end, off, p);
+    /* ICMP belongs to IPv4 and ICMPv6 to IPv6. The other pairing is a protocol
+     * this family does not have: it must not reach a rule written for the
+     * family that has it. */
+    if ((p->t.proto == IPPROTO_ICMP && eth_proto == bpf_htons(ETH_P_IPV6)) ||
+        (p->t.proto == IPPROTO_ICMPV6 && eth_proto == bpf_htons(ETH_P_IP)))
+        r = EF_R_PROTO_UNSUPPORTED;
+    else
+        r = ef_parse_l4(data, data_end, off, p);
     if (r == EF_R_ND_PASS) return ef_set_reason(v, r, 1);
     if (r == EF_R_PROTO_UNSUPPORTED) return ef_set_reason(v, r, ef_default_pass(role, dir));
     if (r != EF_OK) return ef_set_reason(v, r, 0);

@@ -59,6 +59,15 @@ void print_status(const nlohmann::json& s) {
             i.value("tc_hook", "netlink") == "tcx" ? "tcx link" : "netlink filter",
             i.value("tc_prog_id", 0u), i.value("attached", false) ? "attached" : "NOT ATTACHED");
     print_features();
+    if (s.contains("reload_ms")) {
+        const auto& t = s["reload_ms"];
+        const auto& st = s["self_test"];
+        fmt::print(
+            "  last reload: parse+compile {:.0f} ms, self-test {:.0f} ms ({} of {} boundary "
+            "probes), programs+maps {:.0f} ms, swap {:.1f} ms\n",
+            t.value("parse_compile", 0.0), t.value("self_test", 0.0), st.value("probes", 0u),
+            st.value("of", 0u), t.value("programs_maps", 0.0), t.value("swap", 0.0));
+    }
     if (!s["netns"].get<std::string>().empty())
         fmt::print("  netns {}\n", s["netns"].get<std::string>());
     if (s["confirm"].value("pending", false)) fmt::print("  waiting for 'edgefw confirm'\n");

@@ -77,9 +77,9 @@ void check_lockout(const Prepared& pr, const std::string& node, bool force) {
     }
 }
 
-void run_self_test(const Prepared& pr, const std::string& node) {
+SelfTest run_self_test(const Prepared& pr, const std::string& node) {
     auto st = self_test(pr.policy, node, pr.img);
-    if (st.mismatches.empty()) return;
+    if (st.mismatches.empty()) return st;
     std::string msg = "self-test failed: " + std::to_string(st.mismatches.size()) + " of " +
                       std::to_string(st.probes) +
                       " boundary packets disagree with the policy model; nothing attached:";
@@ -104,6 +104,17 @@ kernel::XdpMode xdp_mode_of(const std::string& m) {
     if (m == "generic") return kernel::XdpMode::generic;
     return kernel::XdpMode::auto_;
 }
+
+// Milliseconds since a start, for the phase times reload records.
+struct Phases {
+    std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+    json ms = json::object();
+    void mark(const char* phase) {
+        auto now = std::chrono::steady_clock::now();
+        ms[phase] = std::chrono::duration<double, std::milli>(now - last).count();
+        last = now;
+    }
+};
 
 uint32_t role_of(const std::string& r) {
     if (r == "external") return EF_ROLE_EXTERNAL;
@@ -222,7 +233,7 @@ void load(const LoadArgs& a) {
     if (a.ifaces.empty()) throw Refused("load needs --iface ROLE=DEV for each protected NIC");
     Prepared pr = prepare(a);
     check_lockout(pr, a.node, a.force);
-    run_self_test(pr, a.node);
+    auto probed = run_self_test(pr, a.node);
 
     struct Nic {
         uint32_t role;
@@ -274,6 +285,7 @@ void load(const LoadArgs& a) {
                  {"egress", img.egress_mode[0] == EF_EGRESS_ENFORCE ? "enforce" : "track-only"},
                  {"rules", rules_json(pr.img, slot_of)},
                  {"ifaces", json::array()},
+                 {"self_test", {{"probes", probed.probes}, {"of", probed.of}}},
                  {"confirm", {{"pending", a.confirm_secs > 0}}}};
     for (const auto& n : nics) {
         std::string role = policy::role_name(n.role);
@@ -325,9 +337,12 @@ void reload(const LoadArgs& a_in) {
                       meta["node"].get<std::string>() + ", not " + a.node +
                       ": unload it to change node");
     std::string dir = kernel::instance_dir(a.instance);
+    Phases phases;
     Prepared pr = prepare(a);
     check_lockout(pr, a.node, a.force);
-    run_self_test(pr, a.node);
+    phases.mark("parse_compile");
+    auto st = run_self_test(pr, a.node);
+    phases.mark("self_test");
 
     // Counter slots stay with rule ids: kept rules keep their counts.
     std::map<std::string, uint32_t> old_slot;
@@ -379,6 +394,7 @@ void reload(const LoadArgs& a_in) {
     // programs that differ from the pinned ones and says so; reload again
     // finishes the job.
     dp.pin(dir);
+    phases.mark("programs_maps");
     // The swap: one link update per NIC and hook (XDP, tcx), or an in-place
     // filter replacement for netlink TC. Every packet sees either the old or
     // the new maps.
@@ -392,6 +408,9 @@ void reload(const LoadArgs& a_in) {
                 kernel::tc_attach(dp.prog_fd(packet::Dir::egress), i["ifindex"], i["dev"], true);
         }
     }
+    phases.mark("swap");
+    meta["self_test"] = {{"probes", st.probes}, {"of", st.of}};
+    meta["reload_ms"] = phases.ms;
     json previous = {{"policy", meta["policy"]}, {"site", meta["site"]}, {"node", meta["node"]}};
     uint64_t generation = meta.value("generation", 1ull) + 1;
     meta["policy"] = a.policy;

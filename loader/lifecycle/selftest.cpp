@@ -2,6 +2,8 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
+
 #include "compile/placement.h"
 #include "image/reasons.h"
 #include "kernel/dataplane.h"
@@ -17,6 +19,11 @@ std::vector<Probe> boundary_probes(const policy::Policy& p, const std::string& n
         bool in = e.dir == EF_DIR_INGRESS;
         bool icmp = e.rule->proto == policy::Proto::icmp || e.rule->proto == policy::Proto::icmp6;
         for (const auto& local : e.local) {
+            // ICMP is IPv4's and ICMPv6 IPv6's: an object of both families gives
+            // an icmp rule IPv6 addresses it can never match. Not probed.
+            if ((e.rule->proto == policy::Proto::icmp && !local.is_v4()) ||
+                (e.rule->proto == policy::Proto::icmp6 && local.is_v4()))
+                continue;
             const policy::Cidr* remote_cidr = nullptr;
             for (const auto& c : e.remote)
                 if (c.is_any() || c.addr.is_v4() == local.is_v4()) {
@@ -64,7 +71,13 @@ SelfTest self_test(const policy::Policy& p, const std::string& node, const image
     model::Model m(p, node);
     SelfTest st;
     uint32_t role = ~0u;
-    for (const auto& probe : boundary_probes(p, node)) {
+    auto all = boundary_probes(p, node);
+    st.of = all.size();
+    // Evenly spaced: the k-th of n probes kept is all[k * size / n].
+    std::vector<Probe> probes;
+    size_t n = std::min(all.size(), kMaxSelfTestProbes);
+    for (size_t k = 0; k < n; ++k) probes.push_back(all[k * all.size() / n]);
+    for (const auto& probe : probes) {
         if (probe.role != role)
             dp.set_iface_role(kernel::Dataplane::kTestRunIfindex, role = probe.role);
         dp.clear_conntrack();

@@ -1,6 +1,7 @@
 // Layers 2-4 that parse fine (docs/dataplane.md steps 1, 2 and 4): VLAN tags,
 // IPv4 options, IPv6 extension chains, and what passes or drops without a rule.
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 
 #include "fixture.h"
 
@@ -128,6 +129,21 @@ Test(layers, non_ip_and_unsupported_protocols) {
                         {},
                         drop_reason(EF_R_PROTO_UNSUPPORTED)},
                    });
+}
+
+// ICMP is IPv4's and ICMPv6 IPv6's. A crossed pairing is a protocol the family
+// does not have: no ICMP rule may answer it (the model says the same). The spec
+// language refuses to write such packets, so the protocol byte is patched.
+Test(layers, icmp_of_the_other_family_is_unsupported) {
+    auto dp = make_dataplane();
+    auto v6 = frame_of("icmp6 [2001:db8:1::7] > [2001:db8::10] type 128");
+    v6[14 + 6] = IPPROTO_ICMP;  // IPv6 next header
+    expect_run(*dp, "icmp (1) over IPv6", packet::Dir::ingress, v6,
+               drop_reason(EF_R_PROTO_UNSUPPORTED));
+    auto v4 = frame_of("icmp 203.0.113.7 > 198.18.155.10 type 8");
+    v4[14 + 9] = IPPROTO_ICMPV6;  // IPv4 protocol
+    expect_run(*dp, "icmpv6 (58) over IPv4", packet::Dir::ingress, v4,
+               drop_reason(EF_R_PROTO_UNSUPPORTED));
 }
 
 Test(layers, unsupported_protocol_egress_track_only) {

@@ -193,19 +193,25 @@ void run_testrun(const Settings& s, Results& r) {
         auto p = synth_policy(n);
         synth_dps.emplace_back(n, load_dp(compile::compile_node(p, "syn1"), false));
     }
-    kernel::Dataplane& dp10k = *synth_dps.back().second;
-
-    // A port no rule of the 10,000 names on 198.18.0.1 (checked by the verdict).
-    std::vector<uint8_t> deny10k;
-    for (uint32_t port = 9; port < 65536 && deny10k.empty(); port += 1) {
-        auto f = frame_of("udp 203.0.113.7:40000 > 198.18.0.1:" + std::to_string(port) + " len 64");
-        if (test_run(xdp_fd(dp10k), f, 1).retval == XDP_DROP) {
-            deny10k = f;
-            r.info["packet_deny_10000"] =
+    // For each size, a port no synthetic rule names on 198.18.0.1 (checked by
+    // the verdict): the deny case at that rule count.
+    std::vector<std::pair<uint32_t, std::vector<uint8_t>>> synth_deny;
+    for (auto& [n, dp] : synth_dps) {
+        std::vector<uint8_t> frame;
+        for (uint32_t port = 9; port < 65536 && frame.empty(); port += 1) {
+            std::string spec =
                 "udp 203.0.113.7:40000 > 198.18.0.1:" + std::to_string(port) + " len 64";
+            auto f = frame_of(spec);
+            if (test_run(xdp_fd(*dp), f, 1).retval == XDP_DROP) {
+                frame = f;
+                r.info["packet_deny_" + std::to_string(n)] = spec;
+            }
         }
+        if (frame.empty())
+            throw Error("bench: no port misses every synthetic rule on 198.18.0.1 (" +
+                        std::to_string(n) + " rules)");
+        synth_deny.emplace_back(n, frame);
     }
-    if (deny10k.empty()) throw Error("bench: no port misses every synthetic rule on 198.18.0.1");
 
     // The flow of the conntrack case exists before timing; each timed packet hits it.
     if (test_run(xdp_fd(*dp_ct), ct, 1).retval != XDP_PASS || dp_ct->ct_entries() != 1)
@@ -246,9 +252,12 @@ void run_testrun(const Settings& s, Results& r) {
         {"new_flow_ct_on", newflow_fd, ref, XDP_PASS, [base] { base->bss->next_slot = 0; }, {}},
         {"new_flow_ct_off", newflow_fd, ref, XDP_PASS, [base] { base->bss->next_slot = 1; }, {}},
     };
-    for (auto& [n, dp] : synth_dps)
+    for (size_t i = 0; i < synth_dps.size(); ++i) {
+        auto& [n, dp] = synth_dps[i];
         cases.push_back({"rules_" + std::to_string(n), xdp_fd(*dp), syn, XDP_PASS, {}, {}});
-    cases.push_back({"deny_10000", xdp_fd(dp10k), deny10k, XDP_DROP, {}, {}});
+        cases.push_back(
+            {"deny_" + std::to_string(n), xdp_fd(*dp), synth_deny[i].second, XDP_DROP, {}, {}});
+    }
 
     // Verdicts first: a case that takes the wrong path measures nothing.
     for (auto& c : cases) {
