@@ -37,11 +37,7 @@ for i in $(seq "$RELOADS"); do
   if [ "$now" -lt "$last" ]; then echo "FAIL: counter went back from $last to $now at reload $i"; exit 1; fi
   last=$now
 done
-touch "$tmp/stop"
-wait "$client" || { echo "FAIL: the TCP connection did not survive the reloads"; exit 1; }
-for _ in $(seq 50); do [ -e "$tmp/udp" ] && break; sleep 0.1; done
-read -r sent echoes < "$tmp/client"
-received=$(cat "$tmp/udp")
+stop_stream
 final=$(rule_packets)
 state=$("$EDGEFW" status --instance "$inst" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["state"])')
 generation=$("$EDGEFW" status --instance "$inst" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["generation"])')

@@ -74,6 +74,16 @@ start_stream() {
   pids+=("$client")
 }
 
+# stop_stream: ends what start_stream began; fails unless the TCP connection
+# lasted. Sets $sent, $echoes (client side) and $received (UDP sink).
+stop_stream() {
+  touch "$tmp/stop"
+  wait "$client" || fail "the TCP connection did not survive"
+  for _ in $(seq 50); do [ -e "$tmp/udp" ] && break; sleep 0.1; done
+  read -r sent echoes <"$tmp/client"
+  received=$(cat "$tmp/udp")
+}
+
 # A second site file that switches features off, so two reloads differ.
 site_without() {
   local out="$tmp/site-without.yaml"

@@ -42,11 +42,7 @@ while [ $(( $(date +%s) - start )) -lt "$SOAK_SECS" ]; do
   fi
   sleep 1
 done
-touch "$tmp/stop"
-wait "$client" || { echo "FAIL: the TCP connection did not survive"; exit 1; }
-for _ in $(seq 50); do [ -e "$tmp/udp" ] && break; sleep 0.1; done
-read -r sent echoes < "$tmp/client"
-received=$(cat "$tmp/udp")
+stop_stream
 echo "soak ${SOAK_SECS}s: $reloads reloads, $scrapes scrapes, udp sent $sent received $received (lost $((sent - received))), tcp echoes $echoes"
 [ "$received" -eq "$sent" ] || { echo "FAIL: allowed packets lost"; exit 1; }
 echo "PASS: soak"

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/monitor/lib.sh
-EDGEFW=${EDGEFW:-build/edgefw}
+. tests/lifecycle/lib.sh  # two_hosts: the namespaces, their cleanup trap
 SENT=${SENT:-137}
 RULE=ext-vip-av-stun-udp
 
@@ -17,21 +17,6 @@ RULE=ext-vip-av-stun-udp
 command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
 ensure_prometheus || { echo "SKIP: Prometheus cannot be installed (Debian package prometheus)"; exit 77; }
 
-tag="efmon-$$"
-ns_c="$tag-client"
-ns_n="$tag-node"
-inst="$tag"
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  "$EDGEFW" unload --instance "$inst" >/dev/null 2>&1 || true
-  ip netns del "$ns_c" 2>/dev/null || true
-  ip netns del "$ns_n" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
 fail() {
   echo "FAIL: $*"
   for f in exporter.log prometheus.log; do
@@ -41,14 +26,7 @@ fail() {
 }
 
 # Topology: client 198.18.100.7 -- veth -- node 198.18.155.30 (edge1's A/V backend in site-test.yaml).
-ip netns add "$ns_c"
-ip netns add "$ns_n"
-ip -n "$ns_c" link add c0 type veth peer name n0 netns "$ns_n"
-ip -n "$ns_c" addr add 198.18.100.7/16 dev c0
-ip -n "$ns_n" addr add 198.18.155.30/16 dev n0
-for ns in "$ns_c" "$ns_n"; do ip -n "$ns" link set lo up; done
-ip -n "$ns_c" link set c0 up
-ip -n "$ns_n" link set n0 up
+two_hosts efmon 198.18.155.30
 # A static neighbour: no ARP exchange in front of the datagrams.
 mac=$(ip -n "$ns_n" -br link show n0 | awk '{print $3}')
 ip -n "$ns_c" neigh replace 198.18.155.30 lladdr "$mac" dev c0 nud permanent
