@@ -192,8 +192,8 @@ static __always_inline void ef_frag_record(const struct ef_pkt *p, __u32 role, _
     struct ef_frag_value fv = {};
 
     ef_frag_key_of(&fk, p, role);
-    fv.last_seen_ns = now;
-    fv.rule = rule;
+    fv.first_ns = now;
+    fv.index = rule;
     bpf_map_update_elem(&ef_frags, &fk, &fv, BPF_ANY);
 }
 
@@ -226,8 +226,8 @@ static __always_inline void ef_decide_role(void *data, void *data_end, __u64 pkt
         ef_frag_key_of(&fk, p, role);
         fv = bpf_map_lookup_elem(&ef_frags, &fk);
         if (!fv) return ef_set_reason(v, EF_R_FRAGMENT_UNTRACKED, 0);
-        *now_out = fv->last_seen_ns = ef_now();
-        return ef_set_rule(v, fv->rule);
+        *now_out = ef_now();
+        return ef_set_rule(v, fv->index);
     }
 
     /* ICMP belongs to IPv4 and ICMPv6 to IPv6. The other pairing is a protocol

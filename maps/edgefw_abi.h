@@ -32,6 +32,14 @@
 #define EF_CT_DEFAULT_SIZE 65536 /* ef_ct default max_entries */
 #define EF_FRAG_TABLE_SIZE 8192  /* ef_frags max_entries */
 #define EF_IPV6_EXT_MAX 8        /* IPv6 extension headers walked */
+#define EF_MAX_LOCAL_ADDRS 4096  /* ef_local_addrs: addresses local to a role (anti-spoofing) */
+/* A fragment entry lives this long after the first fragment made it (RFC 791's
+ * reassembly timer, Linux's ipfrag_time); later fragments do not extend it. */
+#define EF_FRAG_TIMEOUT_S 30
+/* A later fragment must start at or past this byte offset: one that starts
+ * inside the first 24 bytes could overwrite the transport header the first
+ * fragment was judged by (RFC 1858, RFC 3128). */
+#define EF_FRAG_MIN_LATER_OFFSET 24
 
 /* Conntrack timeouts in seconds (policy `conntrack:`): the loader turns them
  * into the programs' rodata (nanoseconds). Defaults follow common stateful
@@ -100,6 +108,8 @@ enum ef_reason {
     EF_R_TCP_SYNACK_UNTRACKED, /* SYN+ACK without a tracked flow: drop */
     EF_R_PROTO_UNSUPPORTED,    /* IP protocol rules cannot name: the (role, dir) default verdict */
     EF_R_UNKNOWN_IFACE_PASS,   /* attached to an interface with no role: pass */
+    EF_R_SPOOFED_SOURCE,       /* ingress packet whose source is a local address of the NIC */
+    EF_R_IPV6_MAPPED_ADDRESS,  /* IPv6 packet with an IPv4-mapped or IPv4-compatible address */
     EF_R_COUNT,
 };
 
@@ -209,29 +219,47 @@ enum ef_ct_state {
     EF_CT_CLOSING = 1, /* TCP FIN seen */
 };
 
+/* Conntrack is directional: the entry remembers on which hook the flow was
+ * opened and whether the opener's source was endpoint a of the key. A packet
+ * on the same hook must come from the opener's source, a packet on the other
+ * hook from the opener's destination (the reply); any other packet with the
+ * same key is a miss. */
 struct ef_ct_value {
     __u64 last_seen_ns;
     __u32 rule; /* rule index that admitted the flow: later packets count there */
     __u8 state;
     __u8 opened_dir; /* enum ef_dir of the first packet */
-    __u16 pad;
+    __u8 opener_is_a; /* 1: the first packet's source was (addr_a, port_a) */
+    __u8 pad;
 };
 
-/* Fragments: the first fragment of an admitted IPv4/IPv6 datagram records its
- * id so later fragments (which carry no ports) pass under the same rule. */
+/* Fragments: the first fragment of a datagram records its verdict, whatever
+ * gave it (a rule, a conntrack hit, a related ICMP error), so later fragments
+ * (which carry no ports) follow it and count where it counted. The key is the
+ * datagram's identity as the RFCs define it: IPv4 (src, dst, protocol, id),
+ * RFC 791; IPv6 (src, dst, id), RFC 8200 4.5, so proto is 0 for IPv6. A first
+ * fragment that drops deletes the entry: a reused id cannot inherit a verdict. */
 struct ef_frag_key {
     __u8 src[16];
     __u8 dst[16];
     __u32 id;
-    __u8 proto;
+    __u8 proto; /* IPv4: the protocol field; IPv6: 0 */
     __u8 role;
-    __u16 pad;
+    __u8 dir; /* enum ef_dir */
+    __u8 pad;
 };
 
 struct ef_frag_value {
-    __u64 last_seen_ns;
-    __u32 rule;
-    __u32 pad;
+    __u64 first_ns; /* when the first fragment passed; the entry ends EF_FRAG_TIMEOUT_S later */
+    __u32 index;    /* rule index or enum ef_reason */
+    __u32 kind;     /* enum ef_last_kind */
+};
+
+/* ef_local_addrs: every address local to a role on this node (its own and the
+ * VIPs it backs). An ingress packet from one of them is spoofed. */
+struct ef_local_addr_key {
+    __u32 role;
+    __u8 addr[16];
 };
 
 #ifdef __cplusplus
@@ -251,5 +279,6 @@ EF_STATIC_ASSERT(sizeof(struct ef_ct_key) == 40, "ef_ct_key size");
 EF_STATIC_ASSERT(sizeof(struct ef_ct_value) == 16, "ef_ct_value size");
 EF_STATIC_ASSERT(sizeof(struct ef_frag_key) == 40, "ef_frag_key size");
 EF_STATIC_ASSERT(sizeof(struct ef_frag_value) == 16, "ef_frag_value size");
+EF_STATIC_ASSERT(sizeof(struct ef_local_addr_key) == 20, "ef_local_addr_key size");
 
 #endif /* EDGEFW_MAPS_ABI_H */

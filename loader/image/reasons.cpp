@@ -32,6 +32,8 @@ constexpr ReasonName kReasons[] = {
     {EF_R_TCP_SYNACK_UNTRACKED, "tcp_synack_untracked", false},
     {EF_R_PROTO_UNSUPPORTED, "proto_unsupported", false},
     {EF_R_UNKNOWN_IFACE_PASS, "unknown_iface_pass", true},
+    {EF_R_SPOOFED_SOURCE, "spoofed_source", false},
+    {EF_R_IPV6_MAPPED_ADDRESS, "ipv6_mapped_address", false},
 };
 static_assert(sizeof(kReasons) / sizeof(kReasons[0]) == EF_R_COUNT, "every ef_reason needs a name");
 
