@@ -171,4 +171,13 @@ Verdict Model::run(uint32_t role, const Packet& pkt) {
     return Verdict{true, true, r->index};
 }
 
+// Interim: reads the frame with packet::parse_frame until the model's own
+// frame reader lands.
+Verdict Model::run_frame(uint32_t role, packet::Dir dir, std::span<const uint8_t> frame) {
+    auto p = packet::parse_frame(frame.data(), frame.size());
+    if (!p) return Verdict{false, false, EF_R_MALFORMED_L2};
+    p->dir = dir;
+    return run(role, *p);
+}
+
 }  // namespace model

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <span>
 #include <string>
 #include <tuple>
 
@@ -24,6 +25,9 @@ class Model {
 
     // One packet on the interface of `role`; conntrack state carries over.
     Verdict run(uint32_t role, const packet::Packet& pkt);
+    // One Ethernet frame as the NIC's hook sees it (ingress: XDP, egress: TC),
+    // read by the model's own parser; conntrack state carries over.
+    Verdict run_frame(uint32_t role, packet::Dir dir, std::span<const uint8_t> frame);
     void clear();
     size_t conntrack_entries() const { return ct_.size(); }
 
