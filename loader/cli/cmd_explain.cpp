@@ -16,7 +16,9 @@ int cmd_explain(const PacketArgs& a) {
     if (!specs) return kExitError;
     model::Model m(p, a.node);
     for (const auto& s : *specs) {
-        auto v = m.run(role, s.pkt);
+        // Specs become frames, and the model judges the frame.
+        auto frame = packet::build_frame(s.pkt);
+        auto v = m.run_frame(role, s.pkt.dir, frame);
         print_verdict(p, role, s, VerdictLine{v.pass, v.by_rule, v.index}, a.json);
     }
     return kExitOk;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "model/frame_reader.h"
+
 namespace model {
 
 using packet::Dir;
@@ -19,16 +21,27 @@ bool is_icmp_error(uint8_t proto, uint8_t type) {
 namespace {
 
 bool icmp_proto(uint8_t proto) { return proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6; }
+bool port_proto(uint8_t proto) { return proto == IPPROTO_TCP || proto == IPPROTO_UDP; }
+
+Dir opposite(Dir d) { return d == Dir::ingress ? Dir::egress : Dir::ingress; }
 
 bool in_ports(const std::vector<policy::PortRange>& ranges, uint16_t port) {
     return std::any_of(ranges.begin(), ranges.end(),
                        [&](const policy::PortRange& r) { return r.contains(port); });
 }
 
+// Prefix matching is policy::Cidr::contains, which decides how families meet.
 bool in_cidrs(const std::vector<policy::Cidr>& cidrs, const packet::Addr& a, bool skip_any) {
     return std::any_of(cidrs.begin(), cidrs.end(), [&](const policy::Cidr& c) {
         return !(skip_any && c.is_any()) && c.contains(a);
     });
+}
+
+// A verdict counted under a reason: the reasons that pass are the host's own
+// needs (ARP, neighbour discovery) and errors of tracked flows.
+Verdict reason(uint32_t r) {
+    bool pass = r == EF_R_ARP_PASS || r == EF_R_ND_PASS || r == EF_R_ICMP_ERROR_RELATED;
+    return Verdict{pass, false, r};
 }
 
 }  // namespace
@@ -45,139 +58,167 @@ void Model::clear() {
     frags_.clear();
 }
 
-Model::CtKey Model::ct_key(const packet::Addr& a, uint16_t pa, const packet::Addr& b, uint16_t pb,
-                           uint8_t proto, uint32_t role) {
-    if (std::tie(b, pb) < std::tie(a, pa)) return {b, pb, a, pa, proto, role};
-    return {a, pa, b, pb, proto, role};
+bool Model::source_is_a(const Tuple& t) {
+    // Endpoint a is the smaller (address, port); the source is a unless the
+    // destination is strictly smaller (a packet to itself: the source is a).
+    return !(std::tie(t.dst, t.dport) < std::tie(t.src, t.sport));
 }
 
-bool Model::matches(const policy::Rule& r, uint32_t role, Dir dir, const Packet& pkt) const {
-    if (pkt.proto != policy::proto_number(r.proto)) return false;
-    bool in = dir == Dir::ingress;
-    const packet::Addr& local = in ? pkt.dst : pkt.src;
-    const packet::Addr& remote = in ? pkt.src : pkt.dst;
-    const auto& locals = locals_.at(role);
-    if (std::find(locals.begin(), locals.end(), local) == locals.end()) return false;
+Model::CtKey Model::ct_key(const Tuple& t, uint32_t role) {
+    if (source_is_a(t)) return {t.src, t.sport, t.dst, t.dport, t.proto, role};
+    return {t.dst, t.dport, t.src, t.sport, t.proto, role};
+}
+
+// Step 6's direction rule: on the hook the flow was opened on, the packet
+// comes from the opener; on the other hook, from the other endpoint.
+bool Model::accepts(const Flow& f, Dir hook, bool src_is_a) {
+    return hook == f.opened_dir ? src_is_a == f.opener_is_a : src_is_a != f.opener_is_a;
+}
+
+bool Model::is_local(uint32_t role, const packet::Addr& a) const {
+    auto it = locals_.find(role);
+    return it != locals_.end() &&
+           std::find(it->second.begin(), it->second.end(), a) != it->second.end();
+}
+
+bool Model::matches(const policy::Rule& r, uint32_t role, const Tuple& t) const {
+    if (t.proto != policy::proto_number(r.proto)) return false;
+    bool in = t.dir == Dir::ingress;
+    const packet::Addr& local = in ? t.dst : t.src;
+    const packet::Addr& remote = in ? t.src : t.dst;
+    if (!is_local(role, local)) return false;
     // The local side must name this address itself; `any` never makes a side local.
     const Sides& s = sides_[r.index];
     if (!in_cidrs(in ? s.dst : s.src, local, true)) return false;
     if (!in_cidrs(in ? s.src : s.dst, remote, false)) return false;
-    if (icmp_proto(pkt.proto)) {
-        if (r.icmp_type && *r.icmp_type != pkt.icmp_type) return false;
-        if (r.icmp_code && *r.icmp_code != pkt.icmp_code) return false;
+    if (icmp_proto(t.proto)) {
+        if (r.icmp_type && *r.icmp_type != t.icmp_type) return false;
+        if (r.icmp_code && *r.icmp_code != t.icmp_code) return false;
         return true;
     }
-    return in_ports(r.sport, pkt.sport) && in_ports(r.dport, pkt.dport);
+    return in_ports(r.sport, t.sport) && in_ports(r.dport, t.dport);
 }
 
-const policy::Rule* Model::classify(uint32_t role, const Packet& pkt) const {
+const policy::Rule* Model::first_match(uint32_t role, const Tuple& t) const {
     for (const auto& r : policy_.rules)
-        if (policy_.rule_enabled(r) && matches(r, role, pkt.dir, pkt)) return &r;
+        if (policy_.rule_enabled(r) && matches(r, role, t)) return &r;
     return nullptr;
 }
 
+const policy::Rule* Model::classify(uint32_t role, const Packet& pkt) const {
+    Tuple t{pkt.dir, pkt.proto, pkt.src, pkt.dst, 0, 0, pkt.icmp_type, pkt.icmp_code};
+    if (port_proto(pkt.proto)) {
+        t.sport = pkt.sport;
+        t.dport = pkt.dport;
+    }
+    return first_match(role, t);
+}
+
+// Step 10 (and proto_unsupported, which takes the same verdict).
 Verdict Model::no_rule(uint32_t role, Dir dir, uint32_t reason_override) const {
     bool in = dir == Dir::ingress;
-    uint32_t reason = role == EF_ROLE_EXTERNAL
-                          ? (in ? EF_R_DEFAULT_EXTERNAL_INGRESS : EF_R_DEFAULT_EXTERNAL_EGRESS)
-                          : (in ? EF_R_DEFAULT_INTERNAL_INGRESS : EF_R_DEFAULT_INTERNAL_EGRESS);
+    uint32_t r = role == EF_ROLE_EXTERNAL
+                     ? (in ? EF_R_DEFAULT_EXTERNAL_INGRESS : EF_R_DEFAULT_EXTERNAL_EGRESS)
+                     : (in ? EF_R_DEFAULT_INTERNAL_INGRESS : EF_R_DEFAULT_INTERNAL_EGRESS);
     bool pass = !in && policy_.egress_mode == EF_EGRESS_TRACK_ONLY;
-    return Verdict{pass, false, reason_override < EF_R_COUNT ? reason_override : reason};
+    return Verdict{pass, false, reason_override < EF_R_COUNT ? reason_override : r};
 }
 
-Verdict Model::icmp_error(uint32_t role, const Packet& pkt) const {
-    const auto& q = *pkt.icmp_quote;
-    // The quote holds an IP header and 8 bytes of its L4 header.
-    packet::Addr src, dst;
-    uint8_t proto = 0;
-    size_t l4 = 0;
-    if (!pkt.dst.is_v4()) {
-        if (q.size() < 48) return Verdict{false, false, EF_R_MALFORMED_L4};
-        std::copy(q.begin() + 8, q.begin() + 24, src.bytes.begin());
-        std::copy(q.begin() + 24, q.begin() + 40, dst.bytes.begin());
-        proto = q[6];
-        l4 = 40;
-    } else {
-        if (q.size() < 20) return Verdict{false, false, EF_R_MALFORMED_L4};
-        size_t ihl = static_cast<size_t>(q[0] & 0x0f) * 4;
-        if (ihl < 20 || q.size() < ihl + 8) return Verdict{false, false, EF_R_MALFORMED_L4};
-        src.bytes[10] = src.bytes[11] = dst.bytes[10] = dst.bytes[11] = 0xff;
-        std::copy(q.begin() + 12, q.begin() + 16, src.bytes.begin() + 12);
-        std::copy(q.begin() + 16, q.begin() + 20, dst.bytes.begin() + 12);
-        proto = q[9];
-        l4 = ihl;
-    }
-    uint16_t sp = 0, dp = 0;
-    if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
-        sp = static_cast<uint16_t>(q[l4] << 8 | q[l4 + 1]);
-        dp = static_cast<uint16_t>(q[l4 + 2] << 8 | q[l4 + 3]);
-    }
-    bool related = ct_.count(ct_key(src, sp, dst, dp, proto, role)) > 0;
-    return Verdict{
-        related, false,
-        related ? uint32_t{EF_R_ICMP_ERROR_RELATED} : uint32_t{EF_R_ICMP_ERROR_UNRELATED}};
+// Step 5 for a well-formed quote: the error relates to a flow only if it is
+// addressed to the quoted packet's source and the quoted packet is one the
+// flow's entry accepts on the hook opposite to the error's.
+Verdict Model::icmp_error(uint32_t role, Dir dir, const FrameView& v) const {
+    const QuotedTuple& q = v.quoted;
+    if (v.dst != q.src) return reason(EF_R_ICMP_ERROR_UNRELATED);
+    Tuple quoted{opposite(dir), q.proto, q.src, q.dst, q.sport, q.dport, 0, 0};
+    auto it = ct_.find(ct_key(quoted, role));
+    if (it == ct_.end() || !accepts(it->second, quoted.dir, source_is_a(quoted)))
+        return reason(EF_R_ICMP_ERROR_UNRELATED);
+    return reason(EF_R_ICMP_ERROR_RELATED);
 }
 
-Verdict Model::run(uint32_t role, const Packet& pkt) {
-    if (pkt.vlan_tags.size() > 2) return Verdict{false, false, EF_R_MALFORMED_L2};
-    bool v6 = !pkt.dst.is_v4();
-    if (v6 && pkt.ipv6_ext.size() + (pkt.fragment ? 1 : 0) > EF_IPV6_EXT_MAX)
-        return Verdict{false, false, EF_R_MALFORMED_IPV6};
+// Steps 4-10 for a packet that is not a later fragment.
+Verdict Model::judge(uint32_t role, Dir dir, const FrameView& v) {
+    // Step 4.
+    if (!family_protocol(v.v6, v.proto)) return no_rule(role, dir, EF_R_PROTO_UNSUPPORTED);
+    if (v.l4 != L4State::ok) return reason(EF_R_MALFORMED_L4);
+    if (v.proto == IPPROTO_ICMPV6 && v.icmp_type >= 133 && v.icmp_type <= 137)
+        return reason(EF_R_ND_PASS);
 
-    // An IPv6 packet whose protocol is itself an extension header type names a
-    // header that is not there: the walk runs off the packet.
-    if (v6 && (pkt.proto == 0 || pkt.proto == 43 || pkt.proto == 44 || pkt.proto == 60) &&
-        !pkt.fragment)
-        return Verdict{false, false, EF_R_MALFORMED_IPV6};
-
-    uint32_t frag_id = v6 ? pkt.frag_id : (pkt.frag_id & 0xffff);
-    FragKey fkey{pkt.src, pkt.dst, frag_id, pkt.proto, role};
-    if (pkt.fragment && pkt.frag_offset > 0) {
-        auto f = frags_.find(fkey);
-        if (f == frags_.end()) return Verdict{false, false, EF_R_FRAGMENT_UNTRACKED};
-        return Verdict{true, true, f->second};
+    // Step 5: source quench and redirect never relate, whatever they quote.
+    if (is_icmp_error(v.proto, v.icmp_type)) {
+        if (v.proto == IPPROTO_ICMP && (v.icmp_type == 4 || v.icmp_type == 5))
+            return reason(EF_R_ICMP_ERROR_UNRELATED);
+        if (v.quote != QuoteState::ok) return reason(EF_R_MALFORMED_L4);
+        return icmp_error(role, dir, v);
     }
 
-    bool known = pkt.proto == IPPROTO_TCP || pkt.proto == IPPROTO_UDP ||
-                 (pkt.proto == IPPROTO_ICMP && !v6) || (pkt.proto == IPPROTO_ICMPV6 && v6);
-    if (!known) return no_rule(role, pkt.dir, EF_R_PROTO_UNSUPPORTED);
-    if (pkt.proto == IPPROTO_ICMPV6 && pkt.icmp_type >= 133 && pkt.icmp_type <= 137)
-        return Verdict{true, false, EF_R_ND_PASS};
-    if (is_icmp_error(pkt.proto, pkt.icmp_type)) {
-        if (!pkt.icmp_quote) return Verdict{false, false, EF_R_MALFORMED_L4};
-        return icmp_error(role, pkt);
+    // Step 6.
+    Tuple t{dir, v.proto, v.src, v.dst, 0, 0, v.icmp_type, v.icmp_code};
+    if (port_proto(v.proto)) {
+        t.sport = v.sport;
+        t.dport = v.dport;
     }
-
-    bool ports = pkt.proto == IPPROTO_TCP || pkt.proto == IPPROTO_UDP;
-    CtKey key =
-        ct_key(pkt.src, ports ? pkt.sport : 0, pkt.dst, ports ? pkt.dport : 0, pkt.proto, role);
     using namespace packet::tcp_flag;
-    bool tcp = pkt.proto == IPPROTO_TCP;
-    if (auto it = ct_.find(key); it != ct_.end()) {
+    bool tcp = v.proto == IPPROTO_TCP;
+    bool src_is_a = source_is_a(t);
+    CtKey key = ct_key(t, role);
+    if (auto it = ct_.find(key); it != ct_.end() && accepts(it->second, dir, src_is_a)) {
         uint32_t rule = it->second.rule;
-        if (tcp && (pkt.tcp_flags & RST))
+        if (tcp && (v.tcp_flags & RST))
             ct_.erase(it);
-        else if (tcp && (pkt.tcp_flags & FIN))
+        else if (tcp && (v.tcp_flags & FIN))
             it->second.closing = true;
         return Verdict{true, true, rule};
     }
-    if (tcp && (pkt.tcp_flags & (SYN | ACK)) == (SYN | ACK))
-        return Verdict{false, false, EF_R_TCP_SYNACK_UNTRACKED};
 
-    const policy::Rule* r = classify(role, pkt);
-    if (!r) return no_rule(role, pkt.dir, EF_R_COUNT);
-    if (!(tcp && (pkt.tcp_flags & RST))) ct_[key] = Flow{r->index, tcp && (pkt.tcp_flags & FIN)};
-    if (pkt.fragment && pkt.frag_offset == 0 && pkt.more_fragments) frags_[fkey] = r->index;
+    // Step 7.
+    if (tcp && (v.tcp_flags & (SYN | ACK)) == (SYN | ACK)) return reason(EF_R_TCP_SYNACK_UNTRACKED);
+
+    // Steps 8-10. A rule's entry replaces one step 6 did not accept; an RST
+    // creates none (and leaves any entry as it was).
+    const policy::Rule* r = first_match(role, t);
+    if (!r) return no_rule(role, dir, EF_R_COUNT);
+    if (!(tcp && (v.tcp_flags & RST)))
+        ct_[key] = Flow{r->index, tcp && (v.tcp_flags & FIN) != 0, dir, src_is_a};
     return Verdict{true, true, r->index};
 }
 
-// Interim: reads the frame with packet::parse_frame until the model's own
-// frame reader lands.
-Verdict Model::run_frame(uint32_t role, packet::Dir dir, std::span<const uint8_t> frame) {
-    auto p = packet::parse_frame(frame.data(), frame.size());
-    if (!p) return Verdict{false, false, EF_R_MALFORMED_L2};
-    p->dir = dir;
-    return run(role, *p);
+Verdict Model::run_frame(uint32_t role, Dir dir, std::span<const uint8_t> frame) {
+    // Steps 1-2: layer 2, the IP header and the datagram's extent.
+    FrameRead read = read_frame(frame);
+    if (read.reason) return reason(*read.reason);
+    const FrameView& v = read.view;
+
+    // Step 2: families, then anti-spoofing.
+    if (v.v6 && (ipv6_mapped_or_compatible(v.src) || ipv6_mapped_or_compatible(v.dst)))
+        return reason(EF_R_IPV6_MAPPED_ADDRESS);
+    if (dir == Dir::ingress && is_local(role, v.src)) return reason(EF_R_SPOOFED_SOURCE);
+
+    // Step 3: the datagram's identity (RFC 791: src, dst, protocol, id;
+    // RFC 8200: src, dst, id), plus role and direction.
+    FragKey fkey{v.src, v.dst, v.frag_id, v.v6 ? uint8_t{0} : v.proto, role, dir};
+    if (v.later_fragment()) {
+        if (uint32_t(v.frag_offset) * 8 < EF_FRAG_MIN_LATER_OFFSET)
+            return reason(v.v6 ? EF_R_MALFORMED_IPV6 : EF_R_MALFORMED_IPV4);
+        auto it = frags_.find(fkey);
+        if (it == frags_.end()) return reason(EF_R_FRAGMENT_UNTRACKED);
+        return Verdict{true, it->second.by_rule, it->second.index};
+    }
+
+    Verdict out = judge(role, dir, v);
+    if (v.first_fragment()) {
+        if (out.pass)
+            frags_[fkey] = FragVerdict{out.by_rule, out.index};
+        else
+            frags_.erase(fkey);
+    }
+    return out;
+}
+
+Verdict Model::run(uint32_t role, const Packet& pkt) {
+    std::vector<uint8_t> frame = packet::build_frame(pkt);
+    return run_frame(role, pkt.dir, frame);
 }
 
 }  // namespace model
