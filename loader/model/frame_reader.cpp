@@ -7,10 +7,6 @@
 
 #include <algorithm>
 
-extern "C" {
-#include "edgefw_abi.h"
-}
-
 namespace model {
 
 namespace {

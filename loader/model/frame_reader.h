@@ -23,6 +23,10 @@
 
 #include "packet/packet.h"
 
+extern "C" {
+#include "edgefw_abi.h"
+}
+
 namespace model {
 
 // The packet an ICMP error quotes: its IP header and first 8 L4 bytes.
