@@ -298,6 +298,7 @@ Test(model_crafted, s5_reused_id_after_rst) {
     const char* data = "tcp 192.0.2.1:80 > 131.107.155.10:40000 flags A";
     expect(e.spec(syn), true, "edge1-ext-crl-http", "SYN");
     expect(e.packet(fragment_of(data, 9, 0, true)), true, "edge1-ext-crl-http", "first");
+    expect(e.packet(fragment_of(data, 9, 100, false)), true, "edge1-ext-crl-http", "later");
     expect(e.spec("tcp 192.0.2.1:80 > 131.107.155.10:40000 flags R"), true, "edge1-ext-crl-http",
            "RST closes the flow");
     expect(e.packet(fragment_of(data, 9, 0, true)), false, "default_external_ingress",
@@ -327,6 +328,8 @@ Test(model_crafted, s5_fragments_are_keyed_by_direction_and_atomic_ones_are_not_
     Packet later = fragment_of(kDnsReply, 8, 185, false);
     later.dir = Dir::egress;
     expect(e.packet(later), false, "fragment_untracked", "the later fragment on the other hook");
+    later.dir = Dir::ingress;
+    expect(e.packet(later), true, "edge1-ext-dns", "the later fragment on its own hook");
 
     // IPv6 atomic fragment (offset 0, M clear): judged as a whole packet.
     Packet atomic = fragment_of("icmp6 [fe80::7] > [ff02::1:ff00:1] type 135", 9, 0, false);
@@ -382,6 +385,8 @@ Test(model_crafted, s7_icmpv6_error_with_a_short_body) {
         expect(e.packet(p), false, "malformed_l4", (s + ", 47-byte quote").c_str());
         p.icmp_quote->resize(48);
         expect(e.packet(p), false, "icmp_error_unrelated", (s + ", 48-byte quote").c_str());
+        (*p.icmp_quote)[0] = 0x45;  // 48 bytes, but an IPv4 header
+        expect(e.packet(p), false, "malformed_l4", (s + ", version 4 quote").c_str());
     }
 }
 
