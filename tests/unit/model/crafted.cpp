@@ -507,3 +507,59 @@ Test(model_crafted, layer_2_frames) {
     tagged.vlan_tags = {10, 20, 30};
     expect(e.packet(tagged), false, "malformed_l2", "three tags");
 }
+
+// Step 9: a rule match replaces an entry of the same key that step 6 did not
+// accept. Two local addresses talk through the NIC (both ends local, the only
+// way the same key can be refused on egress and then matched by a rule); an
+// ICMP error quoting A's packet shows which endpoint the entry holds as opener.
+Test(model_crafted, rule_match_replaces_an_entry_step_6_refused) {
+    const char* text = R"(edgefw: 1
+name: replace
+features:
+  f: {description: f}
+nodes:
+  n1:
+    interfaces:
+      external: {addresses: [198.51.100.10, 198.51.100.11]}
+rules:
+  - id: from-a
+    app: T
+    feature: f
+    proto: udp
+    src: 198.51.100.10
+    dst: any
+    dport: 9000
+  - id: from-b
+    app: T
+    feature: f
+    proto: udp
+    src: 198.51.100.11
+    sport: 9000
+    dst: any
+)";
+    policy::Diagnostics d;
+    auto p = policy::load_text(text, "replace.yaml", "", "", d);
+    cr_assert(p.has_value());
+    model::Model m(*p, "n1");
+    auto rule_of = [&](const model::Verdict& v) {
+        return v.by_rule ? p->rules.at(v.index).id : std::string(image::reason_name(v.index));
+    };
+    auto run = [&](const std::string& s) { return m.run(kExt, spec(s)); };
+    const char* a_to_b = "egress udp 198.51.100.10:1000 > 198.51.100.11:9000";
+    const char* b_to_a = "egress udp 198.51.100.11:9000 > 198.51.100.10:1000";
+    // An error leaving the node for A, quoting A's packet as one that arrived.
+    Packet err = error_quoting("egress icmp 198.51.100.11 > 198.51.100.10 type 3 code 3",
+                               spec("udp 198.51.100.10:1000 > 198.51.100.11:9000"));
+
+    cr_expect_eq(rule_of(run(a_to_b)), "from-a", "A opens the flow on egress");
+    cr_expect_eq(rule_of(m.run(kExt, err)), "icmp_error_unrelated",
+                 "A is the opener: A's packet never arrives on ingress");
+    // B's packet on the same hook is not the flow (B is not the opener): a
+    // miss, then rule from-b, whose entry replaces A's.
+    cr_expect_eq(rule_of(run(b_to_a)), "from-b", "B's packet matches its own rule");
+    cr_expect_eq(m.conntrack_entries(), 1u);
+    cr_expect_eq(rule_of(m.run(kExt, err)), "icmp_error_related",
+                 "B is the opener now: A's packet on ingress is its reply");
+    cr_expect_eq(rule_of(run(b_to_a)), "from-b", "B again: a hit");
+    cr_expect_eq(rule_of(run(a_to_b)), "from-a", "A again: a miss, replaced again");
+}
