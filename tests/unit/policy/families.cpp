@@ -242,3 +242,24 @@ Test(policy_families, lint_does_not_call_ipv4_rules_shadowed_by_ipv6_prefixes) {
     cr_assert(all.find("'v4-host' is shadowed by earlier rule 'v4-net'") != std::string::npos, "%s",
               all.c_str());
 }
+
+Test(policy_families, lint_warns_when_the_families_of_the_two_sides_never_meet) {
+    policy::Diagnostics d;
+    auto p = load(policy_with("::/0", "10.0.0.1"), d);
+    cr_assert(p);
+    lint::check(*p, d);
+    bool warned = false;
+    for (const auto& x : d.all())
+        warned = warned || (x.severity == policy::Severity::warning && x.loc.line == 6 &&
+                            x.message.find("'r1' can never match") != std::string::npos);
+    cr_assert(warned, "no warning for src ::/0 with an IPv4 dst");
+    for (const char* ok : {"any", "0.0.0.0/0"}) {
+        policy::Diagnostics d2;
+        auto q = load(policy_with(ok, "10.0.0.1"), d2);
+        cr_assert(q);
+        lint::check(*q, d2);
+        for (const auto& x : d2.all())
+            cr_assert(x.message.find("can never match") == std::string::npos, "%s: %s", ok,
+                      x.message.c_str());
+    }
+}
