@@ -1,6 +1,7 @@
 #include "policy/site.h"
 
 #include <algorithm>
+#include <map>
 
 #include "policy/yaml_reader.h"
 
@@ -55,30 +56,54 @@ std::string at_line(const Loc& l) {
     return "line " + std::to_string(l.line) + ", column " + std::to_string(l.column);
 }
 
+void report_overlap(const AddressMap& a, const AddressMap& b, Diagnostics& diags) {
+    diags.error(b.loc,
+                "site mappings " + a.from.str() + " -> " + a.to.str() + " (" + at_line(a.loc) +
+                    ") and " + b.from.str() + " -> " + b.to.str() +
+                    " overlap in their targets: addresses from both would become one "
+                    "address, and rules meant for one would apply to the other",
+                "map them onto ranges that do not overlap");
+}
+
 // Two mappings whose targets overlap make two source addresses one, unless one
-// is nested in the other and maps exactly as the outer one would anyway.
+// is nested in the other and maps exactly as the outer one would anyway (then
+// it also agrees with every mapping around that one). Sorted sweeps, so a
+// large site file stays n log n.
 void check_mappings(const std::vector<AddressMap>& maps, Diagnostics& diags) {
-    for (size_t j = 0; j < maps.size(); j++)
-        for (size_t i = 0; i < j; i++) {
-            const AddressMap &a = maps[i], &b = maps[j];
-            if (a.from == b.from) {
-                diags.error(b.loc,
-                            "site address " + b.from.str() + " is mapped twice (first at " +
-                                at_line(a.loc) + ")",
-                            "keep one mapping for it");
-                continue;
-            }
-            if (!a.to.overlaps(b.to)) continue;
-            bool consistent = (a.from.contains(b.from) && translate(a, b.from.addr) == b.to.addr) ||
-                              (b.from.contains(a.from) && translate(b, a.from.addr) == a.to.addr);
-            if (consistent) continue;
+    std::vector<size_t> order(maps.size());
+    for (size_t i = 0; i < order.size(); i++) order[i] = i;
+    auto by = [&](auto key) {
+        std::stable_sort(order.begin(), order.end(),
+                         [&](size_t x, size_t y) { return key(maps[x]) < key(maps[y]); });
+    };
+    by([](const AddressMap& m) { return m.from; });
+    for (size_t k = 1; k < order.size(); k++) {
+        const AddressMap &a = maps[std::min(order[k - 1], order[k])],
+                         &b = maps[std::max(order[k - 1], order[k])];
+        if (a.from == b.from)
             diags.error(b.loc,
-                        "site mappings " + a.from.str() + " -> " + a.to.str() + " (" +
-                            at_line(a.loc) + ") and " + b.from.str() + " -> " + b.to.str() +
-                            " overlap in their targets: addresses from both would become one "
-                            "address, and rules meant for one would apply to the other",
-                        "map them onto ranges that do not overlap");
+                        "site address " + b.from.str() + " is mapped twice (first at " +
+                            at_line(a.loc) + ")",
+                        "keep one mapping for it");
+    }
+    // Targets in address order, wider first: the enclosing targets of each are a stack.
+    by([](const AddressMap& m) { return m.to; });
+    std::map<Family, std::vector<size_t>> open;  // by family: an IPv6 ::/8 holds no IPv4
+    for (size_t idx : order) {
+        const AddressMap& m = maps[idx];
+        auto& stack = open[m.to.family];
+        while (!stack.empty() && !maps[stack.back()].to.prefix().contains(m.to.prefix()))
+            stack.pop_back();
+        if (!stack.empty()) {
+            size_t o = stack.back();
+            const AddressMap& outer = maps[o];
+            bool consistent =
+                outer.from.contains(m.from) && translate(outer, m.from.addr) == m.to.addr;
+            if (!consistent && outer.from != m.from && outer.to.overlaps(m.to))
+                report_overlap(maps[std::min(idx, o)], maps[std::max(idx, o)], diags);
         }
+        stack.push_back(idx);
+    }
 }
 
 bool all_ports(std::vector<PortRange> r) {

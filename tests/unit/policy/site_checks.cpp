@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -204,4 +205,20 @@ Test(policy_site_checks, cli_refuses_wide_management_and_takes_the_option, .time
                  0, "%s", out.c_str());
     cr_assert(out.find("site-management-1") != std::string::npos, "%s", out.c_str());
     (void)system(("rm -rf " + std::string(dir)).c_str());
+}
+
+Test(policy_site_checks, many_mappings_are_checked_quickly, .timeout = 20) {
+    // 60,000 disjoint /32 mappings, then one whose target lands inside them all.
+    std::string site = "edgefw-site: 1\naddresses:\n";
+    for (int i = 0; i < 60000; i++)
+        site += "  10." + std::to_string(i / 256 % 256) + "." + std::to_string(i % 256) +
+                ".1: 198.18." + std::to_string(i / 256 % 256) + "." + std::to_string(i % 256) +
+                "\n";
+    site += "  12.0.0.0/15: 198.18.0.0/15\n";
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = load(site);
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    cr_assert(!r.p.has_value());
+    cr_assert(r.all.find("overlap in their targets") != std::string::npos);
+    cr_assert_lt(s, 5.0, "took %.1f s", s);
 }
