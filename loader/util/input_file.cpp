@@ -22,8 +22,8 @@ const char* kind(mode_t m) {
 }
 
 std::string too_large(const std::string& path, const std::string& what, size_t size, size_t max) {
-    return "'" + path + "' is " + std::to_string(size) + " bytes: " + what +
-           "s are limited to " + std::to_string(max) + " bytes";
+    return "'" + path + "' is " + std::to_string(size) + " bytes: " + what + "s are limited to " +
+           std::to_string(max) + " bytes";
 }
 
 }  // namespace
