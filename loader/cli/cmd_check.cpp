@@ -10,7 +10,7 @@ namespace cli {
 
 int cmd_check(const PolicyArgs& a, bool json) {
     policy::Diagnostics diags;
-    auto p = policy::load(a.policy, a.site, diags);
+    auto p = policy::load(a.policy, a.site, diags, a.options);
     if (p) lint::check(*p, diags);
     size_t errors = 0, warnings = 0;
     for (const auto& d : diags.all()) (d.severity == policy::Severity::error ? errors : warnings)++;

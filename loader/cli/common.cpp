@@ -2,19 +2,20 @@
 
 #include <fmt/core.h>
 
-#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "cli/commands.h"
 #include "compile/compile.h"
 #include "image/reasons.h"
 #include "kernel/dataplane.h"
+#include "util/input_file.h"
 
 namespace cli {
 
 std::optional<policy::Policy> load_policy(const PolicyArgs& a, bool json_errors) {
     policy::Diagnostics diags;
-    auto p = policy::load(a.policy, a.site, diags);
+    auto p = policy::load(a.policy, a.site, diags, a.options);
     if (!json_errors)
         for (const auto& d : diags.all())
             if (d.severity == policy::Severity::error) std::cerr << "edgefw: " << d.str() << "\n";
@@ -81,11 +82,13 @@ std::optional<std::vector<SpecLine>> read_specs(const std::string& spec, const s
     };
     if (!spec.empty()) add(spec, "--packet", 0);
     if (!file.empty()) {
-        std::ifstream in(file);
-        if (!in) {
-            std::cerr << "edgefw: cannot read packets file '" << file << "'\n";
+        std::string err;
+        auto text = util::read_input(file, "packets file", util::kMaxInputBytes, err);
+        if (!text) {
+            std::cerr << "edgefw: " << err << "\n";
             return std::nullopt;
         }
+        std::istringstream in(*text);
         std::string line;
         for (int n = 1; std::getline(in, line); n++) {
             auto hash = line.find('#');

@@ -26,6 +26,7 @@ constexpr int kExitUsage = 2;
 struct PolicyArgs {
     std::string policy;
     std::string site;
+    policy::LoadOptions options;  // --allow-wide-management
 };
 
 // Loads and prints every diagnostic to stderr; nullopt on error.

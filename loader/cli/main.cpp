@@ -8,10 +8,17 @@
 
 namespace {
 
+void add_allow_wide(CLI::App* cmd, policy::LoadOptions& o) {
+    cmd->add_flag("--allow-wide-management", o.allow_wide_management,
+                  "accept site management entries wider than /16 (IPv4) or /48 (IPv6), or for "
+                  "every port");
+}
+
 void add_policy(CLI::App* cmd, cli::PolicyArgs& a) {
     cmd->add_option("POLICY", a.policy, "policy file (YAML)")->required()->check(CLI::ExistingFile);
     cmd->add_option("--site", a.site, "site file overriding addresses and features")
         ->check(CLI::ExistingFile);
+    add_allow_wide(cmd, a.options);
 }
 
 void add_packets(CLI::App* cmd, cli::PacketArgs& a) {
@@ -74,6 +81,7 @@ int main(int argc, char** argv) {
             ->required()
             ->check(CLI::ExistingFile);
         cmd->add_option("--site", load_args.site, "site file")->check(CLI::ExistingFile);
+        add_allow_wide(cmd, load_args.policy_options);
         cmd->add_option("--node", load_args.node, "node this host is")->required(with_ifaces);
         cmd->add_option("--instance", load_args.instance,
                         "instance name (pins under /sys/fs/bpf/edgefw/NAME)");

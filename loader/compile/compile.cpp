@@ -166,9 +166,17 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
     }
 
     for (auto& [b, sig] : new_buckets) {
-        std::vector<policy::Cidr> prefixes;
+        // Each entry's remote prefixes as the LPM trie sees them: an IPv6
+        // prefix that covers part of ::ffff:0:0/96 becomes the pieces of it
+        // outside that range, so it never matches an IPv4-mapped key.
+        std::map<uint32_t, std::vector<policy::Prefix>> keys;
+        std::vector<policy::Prefix> prefixes;
         for (uint32_t e : sig)
-            prefixes.insert(prefixes.end(), entries[e].remote.begin(), entries[e].remote.end());
+            for (const auto& c : entries[e].remote)
+                for (const auto& k : c.key_prefixes()) {
+                    keys[e].push_back(k);
+                    prefixes.push_back(k);
+                }
         std::sort(prefixes.begin(), prefixes.end());
         prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
         // An address whose longest matching prefix is q is inside every entry
@@ -176,8 +184,8 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
         for (const auto& q : prefixes) {
             Signature rsig;
             for (uint32_t e : sig)
-                for (const auto& c : entries[e].remote)
-                    if (c.contains(q)) {
+                for (const auto& k : keys[e])
+                    if (k.contains(q)) {
                         rsig.push_back(e);
                         break;
                     }

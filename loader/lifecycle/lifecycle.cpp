@@ -35,7 +35,7 @@ struct Prepared {
 
 Prepared prepare(const LoadArgs& a) {
     policy::Diagnostics diags;
-    auto p = policy::load(a.policy, a.site, diags);
+    auto p = policy::load(a.policy, a.site, diags, a.policy_options);
     if (!p) {
         std::string msg = "policy " + a.policy + " has errors, nothing changed:";
         for (const auto& d : diags.all())
@@ -197,6 +197,7 @@ void arm_confirm(const LoadArgs& a, uint64_t generation, const json& previous) {
             LoadArgs back;
             back.policy = previous["policy"];
             back.site = previous["site"];
+            back.policy_options.allow_wide_management = true;  // it was running
             back.node = previous["node"];
             back.instance = a.instance;
             back.force = true;

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "policy/policy.h"
+
 namespace lifecycle {
 
 struct IfaceArg {
@@ -17,6 +19,7 @@ struct IfaceArg {
 struct LoadArgs {
     std::string policy;
     std::string site;
+    policy::LoadOptions policy_options;  // --allow-wide-management
     std::string node;
     std::vector<IfaceArg> ifaces;  // load only; reload keeps the instance's
     std::string mode = "auto";     // XDP: auto (native, else generic) | native | generic

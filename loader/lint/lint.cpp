@@ -32,6 +32,15 @@ bool covers(const Entry& a, const Entry& b) {
     return ranges_cover(a.dport, b.dport) && ranges_cover(a.sport, b.sport);
 }
 
+// Whether some packet can match the entry: a local address and a remote
+// prefix of the same family (an IPv6 prefix, ::/0 too, never matches IPv4).
+bool families_meet(const Entry& e) {
+    for (const auto& l : e.local)
+        for (const auto& r : e.remote)
+            if (r.is_any() || r.is_v4() == l.is_v4()) return true;
+    return false;
+}
+
 std::string join(const std::set<std::string>& s) {
     std::string out;
     for (const auto& x : s) out += (out.empty() ? "" : ", ") + x;
@@ -44,10 +53,13 @@ void check(const policy::Policy& p, policy::Diagnostics& diags) {
     // (later rule, earlier rule) -> where; (rule, later rule) -> where
     std::map<std::pair<const policy::Rule*, const policy::Rule*>, std::set<std::string>> shadowed,
         redundant;
-    std::set<const policy::Rule*> placed;
+    std::set<const policy::Rule*> placed, meets;
     for (const auto& [node, _] : p.nodes) {
         auto entries = compile::place(p, node);
-        for (const auto& e : entries) placed.insert(e.rule);
+        for (const auto& e : entries) {
+            placed.insert(e.rule);
+            if (families_meet(e)) meets.insert(e.rule);
+        }
         for (size_t i = 0; i < entries.size(); i++)
             for (size_t j = 0; j < entries.size(); j++) {
                 if (i == j || entries[i].rule == entries[j].rule) continue;
@@ -89,6 +101,13 @@ void check(const policy::Policy& p, policy::Diagnostics& diags) {
                               "' can never match: neither its src nor its dst "
                               "names an address of any node's interface",
                           "name a node address, a VIP with backends, or NODE.ROLE");
+        } else if (!meets.count(&r)) {
+            diags.warning(r.loc,
+                          "rule '" + r.id +
+                              "' can never match: where one side names a node address, the "
+                              "other side holds only prefixes of the other family",
+                          "an IPv6 prefix (::/0 too) matches IPv6 addresses only, an IPv4 prefix "
+                          "(0.0.0.0/0 too) IPv4 only: write any for both families");
         }
     }
     // A node that backs some VIP of a role is a pool member for that role; a VIP

@@ -1,18 +1,26 @@
 #include "pcap/reader.h"
 
 #include <pcap/pcap.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "model/model.h"
+#include "util/input_file.h"
 
 namespace capture {
 
 bool read_frames(const std::string& path, const std::function<bool(const Frame&)>& fn,
                  std::string& err) {
     char errbuf[PCAP_ERRBUF_SIZE] = {};
-    pcap_t* pc = pcap_open_offline(path.c_str(), errbuf);
+    int fd = util::open_input(path, "capture", err);  // a regular file: never a FIFO or device
+    if (fd < 0) return false;
+    FILE* file = fdopen(fd, "rb");
+    if (file == nullptr) close(fd);
+    pcap_t* pc = file ? pcap_fopen_offline(file, errbuf) : nullptr;  // owns file from here
     if (pc == nullptr) {
+        if (file) fclose(file);
         err = "cannot read capture '" + path + "': " + errbuf;
         return false;
     }

@@ -1,14 +1,13 @@
 // Policy file -> Policy: schema checks, then name resolution, then the site
 // file's overrides. All errors are collected; nothing is returned if any.
-#include <fstream>
 #include <functional>
 #include <regex>
 #include <set>
-#include <sstream>
 
 #include "policy/policy.h"
 #include "policy/site.h"
 #include "policy/yaml_reader.h"
+#include "util/input_file.h"
 
 namespace policy {
 
@@ -38,12 +37,16 @@ class PolicyLoader {
     void read_rules(const YAML::Node& n);
     void read_rule(const YAML::Node& n, uint32_t index);
     void read_summary(const YAML::Node& n);
-    std::optional<packet::Addr> address(const YAML::Node& n, const std::string& what);
+    // `owner`: an address a node interface or a VIP holds (not a backend,
+    // which repeats one), checked for collisions the site file makes.
+    std::optional<packet::Addr> address(const YAML::Node& n, const std::string& what,
+                                        bool owner = true);
     std::optional<uint32_t> role(const YAML::Node& n, const std::string& what);
     AddrExpr resolve(const RawExpr& raw, const std::string& what);
     void resolve_name(const std::string& name, const Loc& where, const std::string& what,
                       AddrExpr& out, std::vector<std::string>& stack);
     void apply_site(const Site& site);
+    void check_site_collisions(const Site& site);
     void cross_check();
 
     YamlReader y_;
@@ -51,19 +54,33 @@ class PolicyLoader {
     std::map<std::string, RawObject> objects_;
     std::vector<std::pair<RawExpr, RawExpr>> rule_exprs_;  // src, dst per rule
     const Site* site_ = nullptr;
+    struct Held {
+        packet::Addr original, mapped;
+        std::string what;
+        Loc loc;
+    };
+    std::vector<Held> held_;  // with a site file: every address a node or VIP holds
 };
 
-std::optional<packet::Addr> PolicyLoader::address(const YAML::Node& n, const std::string& what) {
+std::optional<packet::Addr> PolicyLoader::address(const YAML::Node& n, const std::string& what,
+                                                  bool owner) {
     auto s = y_.string(n, what);
     if (!s) return std::nullopt;
+    if (auto v4 = ipv4_form_of_mapped(*s); v4 && s->find('/') == std::string::npos) {
+        y_.diags().error(y_.loc(n), what + " '" + *s + "' is an IPv4-mapped IPv6 address",
+                         "write it as " + *v4 + ": IPv4 addresses are written as IPv4");
+        return std::nullopt;
+    }
     auto a = packet::parse_addr(*s);
     if (!a) {
         y_.diags().error(y_.loc(n), what + " '" + *s + "' is not an IPv4 or IPv6 address",
                          "write a single address such as 192.0.2.10 or 2001:db8::10");
         return std::nullopt;
     }
-    if (site_) return site_->map_address(*a);
-    return a;
+    if (!site_) return a;
+    packet::Addr mapped = site_->map_address(*a);
+    if (owner) held_.push_back(Held{*a, mapped, what, y_.loc(n)});
+    return mapped;
 }
 
 std::optional<uint32_t> PolicyLoader::role(const YAML::Node& n, const std::string& what) {
@@ -213,7 +230,7 @@ void PolicyLoader::read_vips(const YAML::Node& n) {
                     y_.diags().error(y_.loc(jt->first),
                                      what + " names a backend on undefined node '" + node + "'",
                                      "define the node under nodes: or fix the name");
-                if (auto a = address(jt->second, what + " backend")) v.backends[node] = *a;
+                if (auto a = address(jt->second, what + " backend", false)) v.backends[node] = *a;
             }
         p_.vips[v.name] = v;
     }
@@ -463,9 +480,40 @@ std::optional<Policy> PolicyLoader::run(const std::string& text, const Site* sit
         p_.rules[i].dst = resolve(rule_exprs_[i].second, "rule '" + p_.rules[i].id + "' dst");
     }
     cross_check();
+    if (site) check_site_collisions(*site);
     if (site) apply_site(*site);
     if (y_.diags().has_errors()) return std::nullopt;
     return p_;
+}
+
+// Distinct addresses of nodes and VIPs must stay distinct once the site file
+// maps them: else one node would hold another's address (or a VIP's), and the
+// rules of one would be enforced for the other.
+void PolicyLoader::check_site_collisions(const Site& site) {
+    std::map<packet::Addr, const Held*> first;
+    std::set<std::pair<packet::Addr, packet::Addr>> reported;
+    for (const auto& h : held_) {
+        auto [it, fresh] = first.emplace(h.mapped, &h);
+        const Held& f = *it->second;
+        if (fresh || f.original == h.original) continue;
+        if (!reported.insert({f.original, h.original}).second) continue;
+        // Phrase it from the address a mapping moved (h, unless only f moved).
+        const Held* moved = h.original != h.mapped ? &h : &f;
+        const Held* other = moved == &h ? &f : &h;
+        const AddressMap* m = mapping_of(site, moved->original);
+        std::string by =
+            m ? "site mapping " + m->from.str() + " -> " + m->to.str() : "the site file";
+        Loc where = m ? m->loc : Loc{site.file, 0, 0};
+        auto at = [](const Held& x) { return x.loc.file + ":" + std::to_string(x.loc.line); };
+        y_.diags().error(where,
+                         by + " puts " + moved->what + " " + moved->original.str() + " (" +
+                             at(*moved) + ") on " + h.mapped.str() +
+                             (other->original == other->mapped
+                                  ? ", which is " + other->what + " (" + at(*other) + ")"
+                                  : ", which " + other->what + " " + other->original.str() + " (" +
+                                        at(*other) + ") also becomes"),
+                         "map every node and VIP address to an address of its own");
+    }
 }
 
 void PolicyLoader::apply_site(const Site& site) {
@@ -509,22 +557,11 @@ void PolicyLoader::apply_site(const Site& site) {
     for (uint32_t i = 0; i < p_.rules.size(); i++) p_.rules[i].index = i;
 }
 
-std::optional<std::string> read_file(const std::string& path, Diagnostics& diags) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        diags.error(Loc{path, 0, 0}, "cannot read '" + path + "'",
-                    "check the path and permissions");
-        return std::nullopt;
-    }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    std::string text = ss.str();
-    if (text.size() > kMaxPolicyBytes) {
-        diags.error(
-            Loc{path, 0, 0}, "'" + path + "' is " + std::to_string(text.size()) + " bytes",
-            "policy and site files are limited to " + std::to_string(kMaxPolicyBytes) + " bytes");
-        return std::nullopt;
-    }
+std::optional<std::string> read_file(const std::string& path, const std::string& what,
+                                     Diagnostics& diags) {
+    std::string err;
+    auto text = util::read_input(path, what, kMaxPolicyBytes, err);
+    if (!text) diags.error(Loc{path, 0, 0}, err);
     return text;
 }
 
@@ -532,10 +569,10 @@ std::optional<std::string> read_file(const std::string& path, Diagnostics& diags
 
 std::optional<Policy> load_text(const std::string& policy_text, const std::string& policy_name,
                                 const std::string& site_text, const std::string& site_name,
-                                Diagnostics& diags) {
+                                Diagnostics& diags, const LoadOptions& opts) {
     std::optional<Site> site;
     if (!site_name.empty()) {
-        site = parse_site(site_text, site_name, diags);
+        site = parse_site(site_text, site_name, diags, opts);
         if (!site) return std::nullopt;
     }
     PolicyLoader loader(policy_name, diags);
@@ -543,12 +580,12 @@ std::optional<Policy> load_text(const std::string& policy_text, const std::strin
 }
 
 std::optional<Policy> load(const std::string& policy_path, const std::string& site_path,
-                           Diagnostics& diags) {
-    auto text = read_file(policy_path, diags);
+                           Diagnostics& diags, const LoadOptions& opts) {
+    auto text = read_file(policy_path, "policy file", diags);
     std::optional<std::string> site_text = std::string();
-    if (!site_path.empty()) site_text = read_file(site_path, diags);
+    if (!site_path.empty()) site_text = read_file(site_path, "site file", diags);
     if (!text || !site_text) return std::nullopt;
-    return load_text(*text, policy_path, *site_text, site_path, diags);
+    return load_text(*text, policy_path, *site_text, site_path, diags, opts);
 }
 
 }  // namespace policy

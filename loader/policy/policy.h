@@ -130,14 +130,25 @@ inline constexpr size_t kMaxObjects = 65536;
 // otherwise multiply without bound.
 inline constexpr size_t kMaxExpandedTerms = 65536;
 
+// Site management entries wider than these, or open to every port, are errors
+// unless LoadOptions::allow_wide_management.
+inline constexpr int kMaxManagementV4Plen = 16;
+inline constexpr int kMaxManagementV6Plen = 48;
+
+struct LoadOptions {
+    // --allow-wide-management: accept management entries wider than /16 (IPv4)
+    // or /48 (IPv6), or with `dport: any`.
+    bool allow_wide_management = false;
+};
+
 // Reads, checks and resolves a policy and an optional site file. Returns the
 // policy only when there is no error; diagnostics holds every problem found.
 std::optional<Policy> load(const std::string& policy_path, const std::string& site_path,
-                           Diagnostics& diags);
+                           Diagnostics& diags, const LoadOptions& opts = {});
 
 // Same, from text (for tests and fuzzing); `name` is used in locations.
 std::optional<Policy> load_text(const std::string& policy_text, const std::string& policy_name,
                                 const std::string& site_text, const std::string& site_name,
-                                Diagnostics& diags);
+                                Diagnostics& diags, const LoadOptions& opts = {});
 
 }  // namespace policy

@@ -29,7 +29,14 @@ struct Site {
     std::optional<Cidr> map_cidr(const Cidr& c, std::string& err) const;
 };
 
-std::optional<Site> parse_site(const std::string& text, const std::string& file,
-                               Diagnostics& diags);
+// Besides the schema, refuses: one address mapped twice, mappings whose
+// targets overlap (two ranges would become one), and, unless
+// opts.allow_wide_management, management entries wider than /16 (IPv4) or
+// /48 (IPv6) or for every port.
+std::optional<Site> parse_site(const std::string& text, const std::string& file, Diagnostics& diags,
+                               const LoadOptions& opts = {});
+
+// The mapping that translates `a` (the longest containing it), if any.
+const AddressMap* mapping_of(const Site& site, const packet::Addr& a);
 
 }  // namespace policy

@@ -1,8 +1,12 @@
 #include "policy/yaml_reader.h"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <map>
+#include <sstream>
 
 namespace policy {
 
@@ -30,6 +34,58 @@ std::optional<long long> to_integer(const std::string& s) {
     return v;
 }
 
+// Finds keys that appear twice in one mapping. yaml-cpp keeps one of them
+// silently, so this reads the event stream itself: aliases are events, never
+// expanded, so the pass is linear in the text.
+class DuplicateKeys : public YAML::EventHandler {
+  public:
+    struct Found {
+        std::string key;
+        YAML::Mark first, second;
+    };
+    std::vector<Found> found;
+
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& m, YAML::anchor_t) override { value(m, nullptr); }
+    void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { value(m, nullptr); }
+    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                  const std::string& v) override {
+        value(m, &v);
+    }
+    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+        value(m, nullptr);
+        stack_.push_back(Level{false, false, {}});
+    }
+    void OnSequenceEnd() override { stack_.pop_back(); }
+    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+        value(m, nullptr);
+        stack_.push_back(Level{true, false, {}});
+    }
+    void OnMapEnd() override { stack_.pop_back(); }
+
+  private:
+    struct Level {
+        bool map;
+        bool at_value;  // the next node is a value (else a key)
+        std::map<std::string, YAML::Mark> keys;
+    };
+    // A node starts; in a mapping it alternates key, value. Only scalar keys
+    // are compared (a complex key is never a schema key anyway).
+    void value(const YAML::Mark& m, const std::string* scalar) {
+        if (stack_.empty() || !stack_.back().map) return;
+        Level& l = stack_.back();
+        if (!l.at_value && scalar) {
+            auto [it, fresh] = l.keys.emplace(*scalar, m);
+            if (!fresh) found.push_back(Found{*scalar, it->second, m});
+        }
+        l.at_value = !l.at_value;
+    }
+    std::vector<Level> stack_;
+};
+
 }  // namespace
 
 Loc YamlReader::loc(const YAML::Node& n) const {
@@ -40,7 +96,18 @@ Loc YamlReader::loc(const YAML::Node& n) const {
 
 std::optional<YAML::Node> YamlReader::parse(const std::string& text) {
     try {
-        return YAML::Load(text);
+        YAML::Node root = YAML::Load(text);
+        std::istringstream in(text);
+        YAML::Parser parser(in);
+        DuplicateKeys dups;
+        parser.HandleNextDocument(dups);
+        for (const auto& d : dups.found)
+            diags_.error(Loc{file_, d.second.line + 1, d.second.column + 1},
+                         "duplicate key '" + d.key + "' (first at line " +
+                             std::to_string(d.first.line + 1) + ", column " +
+                             std::to_string(d.first.column + 1) + "): YAML keeps only one of them",
+                         "remove one, or merge the two entries into one");
+        return root;
     } catch (const YAML::Exception& e) {
         diags_.error(Loc{file_, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg,
                      "fix the YAML syntax at this position");
