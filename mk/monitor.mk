@@ -6,21 +6,22 @@
 #   make monitor-static          dashboard structure + alert rules (promtool check rules)
 #   make monitor-systemd-verify  systemd-analyze verify of edgefw-exporter.service
 
-# Debian's libcpp-httplib is a compiled library, not header-only.
-LDLIBS += -lcpp-httplib
+# The exporter's HTTP server: Debian's libmicrohttpd (its own limits on memory,
+# connections and time per connection; loader/monitor/exporter.cpp).
+LDLIBS += -lmicrohttpd
 
-# The exporter's header and library come from libcpp-httplib-dev (also listed in
+# The exporter's header and library come from libmicrohttpd-dev (also listed in
 # tools/install-deps.sh); checked here so a tree whose deps stamp predates it still builds.
 MONITOR_DEPS_STAMP := $(BUILD)/.monitor-deps-installed
 $(MONITOR_DEPS_STAMP): | $(DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
-	$(Q)if ! dpkg-query -W -f='$${Status}' libcpp-httplib-dev 2>/dev/null | grep -q "install ok installed"; then \
+	$(Q)if ! dpkg-query -W -f='$${Status}' libmicrohttpd-dev 2>/dev/null | grep -q "install ok installed"; then \
 	  if [ "$$(id -u)" -ne 0 ]; then \
-	    echo "edgefw: missing libcpp-httplib-dev; run as root or: apt-get install libcpp-httplib-dev" >&2; exit 1; \
+	    echo "edgefw: missing libmicrohttpd-dev; run as root or: apt-get install libmicrohttpd-dev" >&2; exit 1; \
 	  fi; \
-	  echo "edgefw: installing libcpp-httplib-dev"; \
+	  echo "edgefw: installing libmicrohttpd-dev"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libcpp-httplib-dev; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libmicrohttpd-dev; \
 	fi
 	$(Q)touch $@
 $(BUILD)/obj/loader/monitor/exporter.o $(BUILD)/asan/obj/loader/monitor/exporter.o: | $(MONITOR_DEPS_STAMP)
