@@ -3,6 +3,8 @@
 #
 #   make monitor-test            tests/monitor/prometheus.sh: real Prometheus scraping the
 #                                exporter over a netns topology (root; 77 = skip)
+#   make monitor-bounds          tests/monitor/bounds.sh: the exporter's limits under 60,000
+#                                header fields and 200 slow clients (root; 77 = skip)
 #   make monitor-static          dashboard structure + alert rules (promtool check rules)
 #   make monitor-systemd-verify  systemd-analyze verify of edgefw-exporter.service
 
@@ -26,7 +28,7 @@ $(MONITOR_DEPS_STAMP): | $(DEPS_STAMP)
 	$(Q)touch $@
 $(BUILD)/obj/loader/monitor/exporter.o $(BUILD)/asan/obj/loader/monitor/exporter.o: | $(MONITOR_DEPS_STAMP)
 
-.PHONY: monitor-test monitor-static monitor-systemd-verify install-exporter
+.PHONY: monitor-test monitor-bounds monitor-static monitor-systemd-verify install-exporter
 
 monitor-static: | $(DEPS_STAMP)
 	$(call msg,TEST,tests/monitor/static.sh)
@@ -38,6 +40,11 @@ monitor-test: $(BUILD)/edgefw
 	$(call msg,TEST,tests/monitor/prometheus.sh)
 	$(Q)rc=0; tests/monitor/prometheus.sh || rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo "monitor-test: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
+
+monitor-bounds: $(BUILD)/edgefw
+	$(call msg,TEST,tests/monitor/bounds.sh)
+	$(Q)rc=0; tests/monitor/bounds.sh || rc=$$?; \
+	if [ $$rc -eq 77 ]; then echo "monitor-bounds: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
 
 $(BUILD)/systemd/edgefw-exporter.service: tools/systemd/edgefw-exporter.service.in
 	$(Q)mkdir -p $(@D)
@@ -65,4 +72,4 @@ uninstall-exporter:
 	rm -f $(DESTDIR)$(UNITDIR)/edgefw-exporter.service
 .PHONY: uninstall-exporter
 
-CHECK_EXTRA += monitor-static monitor-systemd-verify monitor-test
+CHECK_EXTRA += monitor-static monitor-systemd-verify monitor-test monitor-bounds
