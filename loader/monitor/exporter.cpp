@@ -361,9 +361,9 @@ int run_exporter(const ExporterArgs& a) {
     }
     if (!is_loopback(reinterpret_cast<sockaddr*>(&sa)))
         std::fprintf(stderr,
-                     "edgefw: exporter: warning: %s is not a loopback address: anyone who can "
-                     "reach it reads the policy's rule names and counters (no authentication); "
-                     "prefer --listen 127.0.0.1:PORT behind a proxy or firewall\n",
+                     "edgefw: exporter: warning: %s is not a loopback address: whoever reaches it "
+                     "reads the policy's rule names and counters (there is no authentication); "
+                     "keep it on 127.0.0.1 or behind a firewall\n",
                      a.listen.c_str());
 
     // SIGINT/SIGTERM end the loop through a signalfd.
