@@ -100,7 +100,7 @@ struct Conn {
 // The server: libmicrohttpd driven from this one thread (MHD_USE_EPOLL without an
 // internal thread), so its callbacks, the bounds below and the scrapes never race.
 // libmicrohttpd holds each request head in a fixed pool per connection
-// (kLimits.pool), answers 431 when it does not fit and closes the connection, and
+// (Limits::pool), answers 431 when it does not fit and closes the connection, and
 // caps the connections it accepts. On top of it, what it has no option for:
 //  - at most `connections` open: a new one past that closes the connection that
 //    has been longest in its current phase, so slow clients cannot lock a scrape out;
@@ -291,13 +291,18 @@ class Server {
             return MHD_YES;
         }
         std::string path = url;
-        if (path == "/metrics")
-            return reply(connection, MHD_HTTP_OK,
-                         to_prometheus(snapshot(self->instances_.current())),
-                         kPrometheusContentType);
-        if (path == "/")
-            return reply(connection, MHD_HTTP_OK, to_html(snapshot(self->instances_.current())),
-                         "text/html; charset=utf-8");
+        try {
+            if (path == "/metrics")
+                return reply(connection, MHD_HTTP_OK,
+                             to_prometheus(snapshot(self->instances_.current())),
+                             kPrometheusContentType);
+            if (path == "/")
+                return reply(connection, MHD_HTTP_OK, to_html(snapshot(self->instances_.current())),
+                             "text/html; charset=utf-8");
+        } catch (const std::exception& e) {
+            return reply(connection, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                         std::string("edgefw exporter: ") + e.what() + "\n", "text/plain");
+        }
         return reply(connection, MHD_HTTP_NOT_FOUND, "", nullptr);
     }
 
