@@ -14,7 +14,7 @@ LDLIBS += -lmicrohttpd
 
 # The exporter's header and library come from libmicrohttpd-dev (also listed in
 # tools/install-deps.sh); checked here so a tree whose deps stamp predates it still builds.
-MONITOR_DEPS_STAMP := $(BUILD)/.monitor-deps-installed
+MONITOR_DEPS_STAMP := $(BUILD)/.monitor-microhttpd-installed
 $(MONITOR_DEPS_STAMP): | $(DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
 	$(Q)if ! dpkg-query -W -f='$${Status}' libmicrohttpd-dev 2>/dev/null | grep -q "install ok installed"; then \
