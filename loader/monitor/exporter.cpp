@@ -290,20 +290,28 @@ class Server {
             *req_cls = const_cast<char*>(&kAnswerNow);
             return MHD_YES;
         }
-        std::string path = url;
+        std::string path = url, body;
+        const char* type = nullptr;
+        unsigned status = MHD_HTTP_OK;
         try {
-            if (path == "/metrics")
-                return reply(connection, MHD_HTTP_OK,
-                             to_prometheus(snapshot(self->instances_.current())),
-                             kPrometheusContentType);
-            if (path == "/")
-                return reply(connection, MHD_HTTP_OK, to_html(snapshot(self->instances_.current())),
-                             "text/html; charset=utf-8");
+            if (path == "/metrics") {
+                body = to_prometheus(snapshot(self->instances_.current()));
+                type = kPrometheusContentType;
+            } else if (path == "/") {
+                body = to_html(snapshot(self->instances_.current()));
+                type = "text/html; charset=utf-8";
+            } else {
+                status = MHD_HTTP_NOT_FOUND;
+            }
         } catch (const std::exception& e) {
-            return reply(connection, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                         std::string("edgefw exporter: ") + e.what() + "\n", "text/plain");
+            status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+            body = std::string("edgefw exporter: ") + e.what() + "\n";
+            type = "text/plain";
         }
-        return reply(connection, MHD_HTTP_NOT_FOUND, "", nullptr);
+        // The time to send the answer counts from now, not from the request: a large
+        // exposition takes a while to render.
+        if (Conn* c = conn_of(connection)) c->since = Clock::now();
+        return reply(connection, status, body, type);
     }
 
     static constexpr char kAnswerNow = 0;  // *req_cls of a GET or HEAD being read
