@@ -102,7 +102,10 @@ for _ in 1 2 3 4 5; do
   [ "$(cut -f2 <<<"$out")" = 200 ] || fail "scrape after the slow clients: $out"
 done
 http "http://127.0.0.1:$eport/metrics" >"$tmp/metrics1" || fail "no /metrics afterwards"
-diff <(grep '^# ' "$tmp/metrics0") <(grep '^# ' "$tmp/metrics1") >/dev/null || fail "families changed"
+# Every family of the first scrape is still there (the link's own IPv6 traffic may
+# have hit a rule meanwhile, which can add series).
+missing=$(comm -23 <(grep '^# TYPE' "$tmp/metrics0" | sort) <(grep '^# TYPE' "$tmp/metrics1" | sort))
+[ -z "$missing" ] || fail "families gone after the slow clients: $missing"
 grep -qx "edgefw_up{instance_name=\"$inst\"} 1" "$tmp/metrics1" || fail "instance not up afterwards"
 fds=$(find "/proc/$exporter/fd" -mindepth 1 | wc -l)
 kill -0 "$exporter" || fail "exporter exited"
