@@ -3,29 +3,32 @@
 #
 #   make monitor-test            tests/monitor/prometheus.sh: real Prometheus scraping the
 #                                exporter over a netns topology (root; 77 = skip)
+#   make monitor-bounds          tests/monitor/bounds.sh: the exporter's limits under 60,000
+#                                header fields and 200 slow clients (root; 77 = skip)
 #   make monitor-static          dashboard structure + alert rules (promtool check rules)
 #   make monitor-systemd-verify  systemd-analyze verify of edgefw-exporter.service
 
-# Debian's libcpp-httplib is a compiled library, not header-only.
-LDLIBS += -lcpp-httplib
+# The exporter's HTTP server: Debian's libmicrohttpd (its own limits on memory,
+# connections and time per connection; loader/monitor/exporter.cpp).
+LDLIBS += -lmicrohttpd
 
-# The exporter's header and library come from libcpp-httplib-dev (also listed in
+# The exporter's header and library come from libmicrohttpd-dev (also listed in
 # tools/install-deps.sh); checked here so a tree whose deps stamp predates it still builds.
-MONITOR_DEPS_STAMP := $(BUILD)/.monitor-deps-installed
+MONITOR_DEPS_STAMP := $(BUILD)/.monitor-microhttpd-installed
 $(MONITOR_DEPS_STAMP): | $(DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
-	$(Q)if ! dpkg-query -W -f='$${Status}' libcpp-httplib-dev 2>/dev/null | grep -q "install ok installed"; then \
+	$(Q)if ! dpkg-query -W -f='$${Status}' libmicrohttpd-dev 2>/dev/null | grep -q "install ok installed"; then \
 	  if [ "$$(id -u)" -ne 0 ]; then \
-	    echo "edgefw: missing libcpp-httplib-dev; run as root or: apt-get install libcpp-httplib-dev" >&2; exit 1; \
+	    echo "edgefw: missing libmicrohttpd-dev; run as root or: apt-get install libmicrohttpd-dev" >&2; exit 1; \
 	  fi; \
-	  echo "edgefw: installing libcpp-httplib-dev"; \
+	  echo "edgefw: installing libmicrohttpd-dev"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libcpp-httplib-dev; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libmicrohttpd-dev; \
 	fi
 	$(Q)touch $@
 $(BUILD)/obj/loader/monitor/exporter.o $(BUILD)/asan/obj/loader/monitor/exporter.o: | $(MONITOR_DEPS_STAMP)
 
-.PHONY: monitor-test monitor-static monitor-systemd-verify install-exporter
+.PHONY: monitor-test monitor-bounds monitor-static monitor-systemd-verify install-exporter
 
 monitor-static: | $(DEPS_STAMP)
 	$(call msg,TEST,tests/monitor/static.sh)
@@ -37,6 +40,11 @@ monitor-test: $(BUILD)/edgefw
 	$(call msg,TEST,tests/monitor/prometheus.sh)
 	$(Q)rc=0; tests/monitor/prometheus.sh || rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo "monitor-test: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
+
+monitor-bounds: $(BUILD)/edgefw
+	$(call msg,TEST,tests/monitor/bounds.sh)
+	$(Q)rc=0; tests/monitor/bounds.sh || rc=$$?; \
+	if [ $$rc -eq 77 ]; then echo "monitor-bounds: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
 
 $(BUILD)/systemd/edgefw-exporter.service: tools/systemd/edgefw-exporter.service.in
 	$(Q)mkdir -p $(@D)
@@ -64,4 +72,4 @@ uninstall-exporter:
 	rm -f $(DESTDIR)$(UNITDIR)/edgefw-exporter.service
 .PHONY: uninstall-exporter
 
-CHECK_EXTRA += monitor-static monitor-systemd-verify monitor-test
+CHECK_EXTRA += monitor-static monitor-systemd-verify monitor-test monitor-bounds

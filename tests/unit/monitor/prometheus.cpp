@@ -2,7 +2,9 @@
 // the --watch screen and --listen parsing: pure functions over snapshots.
 #include "monitor/prometheus.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 
 #include <map>
 #include <regex>
@@ -276,4 +278,29 @@ Test(monitor_exporter, parses_listen) {
     cr_assert_not(monitor::parse_listen("127.0.0.1:99999", &host, &port, &err));
     cr_assert_not(monitor::parse_listen(":80", &host, &port, &err));
     cr_assert_not(monitor::parse_listen("h:8x", &host, &port, &err));
+}
+
+Test(monitor_exporter, loopback) {
+    auto v4 = [](const char* a) {
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        inet_pton(AF_INET, a, &sa.sin_addr);
+        return monitor::is_loopback(reinterpret_cast<sockaddr*>(&sa));
+    };
+    auto v6 = [](const char* a) {
+        sockaddr_in6 sa{};
+        sa.sin6_family = AF_INET6;
+        inet_pton(AF_INET6, a, &sa.sin6_addr);
+        return monitor::is_loopback(reinterpret_cast<sockaddr*>(&sa));
+    };
+    cr_assert(v4("127.0.0.1"));
+    cr_assert(v4("127.255.0.9"));
+    cr_assert_not(v4("0.0.0.0"));
+    cr_assert_not(v4("198.18.155.30"));
+    cr_assert_not(v4("128.0.0.1"));
+    cr_assert(v6("::1"));
+    cr_assert(v6("::ffff:127.0.0.1"));
+    cr_assert_not(v6("::"));
+    cr_assert_not(v6("::ffff:10.0.0.1"));
+    cr_assert_not(v6("fe80::1"));
 }
