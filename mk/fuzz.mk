@@ -78,8 +78,11 @@ define fuzz_run
 	$(FUZZ_ENV) $(FUZZ_DIR)/fuzz_$(1) $(FUZZ_RUN_FLAGS) -max_total_time=$(2) $(3) $$dict \
 	  -artifact_prefix=$(FUZZ_DIR)/artifacts/$(1)- \
 	  $(FUZZ_DIR)/corpus/$(1) tests/fuzz/corpus/$(1) > $(FUZZ_DIR)/$(1).log 2>&1 \
-	  || { tail -n 60 $(FUZZ_DIR)/$(1).log; echo "fuzz: $(1) failed; input in $(FUZZ_DIR)/artifacts/, log $(FUZZ_DIR)/$(1).log" >&2; exit 1; }; \
-	grep -E '^stat::number_of_executed_units|^stat::average_exec_per_sec|^fuzz_$(1): ' \
+	  || { tail -n 30 $(FUZZ_DIR)/$(1).log; \
+	       awk '/^fuzz: property failed/ { p = 1; print; next } p && /^  after frame/ { print; next } \
+	            { p = 0 } /^fuzz_$(1): [0-9]/ || /^fuzz_$(1):   / { print }' $(FUZZ_DIR)/$(1).log; \
+	       echo "fuzz: $(1) failed; input in $(FUZZ_DIR)/artifacts/, log $(FUZZ_DIR)/$(1).log" >&2; exit 1; }; \
+	grep -E '^stat::number_of_executed_units|^stat::average_exec_per_sec|^fuzz_$(1): [0-9]' \
 	  $(FUZZ_DIR)/$(1).log | sed -e 's/^stat::/  $(1): /' -e 's/^fuzz_$(1): /  $(1): /'
 endef
 

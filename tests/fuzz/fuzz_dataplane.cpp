@@ -135,6 +135,11 @@ void print_totals() {
         (unsigned long long)t.kernel_pass_model_drop);
     for (const auto& [k, n] : t.classes)
         std::fprintf(stderr, "fuzz_dataplane:   %6llu  %s\n", (unsigned long long)n, k.c_str());
+    // With EDGEFW_FUZZ_CONTINUE the run goes on past disagreements; it still fails.
+    if (t.disagreements) {
+        std::fflush(stderr);
+        std::_Exit(1);
+    }
 }
 
 // ---- seeds -----------------------------------------------------------------
