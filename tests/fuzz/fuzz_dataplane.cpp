@@ -17,7 +17,9 @@
 //                                 of aborting on the first
 //   EDGEFW_FUZZ_WRITE_SEEDS=DIR   write the seed inputs to DIR and exit
 // At exit it prints "fuzz_dataplane: N inputs, N frames, N disagreements ..."
-// (libFuzzer counts inputs; an input holds up to 8 frames).
+// (libFuzzer counts inputs; an input holds up to 8 frames). To see a saved
+// input again (both verdicts, every frame in hex), run the binary on it from
+// the repo root: build/fuzz/fuzz_dataplane build/fuzz/artifacts/dataplane-crash-...
 #include <unistd.h>
 
 #include <chrono>
