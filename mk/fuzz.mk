@@ -3,6 +3,12 @@
 #   make fuzz                 every target for FUZZ_TIME seconds (default 60)
 #   make fuzz-smoke           every target for FUZZ_SMOKE_TIME seconds (part of `make check`)
 #   make fuzz-policy          one target (policy, site, spec, frame) for FUZZ_TIME seconds
+#   make fuzz-dataplane       model vs kernel on raw frames (root) for FUZZ_TIME seconds, or
+#                             FUZZ_RUNS inputs (up to 8 frames each); prints frames run and
+#                             disagreements. EDGEFW_FUZZ_CONTINUE=1 lists every distinct
+#                             disagreement instead of stopping at the first.
+#   make fuzz-smoke-dataplane the same for FUZZ_DP_SMOKE_TIME seconds (part of `make check`)
+#   make fuzz-dataplane-seeds rewrite tests/fuzz/corpus/dataplane from the reference policy
 #   make unit-asan            the Criterion unit tests built with -fsanitize=address,undefined
 #
 # The fuzz binaries compile the loader sources themselves with clang++ and the
@@ -22,7 +28,8 @@ FUZZ_SAN        := -fsanitize=address,undefined -fno-sanitize-recover=undefined 
 # -Werror only on tests/fuzz: the loader is held to -Werror by the g++ build, and
 # clang warns on some deliberate idioms (e.g. a non-short-circuit '&' of bools).
 FUZZ_CXXFLAGS   := -std=c++20 -O1 -g1 -Wall -Wextra -MMD -MP \
-                   -Wno-bitwise-instead-of-logical -Imaps -Iloader -I$(BUILD)/gen $(FUZZ_SAN)
+                   -Wno-bitwise-instead-of-logical -Imaps -Iloader -Itests/support -I$(BUILD)/gen \
+                   $(FUZZ_SAN)
 # The loader layers the targets reach (no kernel, no CLI): parse -> model -> compile -> image.
 FUZZ_LIB_SRCS   := $(filter loader/packet/% loader/policy/% loader/compile/% loader/image/% \
                      loader/model/%,$(LOADER_SRCS))
@@ -68,12 +75,15 @@ define fuzz_run
 	$(call msg,FUZZ,$(1) $(2)s)
 	$(Q)mkdir -p $(FUZZ_DIR)/corpus/$(1) $(FUZZ_DIR)/artifacts
 	$(Q)dict=; [ -f tests/fuzz/$(1).dict ] && dict=-dict=tests/fuzz/$(1).dict; \
-	$(FUZZ_ENV) $(FUZZ_DIR)/fuzz_$(1) $(FUZZ_RUN_FLAGS) -max_total_time=$(2) $$dict \
+	$(FUZZ_ENV) $(FUZZ_DIR)/fuzz_$(1) $(FUZZ_RUN_FLAGS) -max_total_time=$(2) $(3) $$dict \
 	  -artifact_prefix=$(FUZZ_DIR)/artifacts/$(1)- \
 	  $(FUZZ_DIR)/corpus/$(1) tests/fuzz/corpus/$(1) > $(FUZZ_DIR)/$(1).log 2>&1 \
-	  || { tail -n 60 $(FUZZ_DIR)/$(1).log; echo "fuzz: $(1) failed; input in $(FUZZ_DIR)/artifacts/, log $(FUZZ_DIR)/$(1).log" >&2; exit 1; }; \
-	grep -E '^stat::number_of_executed_units|^stat::average_exec_per_sec' $(FUZZ_DIR)/$(1).log \
-	  | sed 's/^stat::/  $(1): /'
+	  || { tail -n 30 $(FUZZ_DIR)/$(1).log; \
+	       awk '/^fuzz: property failed/ { p = 1; print; next } p && /^  after frame/ { print; next } \
+	            { p = 0 } /^fuzz_$(1): [0-9]/ || /^fuzz_$(1):   / { print }' $(FUZZ_DIR)/$(1).log; \
+	       echo "fuzz: $(1) failed; input in $(FUZZ_DIR)/artifacts/, log $(FUZZ_DIR)/$(1).log" >&2; exit 1; }; \
+	grep -E '^stat::number_of_executed_units|^stat::average_exec_per_sec|^fuzz_$(1): [0-9]' \
+	  $(FUZZ_DIR)/$(1).log | sed -e 's/^stat::/  $(1): /' -e 's/^fuzz_$(1): /  $(1): /'
 endef
 
 .PHONY: fuzz fuzz-build fuzz-smoke unit-asan $(FUZZ_TARGETS:%=fuzz-%) $(FUZZ_TARGETS:%=fuzz-smoke-%)
@@ -86,6 +96,38 @@ $(FUZZ_TARGETS:%=fuzz-%): fuzz-%: $(FUZZ_DIR)/fuzz_%
 
 $(FUZZ_TARGETS:%=fuzz-smoke-%): fuzz-smoke-%: $(FUZZ_DIR)/fuzz_%
 	$(call fuzz_run,$*,$(FUZZ_SMOKE_TIME))
+
+# --- Raw-frame differential target: model vs kernel (root) -------------------
+# It loads the real BPF programs, so unlike the targets above it also compiles
+# the kernel layer (libbpf skeleton) and the frame mutator of tests/support,
+# and links libbpf. Inputs hold up to 8 frames: libFuzzer's counts are inputs,
+# the target prints the frames it ran at exit.
+FUZZ_DP_SMOKE_TIME ?= 60
+FUZZ_DP_SRCS    := loader/kernel/dataplane.cpp tests/support/packet_gen.cpp
+FUZZ_DP_OBJS    := $(FUZZ_DP_SRCS:%.cpp=$(FUZZ_DIR)/obj/%.o)
+FUZZ_DP_FLAGS   = -max_len=4096 $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS))
+# bpftool's skeleton declares bool rodata as C's _Bool, which g++ takes and clang++ does not.
+$(FUZZ_DIR)/obj/loader/kernel/dataplane.o: FUZZ_CXXFLAGS += -D_Bool=bool
+
+$(FUZZ_DIR)/fuzz_dataplane: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_dataplane.o $(FUZZ_LIB_OBJS) \
+                            $(FUZZ_DP_OBJS) | $(FUZZ_RT_STAMP)
+	$(call msg,FUZZLD,$@)
+	$(Q)$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer $^ -o $@ $(FUZZ_LDLIBS) -lbpf -lelf -lz
+
+.PHONY: fuzz-dataplane fuzz-smoke-dataplane fuzz-dataplane-seeds
+fuzz-dataplane: $(FUZZ_DIR)/fuzz_dataplane
+	$(call fuzz_run,dataplane,$(FUZZ_TIME),$(FUZZ_DP_FLAGS))
+
+fuzz-smoke-dataplane: $(FUZZ_DIR)/fuzz_dataplane
+	$(call fuzz_run,dataplane,$(FUZZ_DP_SMOKE_TIME),-max_len=4096)
+
+fuzz-dataplane-seeds: $(FUZZ_DIR)/fuzz_dataplane
+	$(Q)rm -rf tests/fuzz/corpus/dataplane && mkdir -p tests/fuzz/corpus/dataplane
+	$(Q)EDGEFW_FUZZ_WRITE_SEEDS=tests/fuzz/corpus/dataplane $(FUZZ_ENV) $< >/dev/null
+
+fuzz: fuzz-dataplane
+CHECK_EXTRA += fuzz-smoke-dataplane
+CHECK_BUILD += $(FUZZ_DIR)/fuzz_dataplane
 
 # --- Unit tests under ASan+UBSan (g++), objects in build/asan/ -------------
 ASAN_DIR      := $(BUILD)/asan

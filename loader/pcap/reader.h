@@ -1,8 +1,16 @@
 // Reading captures (pcap and pcapng, through libpcap) and replaying them
 // against a node: the engine behind `explain --pcap` and `test --pcap`.
 //
-// A frame whose destination is a local address of the node's interface of the
-// given role (policy::Policy::local_addresses: its addresses and the VIPs it
+// Link types: Ethernet, and Linux cooked captures (`tcpdump -i any`: SLL and
+// SLL2), whose frames get an Ethernet header with zero MACs and the protocol
+// type of the cooked header.
+//
+// `test --pcap` (replay_every_frame) runs every frame through the kernel
+// program, as the NIC would see it: egress if its source is a local address
+// of the interface, ingress otherwise; the model judges the same bytes.
+//
+// `explain --pcap` (replay_model): a frame whose destination is a local address of the node's
+// interface of the given role (policy::Policy::local_addresses: its addresses and the VIPs it
 // backs) is judged as ingress (XDP); one whose source is local as egress (TC);
 // any other is skipped ("not for this node"). A frame parse_frame cannot read
 // (not IPv4/IPv6 over Ethernet, or a truncated IP header) is counted as
@@ -31,13 +39,24 @@ struct Frame {
 
 // Calls `fn` for every frame in file order; `fn` returns false to stop early.
 // False with `err` set when the file cannot be opened, its link type is not
-// Ethernet (DLT_EN10MB), or a record cannot be read (truncated file).
+// Ethernet (DLT_EN10MB) or Linux cooked (DLT_LINUX_SLL, DLT_LINUX_SLL2), a
+// record cannot be read (truncated file), a frame was cut by the snap length
+// (captured < on the wire) or a cooked header is short; `err` names the frame.
 bool read_frames(const std::string& path, const std::function<bool(const Frame&)>& fn,
                  std::string& err);
 
 // Ingress when dst is local, egress when src is local, nullopt otherwise.
 std::optional<packet::Dir> direction(const std::vector<packet::Addr>& locals,
                                      const packet::Packet& p);
+
+// The IP source address of a raw Ethernet frame (up to two VLAN tags), read
+// only as far as the bytes go; nullopt for a frame with no IPv4/IPv6 source.
+std::optional<packet::Addr> frame_source(const uint8_t* data, size_t len);
+// The hook a NIC runs a raw frame through: egress if its source is one of
+// `locals` (an IPv6 source only matches IPv6 locals), ingress otherwise
+// (non-IP frames too).
+packet::Dir frame_direction(const std::vector<packet::Addr>& locals, const uint8_t* data,
+                            size_t len);
 
 struct Verdict {
     bool pass = false;
@@ -59,6 +78,7 @@ struct Summary {
     uint64_t unparsed = 0;  // parse_frame returned nullopt
     uint64_t not_run = 0;   // the judge declined (test: too large for BPF_PROG_TEST_RUN)
     uint64_t frames = 0;    // read from the capture
+    uint64_t agreed = 0, disagreed = 0;  // replay_every_frame: model vs kernel
 
     void add(const Verdict& v, uint64_t wire_bytes);
     std::vector<Row> table() const;  // rules in file order, then reasons
@@ -78,6 +98,27 @@ using Judge = std::function<std::optional<Verdict>(const Frame&, const packet::P
 // before it and `err` says what went wrong (returns false).
 bool replay(const std::string& path, const std::vector<packet::Addr>& locals, const Judge& judge,
             const OnFrame& on_frame, Summary& out, std::string& err);
+
+// test --pcap: every frame through the kernel (`kernel`; nullopt with `why`
+// set when it cannot run the frame) and through the model (Model::run_frame,
+// state carried across the capture). Frames shorter than an Ethernet header
+// go to neither (no NIC delivers them): model unparsed, kernel not run.
+struct FrameResult {
+    const Frame* frame = nullptr;
+    packet::Dir dir = packet::Dir::ingress;
+    std::optional<packet::Packet> pkt;  // what parse_frame reads, when it can
+    std::optional<Verdict> kernel;      // nullopt: not run (not_run_why says why)
+    std::string not_run_why;
+    std::optional<Verdict> model;  // nullopt: unparsed
+    // Both judged the frame and moved the same counter; nullopt when one did not judge it.
+    std::optional<bool> agree;
+};
+using KernelJudge =
+    std::function<std::optional<Verdict>(const Frame&, packet::Dir, std::string& why)>;
+using OnResult = std::function<void(const FrameResult&)>;
+bool replay_every_frame(const policy::Policy& p, const std::string& node, uint32_t role,
+                        const std::string& path, const KernelJudge& kernel,
+                        const OnResult& on_result, Summary& out, std::string& err);
 
 // The userspace model's replay of a capture for `node` on the interface of `role`.
 bool replay_model(const policy::Policy& p, const std::string& node, uint32_t role,

@@ -10,11 +10,16 @@
 
 namespace fuzz {
 
-// A file of the repository: the targets run from the repo root, or from
-// anywhere with EDGEFW_ROOT set.
-inline std::string repo_file(const std::string& rel) {
+// The path of a file of the repository: the targets run from the repo root,
+// or from anywhere with EDGEFW_ROOT set.
+inline std::string repo_file_path(const std::string& rel) {
     const char* root = std::getenv("EDGEFW_ROOT");
-    std::string path = root ? std::string(root) + "/" + rel : rel;
+    return root ? std::string(root) + "/" + rel : rel;
+}
+
+// The contents of a file of the repository.
+inline std::string repo_file(const std::string& rel) {
+    std::string path = repo_file_path(rel);
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         std::fprintf(stderr, "fuzz: cannot read %s (run from the repo root or set EDGEFW_ROOT)\n",
