@@ -164,6 +164,20 @@ static __always_inline bool ef_ipv6_is_ext(__u8 nh) {
            nh == IPPROTO_FRAGMENT;
 }
 
+/* Step 2's families: IPv4-mapped ::ffff:0:0/96, or IPv4-compatible ::/96 other
+ * than :: (unspecified, the source of duplicate address detection) and ::1.
+ * Read again from the packet (volatile): the verifier narrows every register a
+ * branch compares, and narrowing the tuple's copies, which live to the end of
+ * the program, multiplied the states it walks (x2.5 verified insns). */
+static __always_inline bool ef_ipv6_v4_form(const struct in6_addr *a) {
+    const volatile __u32 *w = (const volatile __u32 *)a;
+
+    if (w[0] | w[1]) return false;
+    __u32 w2 = w[2], w3 = w[3];
+    if (w2 == bpf_htonl(0x0000ffff)) return true;
+    return w2 == 0 && w3 != 0 && w3 != bpf_htonl(1);
+}
+
 /* Step 2 (IPv6): the extension chain, at most EF_IPV6_EXT_MAX headers, each inside
  * the datagram (40 + payload length). Payload length 0 (a jumbogram, which edgefw
  * does not accept) leaves no room for any further header. */
@@ -201,9 +215,7 @@ static __always_inline int ef_parse_ipv6(void *data, void *data_end, __u32 *off,
             if (fo >> 3) {
                 /* Nothing after a later fragment's header is a header. */
                 p->frag = EF_FRAG_LATER;
-                p->t.proto = nh;
-                *off = o;
-                return EF_OK;
+                break;
             }
             if (fo & 1) p->frag = EF_FRAG_FIRST;
             continue;
@@ -216,7 +228,10 @@ static __always_inline int ef_parse_ipv6(void *data, void *data_end, __u32 *off,
         nh = h[0];
         o += hlen;
     }
-    if (ef_ipv6_is_ext(nh)) return EF_R_MALFORMED_IPV6;
+    if (p->frag != EF_FRAG_LATER && ef_ipv6_is_ext(nh)) return EF_R_MALFORMED_IPV6;
+    /* Step 2's families come after the chain: a malformed chain counts first. */
+    if (ef_ipv6_v4_form(&ip6->saddr) || ef_ipv6_v4_form(&ip6->daddr))
+        return EF_R_IPV6_MAPPED_ADDRESS;
 
     p->t.proto = nh;
     *off = o;

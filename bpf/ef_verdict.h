@@ -54,16 +54,6 @@ static __always_inline bool ef_addr_eq(const __u8 *a, const __u8 *b) {
            *(const __u64 *)(a + 8) == *(const __u64 *)(b + 8);
 }
 
-/* Step 2's families: IPv4-mapped ::ffff:0:0/96, or IPv4-compatible ::/96 other
- * than :: (unspecified, the source of duplicate address detection) and ::1. */
-static __always_inline bool ef_v4_in_v6(const __u8 *a) {
-    const __u32 *w = (const __u32 *)a;
-
-    if (w[0] | w[1]) return false;
-    if (w[2] == bpf_htonl(0x0000ffff)) return true;
-    return w[2] == 0 && w[3] != 0 && w[3] != bpf_htonl(1);
-}
-
 /* Step 2's anti-spoofing: is addr local to the role (ef_local_addrs)? */
 static __always_inline bool ef_is_local(__u32 role, const __u8 *addr) {
     struct ef_local_addr_key k __attribute__((aligned(8)));
@@ -377,10 +367,9 @@ static __always_inline void ef_decide_role(void *data, void *data_end, __u64 pkt
     if (r != EF_OK) return ef_set_reason(v, r, 0);
     v6 = eth_proto == bpf_htons(ETH_P_IPV6);
 
-    /* Step 2, families: IPv4 stored mapped shares the address space with IPv6,
-     * so an IPv6 packet naming an IPv4 form would meet the IPv4 rules. */
-    if (v6 && (ef_v4_in_v6(p->t.src) || ef_v4_in_v6(p->t.dst)))
-        return ef_set_reason(v, EF_R_IPV6_MAPPED_ADDRESS, 0);
+    /* Step 2, families: checked by ef_parse_ipv6 (IPv4 stored mapped shares the
+     * address space with IPv6, so an IPv6 packet naming an IPv4 form would meet
+     * the IPv4 rules). */
 
     /* Step 2, anti-spoofing: the node's own addresses never arrive from outside. */
     if (dir == EF_DIR_INGRESS && ef_is_local(role, p->t.src))
