@@ -148,10 +148,13 @@ static __always_inline int ef_parse_ipv4(void *data, void *data_end, __u32 *off,
 
     frag_off = bpf_ntohs(ip->frag_off);
     p->frag_off = frag_off & 0x1fff;
-    if (frag_off & 0x1fff)
-        p->frag = EF_FRAG_LATER;
-    else if (frag_off & 0x2000)
-        p->frag = EF_FRAG_FIRST;
+    /* Branch-free, so the verifier carries one state for all three kinds to
+     * the tests that need them: later = offset != 0, first = M and not later. */
+    __u32 later = ((__u32)(frag_off & 0x1fff) + 0x1fff) >> 13;
+    __u32 first = (frag_off >> 13) & 1 & (later ^ 1);
+    __u32 kind = later * EF_FRAG_LATER + first * EF_FRAG_FIRST;
+    asm volatile("" : "+r"(kind));
+    p->frag = kind;
     p->frag_id = bpf_ntohs(ip->id);
     p->frag_proto = ip->protocol;
 
@@ -217,7 +220,10 @@ static __always_inline int ef_parse_ipv6(void *data, void *data_end, __u32 *off,
                 p->frag = EF_FRAG_LATER;
                 break;
             }
-            if (fo & 1) p->frag = EF_FRAG_FIRST;
+            /* M set: a first fragment (EF_FRAG_FIRST is 1), branch-free as for IPv4. */
+            __u32 first = fo & 1;
+            asm volatile("" : "+r"(first));
+            p->frag |= first;
             continue;
         }
         if (nh != IPPROTO_HOPOPTS && nh != IPPROTO_ROUTING && nh != IPPROTO_DSTOPTS) break;
