@@ -730,3 +730,44 @@ Test(crafted, egress_error_to_a_third_party) {
                    quoting(av), kRelated},
               });
 }
+
+// Issue 13 section 5: a fragment entry does not outlive its flow's RST into a
+// datagram that reuses the id and is dropped.
+Test(crafted, reused_id_after_rst) {
+    auto dp = make_dataplane();
+    const char* tls = "tcp 203.0.113.7:40000 > 198.18.155.110:443";
+    run_table(
+        *dp,
+        {
+            {"syn, first fragment", std::string(tls) + " flags S", first(50), rule(kRuleAccessTls)},
+            {"its later fragment", tls, later(50), rule(kRuleAccessTls)},
+            {"rst closes the flow", std::string(tls) + " flags R", {}, rule(kRuleAccessTls)},
+            {"same id, syn-ack first fragment", std::string(tls) + " flags SA", first(50),
+             drop_reason(EF_R_TCP_SYNACK_UNTRACKED)},
+            {"its later fragment", tls, later(50), kUntracked},
+        });
+    cr_expect_eq(dp->ct_entries(), 0u, "%zu entries", dp->ct_entries());
+    cr_expect_eq(dp->frag_entries(), 0u, "%zu entries", dp->frag_entries());
+}
+
+// Bytes after the IP datagram are padding: never parsed, and no reason to drop.
+Test(crafted, padding_is_never_parsed) {
+    auto dp = make_dataplane();
+    Bytes junk(30, 0xff);
+    expect_run(*dp, "udp with padding", packet::Dir::ingress,
+               padded(frame_of("udp 203.0.113.7:3478 > 198.18.155.30:50000"), junk),
+               rule(kRuleAvRelay));
+    expect_run(*dp, "egress dns with padding", packet::Dir::egress,
+               padded(frame_of("egress udp 198.18.155.10:40000 > 198.51.100.53:53"), junk),
+               rule(kRuleDns));
+    expect_run(*dp, "tcp6 with padding", packet::Dir::ingress,
+               padded(frame_of("tcp [2001:db8:1::7]:40000 > [2001:db8::10]:443"), junk),
+               rule(kRuleAccessTls6));
+    expect_run(*dp, "echo with padding", packet::Dir::ingress,
+               padded(frame_of("icmp 203.0.113.7 > 198.18.155.10 type 8"), junk), rule(kRulePing));
+    expect_run(*dp, "related error with padding", packet::Dir::egress,
+               padded(error_frame("egress icmp 198.18.155.30 > 203.0.113.7 type 3 code 3",
+                                  "udp 203.0.113.7:3478 > 198.18.155.30:50000"),
+                      junk),
+               kRelated);
+}
