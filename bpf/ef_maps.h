@@ -18,6 +18,8 @@ const volatile __u64 tcp_established_ns = 7440ULL * 1000000000ULL;
 const volatile __u64 tcp_closing_ns = 10ULL * 1000000000ULL;
 const volatile __u64 udp_ns = 180ULL * 1000000000ULL;
 const volatile __u64 icmp_ns = 30ULL * 1000000000ULL;
+/* A fragment entry lives this long after its first fragment (docs/dataplane.md step 3). */
+const volatile __u64 frag_ns = EF_FRAG_TIMEOUT_S * 1000000000ULL;
 const volatile bool ct_create = true;
 const volatile bool record_last = false;
 /* Drop events per second and CPU; 0 turns the drop log off. */
@@ -45,6 +47,16 @@ struct {
     __type(key, struct ef_local_key);
     __type(value, __u32);
 } ef_local SEC(".maps");
+
+/* Anti-spoofing: the addresses local to each role (the node's own and the VIPs it
+ * backs). Part of the policy's image, like ef_local: a reload swaps it with the
+ * programs. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, EF_MAX_LOCAL_ADDRS);
+    __type(key, struct ef_local_addr_key);
+    __type(value, __u32);
+} ef_local_addrs SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_LPM_TRIE);

@@ -49,13 +49,29 @@ static __always_inline void ef_copy16(__u8 *dst, const __u8 *src) {
     d[3] = s[3];
 }
 
-static __always_inline void ef_ct_key_of(struct ef_ct_key *k, const struct ef_tuple *t,
-                                         __u32 role) {
+static __always_inline bool ef_addr_eq(const __u8 *a, const __u8 *b) {
+    return *(const __u64 *)a == *(const __u64 *)b &&
+           *(const __u64 *)(a + 8) == *(const __u64 *)(b + 8);
+}
+
+/* Step 2's anti-spoofing: is addr local to the role (ef_local_addrs)? */
+static __always_inline bool ef_is_local(__u32 role, const __u8 *addr) {
+    struct ef_local_addr_key k __attribute__((aligned(8)));
+
+    k.role = role;
+    ef_copy16(k.addr, addr);
+    return bpf_map_lookup_elem(&ef_local_addrs, &k) != NULL;
+}
+
+/* Returns 1 when the tuple's source is endpoint a of the key. */
+static __always_inline __u32 ef_ct_key_of(struct ef_ct_key *k, const struct ef_tuple *t,
+                                          __u32 role) {
     int c = ef_addr_cmp(t->src, t->dst);
+    __u32 src_is_a = c < 0 || (c == 0 && t->sport <= t->dport);
 
     /* Every byte of the key is written below (no implicit padding), so no
      * memset: the verifier sees the whole key initialised. */
-    if (c < 0 || (c == 0 && t->sport <= t->dport)) {
+    if (src_is_a) {
         ef_copy16(k->addr_a, t->src);
         ef_copy16(k->addr_b, t->dst);
         k->port_a = t->sport;
@@ -69,6 +85,14 @@ static __always_inline void ef_ct_key_of(struct ef_ct_key *k, const struct ef_tu
     k->proto = t->proto;
     k->role = role;
     k->pad = 0;
+    return src_is_a;
+}
+
+/* Step 6's direction rule: on the hook the flow was opened on, the packet must
+ * come from the opener; on the other hook, from the other endpoint (the reply
+ * is the reverse tuple on the opposite hook). */
+static __always_inline bool ef_ct_accepts(const struct ef_ct_value *cv, __u32 dir, __u32 src_is_a) {
+    return (cv->opened_dir == dir) == (cv->opener_is_a == src_is_a);
 }
 
 static __always_inline __u64 ef_ct_timeout(__u8 proto, __u8 state) {
@@ -109,14 +133,17 @@ static __always_inline struct ef_ct_value *ef_ct_live(struct ef_ct_key *k, __u64
     return cv;
 }
 
+/* The datagram as the RFCs identify it (IPv4: src, dst, protocol, id; IPv6:
+ * src, dst, id with protocol 0), plus the NIC's role and the direction. */
 static __always_inline void ef_frag_key_of(struct ef_frag_key *k, const struct ef_pkt *p,
-                                           __u32 role) {
-    __builtin_memset(k, 0, sizeof(*k));
+                                           __u32 role, __u32 dir) {
     ef_copy16(k->src, p->t.src);
     ef_copy16(k->dst, p->t.dst);
     k->id = p->frag_id;
     k->proto = p->frag_proto;
     k->role = role;
+    k->dir = dir;
+    k->pad = 0;
 }
 
 static __always_inline __u32 ef_rule_plus_one(__u32 direct) {
@@ -186,58 +213,69 @@ static __always_inline __u32 ef_default_pass(__u32 role, __u32 dir) {
     return dir == EF_DIR_EGRESS && egress_mode[role & 1] == EF_EGRESS_TRACK_ONLY;
 }
 
-static __always_inline void ef_frag_record(const struct ef_pkt *p, __u32 role, __u32 rule,
-                                           __u64 now) {
+/* Step 3, first fragment, after its verdict: a pass is recorded whatever gave
+ * it, so later fragments count where it counted; a drop deletes any entry, so a
+ * reused id never inherits an earlier verdict. */
+static __always_inline void ef_frag_first(const struct ef_pkt *p, __u32 role, __u32 dir,
+                                          const struct ef_verdict *v, __u64 *now) {
     struct ef_frag_key fk __attribute__((aligned(8)));
+
+    ef_frag_key_of(&fk, p, role, dir);
+    if (!v->pass) {
+        bpf_map_delete_elem(&ef_frags, &fk);
+        return;
+    }
     struct ef_frag_value fv = {};
 
-    ef_frag_key_of(&fk, p, role);
-    fv.first_ns = now;
-    fv.index = rule;
+    if (!*now) *now = ef_now();
+    fv.first_ns = *now;
+    fv.index = v->index;
+    fv.kind = v->kind;
     bpf_map_update_elem(&ef_frags, &fk, &fv, BPF_ANY);
 }
 
-/* Steps 1-10 after the interface lookup. */
-static __always_inline void ef_decide_role(void *data, void *data_end, __u64 pkt_len, __u32 role,
-                                           __u32 dir, struct ef_verdict *v, struct ef_pkt *p,
-                                           __u64 *now_out) {
-    __be16 eth_proto;
-    __u32 off = 0;
-    __u64 now = 0;
-    int r;
+/* Step 3, later fragment: no ports, so it follows the first fragment's record
+ * while that lives (EF_FRAG_TIMEOUT_S from the first fragment, not extended). */
+static __always_inline void ef_frag_later(const struct ef_pkt *p, __u32 role, __u32 dir, bool v6,
+                                          struct ef_verdict *v, __u64 *now_out) {
+    struct ef_frag_key fk __attribute__((aligned(8)));
+    struct ef_frag_value *fv;
+    __u64 now;
 
-    r = ef_parse_l2(data, data_end, &off, &eth_proto);
-    if (r != EF_OK) return ef_set_reason(v, r, 0);
-    if (eth_proto == bpf_htons(ETH_P_IP))
-        r = ef_parse_ipv4(data, data_end, &off, p, pkt_len);
-    else if (eth_proto == bpf_htons(ETH_P_IPV6))
-        r = ef_parse_ipv6(data, data_end, &off, p);
-    else if (eth_proto == bpf_htons(ETH_P_ARP))
-        return ef_set_reason(v, EF_R_ARP_PASS, 1);
-    else
-        return ef_set_reason(v, EF_R_NON_IP_DROP, 0);
-    if (r != EF_OK) return ef_set_reason(v, r, 0);
-
-    /* Step 3: a later fragment carries no ports. */
-    if (p->frag == EF_FRAG_LATER) {
-        struct ef_frag_key fk __attribute__((aligned(8)));
-        struct ef_frag_value *fv;
-
-        ef_frag_key_of(&fk, p, role);
-        fv = bpf_map_lookup_elem(&ef_frags, &fk);
-        if (!fv) return ef_set_reason(v, EF_R_FRAGMENT_UNTRACKED, 0);
-        *now_out = ef_now();
-        return ef_set_rule(v, fv->index);
+    /* RFC 1858: a fragment starting inside the first fragment's transport
+     * header could rewrite the ports that fragment was judged by. */
+    if ((__u32)p->frag_off * 8 < EF_FRAG_MIN_LATER_OFFSET)
+        return ef_set_reason(v, v6 ? EF_R_MALFORMED_IPV6 : EF_R_MALFORMED_IPV4, 0);
+    ef_frag_key_of(&fk, p, role, dir);
+    fv = bpf_map_lookup_elem(&ef_frags, &fk);
+    if (!fv) return ef_set_reason(v, EF_R_FRAGMENT_UNTRACKED, 0);
+    now = ef_now();
+    /* A first_ns in the future (another CPU's clock read) is live. */
+    if (now > fv->first_ns && now - fv->first_ns > frag_ns) {
+        bpf_map_delete_elem(&ef_frags, &fk);
+        return ef_set_reason(v, EF_R_FRAGMENT_UNTRACKED, 0);
     }
+    *now_out = now;
+    v->pass = 1;
+    v->kind = fv->kind == EF_LAST_RULE ? EF_LAST_RULE : EF_LAST_REASON;
+    v->index = fv->index;
+}
+
+/* Steps 4-10: everything that reads the transport header. */
+static __always_inline void ef_decide_l4(void *data, void *data_end, __u32 off, __u32 dend, bool v6,
+                                         __u32 role, __u32 dir, struct ef_verdict *v,
+                                         struct ef_pkt *p, __u64 *now_out) {
+    __u64 now = 0;
+    __u32 src_is_a;
+    int r;
 
     /* ICMP belongs to IPv4 and ICMPv6 to IPv6. The other pairing is a protocol
      * this family does not have: it must not reach a rule written for the
      * family that has it. */
-    if ((p->t.proto == IPPROTO_ICMP && eth_proto == bpf_htons(ETH_P_IPV6)) ||
-        (p->t.proto == IPPROTO_ICMPV6 && eth_proto == bpf_htons(ETH_P_IP)))
+    if ((p->t.proto == IPPROTO_ICMP && v6) || (p->t.proto == IPPROTO_ICMPV6 && !v6))
         r = EF_R_PROTO_UNSUPPORTED;
     else
-        r = ef_parse_l4(data, data_end, off, p);
+        r = ef_parse_l4(data, data_end, off, dend, p);
     if (r == EF_R_ND_PASS) return ef_set_reason(v, r, 1);
     if (r == EF_R_PROTO_UNSUPPORTED) return ef_set_reason(v, r, ef_default_pass(role, dir));
     if (r != EF_OK) return ef_set_reason(v, r, 0);
@@ -245,17 +283,23 @@ static __always_inline void ef_decide_role(void *data, void *data_end, __u64 pkt
     struct ef_ct_key ck __attribute__((aligned(8)));
     struct ef_ct_value *cv;
 
-    /* Step 5: errors pass only for a tracked flow and never create one. */
+    /* Step 5: the quoted packet travelled the other way. The error must be
+     * addressed to its source, and its tuple must be a flow that accepts it in
+     * the opposite direction. Errors never create or refresh entries. */
     if (p->icmp_error) {
-        ef_ct_key_of(&ck, &p->q, role);
-        if (ef_ct_live(&ck, &now)) return ef_set_reason(v, EF_R_ICMP_ERROR_RELATED, 1);
+        if (ef_addr_eq(p->t.dst, p->q.src)) {
+            src_is_a = ef_ct_key_of(&ck, &p->q, role);
+            cv = ef_ct_live(&ck, &now);
+            if (cv && ef_ct_accepts(cv, dir ^ 1, src_is_a))
+                return ef_set_reason(v, EF_R_ICMP_ERROR_RELATED, 1);
+        }
         return ef_set_reason(v, EF_R_ICMP_ERROR_UNRELATED, 0);
     }
 
-    /* Step 6. */
-    ef_ct_key_of(&ck, &p->t, role);
+    /* Step 6: an entry that does not accept this packet's direction is a miss. */
+    src_is_a = ef_ct_key_of(&ck, &p->t, role);
     cv = ef_ct_live(&ck, &now);
-    if (cv) {
+    if (cv && ef_ct_accepts(cv, dir, src_is_a)) {
         __u32 rule = cv->rule;
 
         if (p->tcp_flags & EF_TCP_RST) {
@@ -267,7 +311,6 @@ static __always_inline void ef_decide_role(void *data, void *data_end, __u64 pkt
              * cache line clean for the other CPUs. */
             if (cv->last_seen_ns != now) cv->last_seen_ns = now;
         }
-        if (p->frag == EF_FRAG_FIRST) ef_frag_record(p, role, rule, now);
         *now_out = now;
         return ef_set_rule(v, rule);
     }
@@ -282,22 +325,60 @@ static __always_inline void ef_decide_role(void *data, void *data_end, __u64 pkt
         return ef_set_reason(v, EF_R_DEFAULT_EXTERNAL_INGRESS + role * EF_DIR_COUNT + dir,
                              ef_default_pass(role, dir));
 
-    if ((ct_create && !(p->tcp_flags & EF_TCP_RST)) || p->frag == EF_FRAG_FIRST) now = ef_now();
+    /* Step 9: the new entry replaces one of the same key that step 6 did not
+     * accept (BPF_ANY). */
     if (ct_create && !(p->tcp_flags & EF_TCP_RST)) {
         struct ef_ct_value nv = {};
 
+        now = ef_now();
         nv.last_seen_ns = now;
         nv.rule = rule1 - 1;
         nv.state = (p->tcp_flags & EF_TCP_FIN) ? EF_CT_CLOSING : EF_CT_OPEN;
         nv.opened_dir = dir;
+        nv.opener_is_a = src_is_a;
         if (ck.proto == IPPROTO_TCP)
             bpf_map_update_elem(&ef_ct, &ck, &nv, BPF_ANY);
         else
             bpf_map_update_elem(&ef_ct_dgram, &ck, &nv, BPF_ANY);
+        *now_out = now;
     }
-    if (p->frag == EF_FRAG_FIRST) ef_frag_record(p, role, rule1 - 1, now);
-    *now_out = now;
     return ef_set_rule(v, rule1 - 1);
+}
+
+/* Steps 1-10 after the interface lookup. */
+static __always_inline void ef_decide_role(void *data, void *data_end, __u64 pkt_len, __u32 role,
+                                           __u32 dir, struct ef_verdict *v, struct ef_pkt *p,
+                                           __u64 *now_out) {
+    __be16 eth_proto;
+    __u32 off = 0, dend = 0;
+    bool v6;
+    int r;
+
+    r = ef_parse_l2(data, data_end, &off, &eth_proto);
+    if (r != EF_OK) return ef_set_reason(v, r, 0);
+    if (eth_proto == bpf_htons(ETH_P_IP))
+        r = ef_parse_ipv4(data, data_end, &off, &dend, p, pkt_len);
+    else if (eth_proto == bpf_htons(ETH_P_IPV6))
+        r = ef_parse_ipv6(data, data_end, &off, &dend, p, pkt_len);
+    else if (eth_proto == bpf_htons(ETH_P_ARP))
+        return ef_set_reason(v, EF_R_ARP_PASS, 1);
+    else
+        return ef_set_reason(v, EF_R_NON_IP_DROP, 0);
+    if (r != EF_OK) return ef_set_reason(v, r, 0);
+    v6 = eth_proto == bpf_htons(ETH_P_IPV6);
+
+    /* Step 2, families: checked by ef_parse_ipv6 (IPv4 stored mapped shares the
+     * address space with IPv6, so an IPv6 packet naming an IPv4 form would meet
+     * the IPv4 rules). */
+
+    /* Step 2, anti-spoofing: the node's own addresses never arrive from outside. */
+    if (dir == EF_DIR_INGRESS && ef_is_local(role, p->t.src))
+        return ef_set_reason(v, EF_R_SPOOFED_SOURCE, 0);
+
+    /* Step 3. */
+    if (p->frag == EF_FRAG_LATER) return ef_frag_later(p, role, dir, v6, v, now_out);
+    ef_decide_l4(data, data_end, off, dend, v6, role, dir, v, p, now_out);
+    if (p->frag == EF_FRAG_FIRST) ef_frag_first(p, role, dir, v, now_out);
 }
 
 static __always_inline void ef_log_count(__u32 key) {

@@ -83,6 +83,7 @@ std::string hash_image(const image::MapImage& img) {
     for (const auto& e : img.locals) mix(&e, sizeof e);
     for (const auto& e : img.remotes) mix(&e, sizeof e);
     for (const auto& e : img.sports) mix(&e, sizeof e);
+    for (const auto& e : img.local_addrs) mix(&e, sizeof e);
     for (const auto& r : img.rules) mix(r.id.data(), r.id.size());
     mix(img.egress_mode, sizeof img.egress_mode);
     char buf[17];
@@ -105,7 +106,13 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
     img.ct_timeouts = p.timeouts;
     for (const auto& [role, iface] : p.nodes.at(node).interfaces) {
         image::IfaceInfo info{role, {}};
-        for (const auto& a : p.local_addresses(node, role)) info.addresses.push_back(a.str());
+        for (const auto& a : p.local_addresses(node, role)) {
+            info.addresses.push_back(a.str());
+            ef_local_addr_key k{};
+            k.role = role;
+            std::memcpy(k.addr, a.bytes.data(), 16);
+            img.local_addrs.push_back(k);
+        }
         img.ifaces.push_back(info);
     }
 
@@ -261,6 +268,7 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
     check_limit(img.locals.size(), EF_MAX_LOCAL, "ef_local", node);
     check_limit(img.remotes.size(), EF_MAX_REMOTE, "ef_remote", node);
     check_limit(img.sports.size(), EF_MAX_SPORT, "ef_sport", node);
+    check_limit(img.local_addrs.size(), EF_MAX_LOCAL_ADDRS, "ef_local_addrs", node);
     img.policy_hash = hash_image(img);
 
     if (report) {

@@ -66,6 +66,8 @@ struct MapImage {
     std::vector<LocalEntry> locals;
     std::vector<RemoteEntry> remotes;
     std::vector<SportEntry> sports;
+    // ef_local_addrs: every address local to a role (anti-spoofing), sorted.
+    std::vector<ef_local_addr_key> local_addrs;
 };
 
 }  // namespace image

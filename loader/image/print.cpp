@@ -97,6 +97,11 @@ nlohmann::json to_json(const MapImage& img) {
                                  {"remote_class", r.key.remote_class},
                                  {"port", ntohs(r.key.port_be)},
                                  {"rule", r.rule_plus_one - 1}});
+    j["ef_local_addrs"] = json::array();
+    for (const auto& a : img.local_addrs)
+        j["ef_local_addrs"].push_back(
+            {{"role", a.role == EF_ROLE_EXTERNAL ? "external" : "internal"},
+             {"addr", addr_text(a.addr)}});
     return j;
 }
 
@@ -135,6 +140,11 @@ std::string to_text(const MapImage& img) {
     for (const auto& r : img.sports)
         out += fmt::format("  {:>4} {:>5}/{:<2} -> [{}]\n", r.key.remote_class,
                            ntohs(r.key.port_be), r.key.prefixlen - 32, r.rule_plus_one - 1);
+    out += fmt::format("\nef_local_addrs ({}: role, address local to it; ingress from one drops)\n",
+                       img.local_addrs.size());
+    for (const auto& a : img.local_addrs)
+        out += fmt::format("  {:<8} {}\n", a.role == EF_ROLE_EXTERNAL ? "external" : "internal",
+                           addr_text(a.addr));
     return out;
 }
 

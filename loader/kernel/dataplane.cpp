@@ -95,6 +95,7 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
     ro->tcp_closing_ns = uint64_t(opts_.timeouts.tcp_closing) * ns;
     ro->udp_ns = uint64_t(opts_.timeouts.udp) * ns;
     ro->icmp_ns = uint64_t(opts_.timeouts.icmp) * ns;
+    ro->frag_ns = uint64_t(opts_.frag_timeout) * ns;
     ro->ct_create = opts_.ct_create;
     ro->record_last = opts_.record_last;
     ro->log_per_sec_per_cpu = opts_.log_per_sec_per_cpu;
@@ -178,6 +179,7 @@ void Dataplane::write_image(const image::MapImage& img) {
     clear_map(fd_of(skel_->maps.ef_local), sizeof(ef_local_key), "ef_local");
     clear_map(fd_of(skel_->maps.ef_remote), sizeof(ef_remote_key), "ef_remote");
     clear_map(fd_of(skel_->maps.ef_sport), sizeof(ef_sport_key), "ef_sport");
+    clear_map(fd_of(skel_->maps.ef_local_addrs), sizeof(ef_local_addr_key), "ef_local_addrs");
 
     int fd = fd_of(skel_->maps.ef_local);
     for (const auto& e : img.locals) {
@@ -202,6 +204,17 @@ void Dataplane::write_image(const image::MapImage& img) {
         }
         if (bpf_map_update_elem(fd, &e.key, &e.rule_plus_one, BPF_ANY)) {
             fail("write entry to", "map ef_sport", errno);
+        }
+    }
+    fd = fd_of(skel_->maps.ef_local_addrs);
+    for (const auto& k : img.local_addrs) {
+        if (k.role >= EF_ROLE_COUNT) {
+            fail("write entry to", "map ef_local_addrs", EINVAL,
+                 "role " + std::to_string(k.role) + " out of range; recompile");
+        }
+        const uint32_t one = 1;
+        if (bpf_map_update_elem(fd, &k, &one, BPF_ANY)) {
+            fail("write entry to", "map ef_local_addrs", errno);
         }
     }
 }
@@ -396,6 +409,7 @@ void Dataplane::pin(const std::string& dir) const {
     pin_fd(fd_of(skel_->maps.ef_local), "ef_local", true);
     pin_fd(fd_of(skel_->maps.ef_remote), "ef_remote", true);
     pin_fd(fd_of(skel_->maps.ef_sport), "ef_sport", true);
+    pin_fd(fd_of(skel_->maps.ef_local_addrs), "ef_local_addrs", true);
     pin_fd(prog_fd(packet::Dir::ingress), "prog_xdp", true);
     pin_fd(prog_fd(packet::Dir::egress), "prog_tc", true);
 }

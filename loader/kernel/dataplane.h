@@ -48,6 +48,7 @@ struct Options {
     uint32_t ct_size = EF_CT_DEFAULT_SIZE;  // max_entries of ef_ct (TCP) and of ef_ct_dgram each
     SharedMaps shared;
     ef_ct_timeouts timeouts = EF_CT_TIMEOUTS_DEFAULT;
+    uint32_t frag_timeout = EF_FRAG_TIMEOUT_S;  // seconds a fragment entry lives (tests shorten it)
     uint32_t egress_mode[EF_ROLE_COUNT] = {EF_EGRESS_ENFORCE, EF_EGRESS_ENFORCE};
     bool ct_create = true;             // false only for benchmarks: rules then never create flows
     bool record_last = false;          // write ef_last on every packet (test/explain runs)

@@ -85,6 +85,15 @@ image::MapImage build_image(const std::vector<RuleSpec>& rules) {
         re.remote_class = i + 1;
         img.remotes.push_back(re);
 
+        // Anti-spoofing: the rule's local side is an address of the node on that role.
+        ef_local_addr_key lak{};
+        lak.role = r.role;
+        std::copy(local.bytes.begin(), local.bytes.end(), lak.addr);
+        bool seen = false;
+        for (const auto& k : img.local_addrs)
+            seen = seen || (k.role == lak.role && std::equal(k.addr, k.addr + 16, lak.addr));
+        if (!seen) img.local_addrs.push_back(lak);
+
         image::SportEntry pe;
         pe.key.prefixlen = r.sport < 0 ? 32 : 48;
         pe.key.remote_class = i + 1;

@@ -1,6 +1,6 @@
 // Fragments (docs/dataplane.md step 3): the first fragment of an admitted
-// datagram records {src, dst, id, proto, role}; later fragments pass under the
-// same rule only with that record.
+// datagram records {src, dst, id, proto (IPv4 only), role, dir}; later fragments
+// pass under the same rule only with that record.
 #include <criterion/criterion.h>
 
 #include "fixture.h"
@@ -85,20 +85,22 @@ Test(fragments, ipv6_first_then_later) {
 
 Test(fragments, egress_and_conntrack_admitted) {
     auto dp = make_dataplane();
-    run_table(*dp,
-              {
-                  {"egress first fragment", "egress udp 198.18.155.10:40000 > 198.51.100.53:53",
-                   first(1), rule(kRuleDns)},
-                  {"egress later fragment", "egress udp 198.18.155.10:40000 > 198.51.100.53:53",
-                   later(1), rule(kRuleDns)},
-                  // The reply's first fragment passes through conntrack: still admitted.
-                  {"reply first fragment", "udp 198.51.100.53:53 > 198.18.155.10:40000", first(2),
-                   rule(kRuleDns)},
-                  {"reply later fragment", "udp 198.51.100.53:53 > 198.18.155.10:40000", later(2),
-                   rule(kRuleDns)},
-                  {"same id, other direction", "udp 198.18.155.10:40000 > 198.51.100.53:53",
-                   later(2), kUntracked},
-              });
+    run_table(
+        *dp, {
+                 {"egress first fragment", "egress udp 198.18.155.10:40000 > 198.51.100.53:53",
+                  first(1), rule(kRuleDns)},
+                 {"egress later fragment", "egress udp 198.18.155.10:40000 > 198.51.100.53:53",
+                  later(1), rule(kRuleDns)},
+                 // The reply's first fragment passes through conntrack: still admitted.
+                 {"reply first fragment", "udp 198.51.100.53:53 > 198.18.155.10:40000", first(2),
+                  rule(kRuleDns)},
+                 {"reply later fragment", "udp 198.51.100.53:53 > 198.18.155.10:40000", later(2),
+                  rule(kRuleDns)},
+                 {"same id and addresses, egress",
+                  "egress udp 198.51.100.53:53 > 198.18.155.10:40000", later(2), kUntracked},
+                 {"same id, addresses swapped", "egress udp 198.18.155.10:40000 > 198.51.100.53:53",
+                  later(2), kUntracked},
+             });
 }
 
 Test(fragments, role_is_part_of_the_key) {

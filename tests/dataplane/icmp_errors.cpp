@@ -1,5 +1,7 @@
 // ICMP errors (docs/dataplane.md step 5): pass when the quoted flow is tracked
-// for this role, drop otherwise, never create an entry.
+// for this role and accepts the quoted packet in the direction opposite to the
+// error, and the error goes to the quoted packet's source; drop otherwise;
+// never create an entry.
 #include <criterion/criterion.h>
 
 #include "fixture.h"
@@ -39,10 +41,11 @@ Test(icmp_errors, ipv4_quotes) {
                        p.icmp_quote = packet::quote_of(q);
                    },
                    kRelated},
+                  // Source quench and redirect never pass, whatever they quote.
                   {"source quench, tracked", "icmp 203.0.113.1 > 198.18.155.10 type 4",
-                   quoting(kCrlSyn), kRelated},
+                   quoting(kCrlSyn), kUnrelated},
                   {"redirect, tracked", "icmp 203.0.113.1 > 198.18.155.10 type 5", quoting(kCrlSyn),
-                   kRelated},
+                   kUnrelated},
               });
     cr_expect_eq(dp->ct_entries(), entries, "errors created conntrack entries");
 }
@@ -83,11 +86,17 @@ Test(icmp_errors, echo_flows_are_quoted_with_ports_zero) {
     auto dp = make_dataplane();
     const char* ping = "icmp 203.0.113.7 > 198.18.155.10 type 8";
     expect_spec(*dp, ping, rule(kRulePing));
-    run_table(*dp, {
-                       {"error about the echo reply",
-                        "egress icmp 198.18.155.10 > 203.0.113.7 type 3 code 1",
-                        quoting("egress icmp 198.18.155.10 > 203.0.113.7 type 0"), kRelated},
-                   });
+    run_table(*dp,
+              {
+                  {"error about the echo request",
+                   "egress icmp 198.18.155.10 > 203.0.113.7 type 3 code 1",
+                   quoting("icmp 203.0.113.7 > 198.18.155.10 type 8"), kRelated},
+                  {"error quoting the echo reply, to the peer",
+                   "egress icmp 198.18.155.10 > 203.0.113.7 type 3 code 1",
+                   quoting("egress icmp 198.18.155.10 > 203.0.113.7 type 0"), kUnrelated},
+                  {"inbound error about the echo reply", "icmp 192.0.2.254 > 198.18.155.10 type 11",
+                   quoting("egress icmp 198.18.155.10 > 203.0.113.7 type 0"), kRelated},
+              });
 }
 
 Test(icmp_errors, role_is_part_of_the_key) {

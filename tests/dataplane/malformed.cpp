@@ -36,6 +36,21 @@ Mutate short_l4_v4(size_t l4_bytes) {
     };
 }
 
+// IPv6 payload length (the datagram's end).
+Mutate set_payload_len(uint16_t v) {
+    return [v](Bytes& f) {
+        f[kL3 + 4] = uint8_t(v >> 8);
+        f[kL3 + 5] = uint8_t(v);
+    };
+}
+// An IPv6 datagram cut after `payload` bytes, its payload length saying so.
+Mutate short_v6(size_t payload) {
+    return [payload](Bytes& f) {
+        f.resize(kL4v6 + payload);
+        set_payload_len(uint16_t(payload))(f);
+    };
+}
+
 struct Case {
     std::string name;
     std::string spec;
@@ -122,6 +137,8 @@ Test(malformed, ipv6) {
         {
             {"header cut at 39 bytes", kTcp6, {}, {cut(kL3 + 39)}, kV6},
             {"version 4", kTcp6, {}, {set_byte(kL3, 0x40)}, kV6},
+            {"payload length past the frame", kTcp6, {}, {set_payload_len(21)}, kV6},
+            {"l4 cut, payload length stale", kTcp6, {}, {cut(kL4v6 + 19)}, kV6},
             {"hop-by-hop cut at 1 byte", kTcp6, chain({0}), {cut(kL4v6 + 1)}, kV6},
             {"hop-by-hop cut at 7 bytes", kTcp6, chain({0}), {cut(kL4v6 + 7)}, kV6},
             {"dstopts longer than the frame", kTcp6, chain({60}), {set_byte(kL4v6 + 1, 8)}, kV6},
@@ -148,14 +165,14 @@ Test(malformed, layer4) {
                   {"tcp doff 6, options missing", kTcp4, {}, {set_byte(kL4v4 + 12, 6 << 4)}, kL4},
                   {"udp 7 bytes", kUdp4, {}, {short_l4_v4(7)}, kL4},
                   {"icmp 7 bytes", kIcmp4, {}, {short_l4_v4(7)}, kL4},
-                  {"tcp6 19 bytes", kTcp6, {}, {cut(kL4v6 + 19)}, kL4},
+                  {"tcp6 19 bytes", kTcp6, {}, {short_v6(19)}, kL4},
                   {"tcp6 doff 15", kTcp6, {}, {set_byte(kL4v6 + 12, 15 << 4)}, kL4},
-                  {"udp6 7 bytes", kUdp6, {}, {cut(kL4v6 + 7)}, kL4},
-                  {"icmp6 7 bytes", kIcmp6, {}, {cut(kL4v6 + 7)}, kL4},
+                  {"udp6 7 bytes", kUdp6, {}, {short_v6(7)}, kL4},
+                  {"icmp6 7 bytes", kIcmp6, {}, {short_v6(7)}, kL4},
                   {"tcp6 after dstopts cut",
                    kTcp6,
                    [](packet::Packet& p) { p.ipv6_ext = {60}; },
-                   {cut(kL4v6 + 8 + 10)},
+                   {short_v6(8 + 10)},
                    kL4},
                   {"egress tcp cut",
                    "egress tcp 198.18.155.10:40000 > 192.0.2.1:80",
@@ -165,7 +182,7 @@ Test(malformed, layer4) {
                   {"nd cut before type check",
                    "icmp6 [fe80::1] > [ff02::1] type 135",
                    {},
-                   {cut(kL4v6 + 7)},
+                   {short_v6(7)},
                    kL4},
               });
 }
