@@ -30,8 +30,9 @@ FUZZ_SAN        := -fsanitize=address,undefined -fno-sanitize-recover=undefined 
 FUZZ_CXXFLAGS   := -std=c++20 -O1 -g1 -Wall -Wextra -MMD -MP \
                    -Wno-bitwise-instead-of-logical -Imaps -Iloader -Itests/support -I$(BUILD)/gen \
                    $(FUZZ_SAN)
-# The loader layers the targets reach (no kernel, no CLI): parse -> model -> compile -> image.
-FUZZ_LIB_SRCS   := $(filter loader/packet/% loader/policy/% loader/compile/% loader/image/% \
+# The loader layers the targets reach (no kernel, no CLI): input files, parse -> model ->
+# compile -> image.
+FUZZ_LIB_SRCS   := $(filter loader/util/% loader/packet/% loader/policy/% loader/compile/% loader/image/% \
                      loader/model/%,$(LOADER_SRCS))
 FUZZ_LIB_OBJS   := $(FUZZ_LIB_SRCS:%.cpp=$(FUZZ_DIR)/obj/%.o)
 FUZZ_BINS       := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
