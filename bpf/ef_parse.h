@@ -199,6 +199,7 @@ static __always_inline int ef_parse_ipv6(void *data, void *data_end, __u32 *off,
     ef_addr_v6(p->t.src, &ip6->saddr);
     ef_addr_v6(p->t.dst, &ip6->daddr);
     nh = ip6->nexthdr;
+    __u32 frag_headers = 0;
 
 #pragma unroll
     for (int i = 0; i < EF_IPV6_EXT_MAX; i++) {
@@ -206,6 +207,9 @@ static __always_inline int ef_parse_ipv6(void *data, void *data_end, __u32 *off,
             struct ef_frag6 *fh = data + o;
             __u16 fo;
 
+            /* RFC 8200 4.1: a header occurs once. A second fragment header
+             * would redefine which datagram, and which part of it, this is. */
+            if (frag_headers++) return EF_R_MALFORMED_IPV6;
             if ((void *)(fh + 1) > data_end || o + EF_IPV6_FRAG_HLEN > end)
                 return EF_R_MALFORMED_IPV6;
             fo = bpf_ntohs(fh->frag_off);

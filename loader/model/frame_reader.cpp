@@ -100,7 +100,11 @@ std::optional<uint32_t> read_ipv6(std::span<const uint8_t> f, FrameView& v) {
         v.ipv6_ext.push_back(next);
         uint8_t following = f[pos];
         if (next == kFragment) {
-            // Offset (13 bits) and M flag; every fragment header read sets the fields.
+            // One fragment header at most (RFC 8200 4.1): a second one would
+            // say again which datagram, and which part of it, this is.
+            if (std::count(v.ipv6_ext.begin(), v.ipv6_ext.end() - 1, kFragment) > 0)
+                return EF_R_MALFORMED_IPV6;
+            // Offset (13 bits) and M flag.
             uint16_t offset_flags = be16(f, pos + 2);
             v.frag_offset = uint16_t(offset_flags >> 3);
             v.more_fragments = (offset_flags & 1) != 0;

@@ -771,3 +771,28 @@ Test(crafted, padding_is_never_parsed) {
                       junk),
                kRelated);
 }
+
+// A second fragment header (found by the raw-frame differential fuzzer): a
+// first fragment followed by an atomic one must not turn the datagram into a
+// first fragment whose UDP length goes unchecked, nor the other way round.
+Test(crafted, second_fragment_header) {
+    auto dp = make_dataplane();
+    const char* tls6 = "tcp [2001:db8:1::7]:40000 > [2001:db8::10]:443";
+    // Two listed fragment headers: build_frame writes the packet's fields in both.
+    Bytes two_first = shaped(tls6, [](packet::Packet& p) {
+        first(9)(p);
+        p.ipv6_ext = {44, 44};
+    });
+    expect_run(*dp, "two first-fragment headers", packet::Dir::ingress, two_first, kV6);
+    Bytes two_atomic = shaped(tls6, [](packet::Packet& p) { p.ipv6_ext = {44, 44}; });
+    expect_run(*dp, "two atomic fragment headers", packet::Dir::ingress, two_atomic, kV6);
+    // The fuzzer's frame: egress UDP, a first fragment header then an atomic one.
+    Bytes found = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x02, 0x00, 0x00, 0x00, 0x00,
+                   0x01, 0x86, 0xdd, 0x60, 0x00, 0x00, 0x00, 0x00, 0x18, 0x2c, 0x40};
+    found.resize(kL3 + 40, 0);
+    Bytes chain = {0x2c, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x11, 0x00, 0x00, 0x00,
+                   0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0xff, 0xff, 0x00, 0xde, 0xb7};
+    found = with_v6_addrs(padded(found, chain), "2001:db8::10", "2001:db8:1::7");
+    expect_run(*dp, "first then atomic fragment header", packet::Dir::egress, found, kV6);
+    expect_spec(*dp, tls6, rule(kRuleAccessTls6));
+}

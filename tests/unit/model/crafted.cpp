@@ -563,3 +563,15 @@ rules:
     cr_expect_eq(rule_of(run(b_to_a)), "from-b", "B again: a hit");
     cr_expect_eq(rule_of(run(a_to_b)), "from-a", "A again: a miss, replaced again");
 }
+
+// A second fragment header (the raw-frame differential fuzzer's find): the
+// chain says twice which datagram, and which part of it, this is.
+Test(model_crafted, second_fragment_header_is_malformed) {
+    Edge1 e;
+    Packet two_first = fragment_of("udp [2001:db8::7]:40000 > [2001:db8::1]:3478", 9, 0, true);
+    two_first.ipv6_ext = {44, 44};
+    expect(e.packet(two_first), false, "malformed_ipv6", "two first-fragment headers");
+    Packet two_atomic = spec("udp [2001:db8::7]:40000 > [2001:db8::1]:3478");
+    two_atomic.ipv6_ext = {44, 44};
+    expect(e.packet(two_atomic), false, "malformed_ipv6", "two atomic fragment headers");
+}
