@@ -468,7 +468,7 @@ void timer_main(const std::string& instance, const std::string& token, int secs)
                     (!in.site_path.empty() &&
                      !read_run_file(run.get(), content_name("site", g), in.site_text)))
                     throw Refused("the kept copy of generation " + std::to_string(g) +
-                                  "'s policy is missing from /run/edgefw/" + instance);
+                                  "'s policy is missing from " + run_root() + "/" + instance);
                 LoadArgs back;
                 back.policy = in.policy_path;
                 back.site = in.site_path;

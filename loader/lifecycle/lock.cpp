@@ -17,12 +17,12 @@
 
 namespace lifecycle {
 
-namespace {
-
 std::string run_root() {
     const char* env = getenv("EDGEFW_RUNDIR");
     return env && *env ? env : "/run/edgefw";
 }
+
+namespace {
 
 double default_wait() {
     const char* env = getenv("EDGEFW_LOCK_WAIT");
