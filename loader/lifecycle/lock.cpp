@@ -32,19 +32,32 @@ double default_wait() {
 
 }  // namespace
 
-kernel::Fd open_run_dir(const std::string& instance) {
+namespace {
+
+kernel::Fd open_run_dir_as_root(const std::string& instance) {
     std::string root = run_root();
     auto k = root.rfind('/');
     std::string parent = k == 0 ? "/" : root.substr(0, k), base = root.substr(k + 1);
     int p = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (p < 0)
-        throw kernel::Error("kernel: open " + parent + ": " + std::strerror(errno) +
-                            (errno == EACCES ? " -- run as root" : ""));
+    if (p < 0) throw kernel::Error("kernel: open " + parent + ": " + std::strerror(errno));
     kernel::Fd pfd(p);
     kernel::Fd r = kernel::open_private_dir(pfd.get(), base, true, root);
     if (instance.empty()) return r;
     kernel::check_instance_name(instance);
     return kernel::open_private_dir(r.get(), instance, true, root + "/" + instance);
+}
+
+}  // namespace
+
+kernel::Fd open_run_dir(const std::string& instance) {
+    try {
+        return open_run_dir_as_root(instance);
+    } catch (const std::runtime_error& e) {
+        if (geteuid() == 0) throw;
+        throw kernel::Error("kernel: " + run_root() +
+                            " (edgefw's locks) is root's: run as root (CAP_BPF, CAP_NET_ADMIN "
+                            "and CAP_PERFMON are needed)");
+    }
 }
 
 Lock::Lock(const std::string& instance, const std::string& op, double wait_secs) {
