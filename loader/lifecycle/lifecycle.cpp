@@ -374,15 +374,19 @@ unsigned long long start_time_of(pid_t pid) {
 
 // Ends the recorded timer process if it is still the one we started (same
 // pid and start time): confirm, unload and a newer reload make it moot.
-void kill_timer(int run) {
-    std::string text;
-    if (!read_run_file(run, "timer", text)) return;
-    std::istringstream f(text);
+void kill_recorded(const std::string& record) {
+    std::istringstream f(record);
     long pid = 0;
     unsigned long long started = 0;
     f >> pid >> started;
     if (pid > 1 && pid != getpid() && started && start_time_of(static_cast<pid_t>(pid)) == started)
         kill(static_cast<pid_t>(pid), SIGTERM);
+}
+
+void kill_timer(int run) {
+    std::string text;
+    if (!read_run_file(run, "timer", text)) return;
+    kill_recorded(text);
     (void)unlinkat(run, "timer", 0);
 }
 
@@ -748,6 +752,10 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
     PinSnapshot before;
     before.take(dir);
     bool armed = false;
+    // A pending confirm's timer: ended once this reload has taken over, kept
+    // (and its record with it) if this reload fails.
+    std::string old_timer;
+    bool had_timer = read_run_file(run.get(), "timer", old_timer);
     try {
         if (a.confirm_secs > 0) {
             arm_confirm(a.instance, run.get(), token, a.confirm_secs);
@@ -789,6 +797,11 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
         }
         before.restore(dir);
         if (armed) kill_timer(run.get());
+        if (had_timer) try {
+                write_run_file(run.get(), "timer", old_timer);
+            } catch (const std::exception&) {
+                // Without its record the old timer still acts; only confirm cannot end it early.
+            }
         prune_content(run.get(), {old_generation});
         throw;
     }
@@ -801,7 +814,10 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
     } catch (const std::exception&) {
         // The description written before the swap stands; only the swap's time is missing.
     }
-    if (!by_timer && !armed) kill_timer(run.get());  // a pending confirm is superseded
+    // A pending confirm is superseded (its timer would find its token gone
+    // and do nothing; ending it is tidiness).
+    if (!by_timer && !armed) kill_timer(run.get());
+    if (armed && had_timer) kill_recorded(old_timer);
     std::vector<uint64_t> keep = {generation};
     if (a.confirm_secs > 0) keep.push_back(old_generation);
     prune_content(run.get(), keep);

@@ -92,4 +92,14 @@ for _ in $(seq 50); do [ -n "$(get confirm.error)" ] && break; sleep 0.1; done
 grep -q "rollback failed.*kept copy of generation $gen" <<<"$(get confirm.error)" || fail "no rollback error in status: $(get confirm)"
 "$EDGEFW" status --instance "$inst" | grep -q "confirm: rollback failed" || fail "text status does not show the rollback error"
 echo "a failed rollback shows in status: $(get confirm.error)"
+# 5. A reload --confirm over a pending one ends the earlier timer (once it has taken over).
+"$EDGEFW" reload "$tmp/d1/p.yaml" --site "$site" --instance "$inst" --confirm 600 >/dev/null
+t3=$(timer_pid)
+"$EDGEFW" reload "$tmp/d1/p.yaml" --site "$site_b" --instance "$inst" --confirm 600 >/dev/null
+t4=$(timer_pid)
+[ "$t3" != "$t4" ] || fail "the second reload --confirm recorded no new timer"
+gone "$t3" || fail "the superseded timer $t3 is still running"
+"$EDGEFW" confirm --instance "$inst" >/dev/null
+gone "$t4" || fail "confirm left timer $t4 running"
+echo "reload --confirm over a pending one: timer $t3 ended, confirm ended $t4"
 echo "PASS: confirm (content, not path; timers bound to their instance and ended by confirm/unload)"
