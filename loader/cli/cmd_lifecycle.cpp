@@ -59,9 +59,9 @@ void print_status(const nlohmann::json& s) {
                    i.value("xdp_prog_id", 0u),
                    i.value("tc_hook", "netlink") == "tcx" ? "tcx link" : "netlink filter",
                    i.value("tc_prog_id", 0u),
-                   i["attached"].is_null()      ? "attachment unknown (see hint)"
-                   : i.value("attached", false) ? "attached"
-                                                : "NOT ATTACHED");
+                   i.value("attachment", "") == "unknown" ? "attachment unknown (see hint)"
+                   : i.value("attached", false)           ? "attached"
+                                                          : "NOT ATTACHED");
     print_features();
     if (s.contains("reload_ms")) {
         const auto& t = s["reload_ms"];

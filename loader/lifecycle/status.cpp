@@ -129,13 +129,18 @@ json one_status(const kernel::InstanceDir& d, const std::string& instance) {
         i["xdp_prog_id"] = xdp;
         i["tc_prog_id"] = tc;
         bool xdp_on = xdp != 0 && xdp_ifindex == i["ifindex"];
+        i["xdp_attached"] = xdp_on;
         if (!tc_known && xdp_on) {
-            i["attached"] = nullptr;  // XDP is; TC cannot be seen from here
+            // XDP is; TC cannot be seen from here. "attached" stays a bool
+            // (false: not known to be); "attachment" says which.
+            i["attached"] = false;
+            i["attachment"] = "unknown";
             i["current"] = xdp == out["prog_xdp_id"];
             unknown = true;
             continue;
         }
         i["attached"] = xdp_on && tc != 0 && tc_ifindex == i["ifindex"];
+        i["attachment"] = i["attached"].get<bool>() ? "attached" : "not attached";
         // Both directions must run the pinned (current) programs: anything
         // else is a reload that did not finish.
         i["current"] = xdp == out["prog_xdp_id"] && tc == out["prog_tc_id"];
