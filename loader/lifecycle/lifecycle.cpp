@@ -802,7 +802,9 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
             } catch (const std::exception&) {
                 // Without its record the old timer still acts; only confirm cannot end it early.
             }
-        prune_content(run.get(), {old_generation});
+        // Only this reload's copies go: a pending confirm still needs its own.
+        for (const char* k : {"policy", "site"})
+            (void)unlinkat(run.get(), content_name(k, generation).c_str(), 0);
         throw;
     }
     phases.mark("swap");

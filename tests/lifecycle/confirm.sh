@@ -102,4 +102,15 @@ gone "$t3" || fail "the superseded timer $t3 is still running"
 "$EDGEFW" confirm --instance "$inst" >/dev/null
 gone "$t4" || fail "confirm left timer $t4 running"
 echo "reload --confirm over a pending one: timer $t3 ended, confirm ended $t4"
+# 6. A reload that fails while a confirm is pending leaves that confirm armed:
+# its timer, and the kept copy it rolls back to.
+h0=$(get policy_hash)
+"$EDGEFW" reload "$tmp/d1/p.yaml" --site "$site" --instance "$inst" --confirm 3 >/dev/null
+[ "$(get policy_hash)" != "$h0" ] || fail "case 6: the reload did not change the policy"
+t5=$(timer_pid)
+EDGEFW_FAULT_SWAP=0 "$EDGEFW" reload "$tmp/d1/p.yaml" --site "$site_b" --instance "$inst" >/dev/null 2>&1 &&
+  fail "case 6: the fault-injected reload succeeded"
+[ "$(get confirm.pending)" = True ] && [ "$(timer_pid)" = "$t5" ] || fail "case 6: the failed reload disarmed the confirm"
+wait_for policy_hash "$h0" 8 || fail "case 6: no rollback to $h0 after a failed reload: $(get policy_hash) $(get confirm.error)"
+echo "a failed reload during a pending confirm: the confirm still rolled back to $h0"
 echo "PASS: confirm (content, not path; timers bound to their instance and ended by confirm/unload)"
