@@ -889,6 +889,7 @@ void confirm(const std::string& instance) {
     kernel::write_meta(d->path(), encode(meta));
     kernel::Fd run = open_run_dir(instance);
     kill_timer(run.get());
+    (void)unlinkat(run.get(), "timer.error", 0);
     prune_content(run.get(), {meta.value("generation", 1ull)});
 }
 

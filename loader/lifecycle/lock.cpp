@@ -34,24 +34,24 @@ double default_wait() {
 
 namespace {
 
-kernel::Fd open_run_dir_as_root(const std::string& instance) {
+kernel::Fd open_run_dir_as_root(const std::string& instance, bool create) {
     std::string root = run_root();
     auto k = root.rfind('/');
     std::string parent = k == 0 ? "/" : root.substr(0, k), base = root.substr(k + 1);
     int p = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (p < 0) throw kernel::Error("kernel: open " + parent + ": " + std::strerror(errno));
     kernel::Fd pfd(p);
-    kernel::Fd r = kernel::open_private_dir(pfd.get(), base, true, root);
-    if (instance.empty()) return r;
+    kernel::Fd r = kernel::open_private_dir(pfd.get(), base, create, root);
+    if (instance.empty() || !r) return r;
     kernel::check_instance_name(instance);
-    return kernel::open_private_dir(r.get(), instance, true, root + "/" + instance);
+    return kernel::open_private_dir(r.get(), instance, create, root + "/" + instance);
 }
 
 }  // namespace
 
-kernel::Fd open_run_dir(const std::string& instance) {
+kernel::Fd open_run_dir(const std::string& instance, bool create) {
     try {
-        return open_run_dir_as_root(instance);
+        return open_run_dir_as_root(instance, create);
     } catch (const std::runtime_error& e) {
         if (geteuid() == 0) throw;
         throw kernel::Error("kernel: " + run_root() +

@@ -21,8 +21,8 @@ namespace lifecycle {
 std::string run_root();  // /run/edgefw, or EDGEFW_RUNDIR
 
 // /run/edgefw/<instance> (created safely, checked root 0700); empty
-// instance: /run/edgefw itself.
-kernel::Fd open_run_dir(const std::string& instance);
+// instance: /run/edgefw itself. create false: an empty Fd when missing.
+kernel::Fd open_run_dir(const std::string& instance, bool create = true);
 
 class Lock {
   public:

@@ -17,6 +17,7 @@
 #include "kernel/features.h"
 #include "kernel/instance.h"
 #include "lifecycle/lifecycle.h"
+#include "lifecycle/lock.h"
 
 namespace lifecycle {
 
@@ -149,6 +150,20 @@ json one_status(const kernel::InstanceDir& d, const std::string& instance) {
     }
     ns.reset();
     if (!ns_error.empty()) out["error"] = ns_error;
+    // A confirm timer that could not even look at the instance leaves its
+    // error beside the instance's lock (root only: skipped otherwise).
+    if (geteuid() == 0) {
+        try {
+            kernel::Fd run = open_run_dir(instance, false);
+            std::string err;
+            if (run && read_run_file(run.get(), "timer.error", err) && !err.empty()) {
+                while (!err.empty() && err.back() == '\n') err.pop_back();
+                out["confirm"]["error"] = "confirm timer: " + err;
+            }
+        } catch (const std::exception& e) {
+            out["confirm"]["error"] = std::string("confirm timer state unreadable: ") + e.what();
+        }
+    }
     // What this kernel offers now (the instance may have been loaded on another boot).
     const auto& f = kernel::features();
     out["features"] = {{"kernel", f.kernel},

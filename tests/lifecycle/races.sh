@@ -50,7 +50,7 @@ for r in $(seq "$ROUNDS"); do
   (rc=0; reload "$site" >"$tmp/r.out" 2>&1 || rc=$?; echo $rc >"$tmp/r.rc") &
   (rc=0; unload >"$tmp/u.out" 2>&1 || rc=$?; echo $rc >"$tmp/u.rc") &
   wait
-  l1=$(cat "$tmp/l1.rc") l2=$(cat "$tmp/l2.rc") rl=$(cat "$tmp/r.rc") ul=$(cat "$tmp/u.rc")
+  l1=$(cat "$tmp/l1.rc") l2=$(cat "$tmp/l2.rc") ul=$(cat "$tmp/u.rc")
   for op in l1 l2 r u; do
     if [ "$(cat "$tmp/$op.rc")" -ne 0 ] &&
       ! grep -qE "is already loaded|is not loaded|is busy" "$tmp/$op.out"; then
