@@ -2,10 +2,13 @@
 // timer take the instance's lock; creating or removing a pin directory also
 // takes edgefw's directory lock (the last unload removes the shared
 // directory). The locks are flock(2)s on files under /run/edgefw (root, 0700;
-// EDGEFW_RUNDIR overrides, for tests), never on bpffs: a pin directory is
-// removed by unload and made again by load, so a lock on it would be a lock
-// on whichever inode a caller happened to open. The files stay; only the lock
-// on the open file matters, and the kernel drops it when the holder exits.
+// EDGEFW_RUNDIR overrides, for tests), not on bpffs. flock works on a bpffs
+// directory, but a pin directory is removed by unload and made again by load,
+// so a lock on it would be a lock on whichever inode a caller happened to
+// open (checked: after rmdir+mkdir a second caller locks the new directory
+// while the first still holds the old one). The lock files stay; only the
+// lock on the open file matters, and the kernel drops it when the holder
+// exits, even on SIGKILL.
 //
 // The same per-instance directory, /run/edgefw/<instance>/, keeps what the
 // confirm timer needs: the bytes of the policy and site file of each kept
