@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -496,8 +497,10 @@ void timer_main(const std::string& instance, const std::string& token, int secs)
         try {
             kernel::Fd run = open_run_dir(instance);
             write_run_file(run.get(), "timer.error", now_text() + " " + e.what() + "\n");
-        } catch (...) {
-            // Nothing left to report to: the run directory itself is gone.
+        } catch (const std::exception& e2) {
+            // The run directory itself is unusable: the system log is left.
+            syslog(LOG_ERR, "confirm timer of instance %s: %s (and recording it failed: %s)",
+                   instance.c_str(), e.what(), e2.what());
         }
     }
     _exit(0);
