@@ -37,6 +37,9 @@ two_hosts_cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   "$EDGEFW" unload --instance "$inst" >/dev/null 2>&1 || true
+  # The instance's lock file (edgefw keeps it across unloads; a test's
+  # instance name is not used again).
+  rm -rf "${EDGEFW_RUNDIR:-/run/edgefw}/$inst"
   [ -z "$ns_c" ] || ip netns del "$ns_c" 2>/dev/null || true
   ip netns del "$ns_n" 2>/dev/null || true
   for f in "${cleanups[@]}"; do eval "$f" || true; done
