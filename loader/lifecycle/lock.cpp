@@ -122,7 +122,9 @@ void write_run_file(int dirfd, const std::string& name, const std::string& bytes
         }
         off += static_cast<size_t>(n);
     }
-    if (fsync(fd) || ::close(fd) || renameat(dirfd, tmp.c_str(), dirfd, name.c_str())) {
+    // No fsync: what is kept here lives no longer than the pins it belongs
+    // to (both go at reboot); the rename alone makes the file whole or absent.
+    if (::close(fd) || renameat(dirfd, tmp.c_str(), dirfd, name.c_str())) {
         int e = errno;
         (void)unlinkat(dirfd, tmp.c_str(), 0);
         throw kernel::Error("kernel: write " + name + ": " + std::strerror(e));
