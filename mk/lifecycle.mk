@@ -1,4 +1,6 @@
-# Lifecycle on real NICs: the hitless-reload proof, the systemd unit, `make install`.
+# Lifecycle on real NICs: the hitless-reload proof, the control plane (safe pin
+# directories, locks, all-or-nothing reload, confirm, status), the systemd unit,
+# `make install`.
 PREFIX  ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 DOCDIR  ?= $(PREFIX)/share/doc/edgefw
@@ -8,7 +10,7 @@ UNITDIR ?= /etc/systemd/system
 
 # 77 means a missing capability: reported as a skip, never as a pass.
 lifecycle-test: $(BUILD)/edgefw $(BPF_OBJS)
-	$(Q)for t in hitless_reload operator faults hooks; do \
+	$(Q)for t in hitless_reload operator faults hooks fs_safety races atomic_reload confirm status_inputs; do \
 	  printf '  %-8s %s\n' TEST tests/lifecycle/$$t.sh; \
 	  rc=0; tests/lifecycle/$$t.sh || rc=$$?; \
 	  if [ $$rc -eq 77 ]; then echo "$$t: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi; \

@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "kernel/dataplane.h"
 #include "kernel/features.h"
+#include "kernel/instance.h"
 #include "lifecycle/lifecycle.h"
 
 namespace cli {
@@ -52,12 +53,15 @@ void print_status(const nlohmann::json& s) {
                s["conntrack_max"].get<uint32_t>(), s["prog_xdp_id"].get<uint32_t>(),
                s["prog_tc_id"].get<uint32_t>());
     for (const auto& i : s["ifaces"])
-        fmt::print(
-            "  {:<8} {:<16} ifindex {:<4} xdp {} link prog {}  tc {} prog {}  {}\n",
-            i["role"].get<std::string>(), i["dev"].get<std::string>(), i["ifindex"].get<uint32_t>(),
-            i.value("xdp_mode", s.value("mode", "?")), i.value("xdp_prog_id", 0u),
-            i.value("tc_hook", "netlink") == "tcx" ? "tcx link" : "netlink filter",
-            i.value("tc_prog_id", 0u), i.value("attached", false) ? "attached" : "NOT ATTACHED");
+        fmt::print("  {:<8} {:<16} ifindex {:<4} xdp {} link prog {}  tc {} prog {}  {}\n",
+                   i["role"].get<std::string>(), i["dev"].get<std::string>(),
+                   i["ifindex"].get<uint32_t>(), i.value("xdp_mode", s.value("mode", "?")),
+                   i.value("xdp_prog_id", 0u),
+                   i.value("tc_hook", "netlink") == "tcx" ? "tcx link" : "netlink filter",
+                   i.value("tc_prog_id", 0u),
+                   i.value("attachment", "") == "unknown" ? "attachment unknown (see hint)"
+                   : i.value("attached", false)           ? "attached"
+                                                          : "NOT ATTACHED");
     print_features();
     if (s.contains("reload_ms")) {
         const auto& t = s["reload_ms"];
@@ -70,7 +74,9 @@ void print_status(const nlohmann::json& s) {
     }
     if (!s["netns"].get<std::string>().empty())
         fmt::print("  netns {}\n", s["netns"].get<std::string>());
-    if (s["confirm"].value("pending", false)) fmt::print("  waiting for 'edgefw confirm'\n");
+    const auto& c = s["confirm"];
+    if (c.value("pending", false)) fmt::print("  waiting for 'edgefw confirm'\n");
+    if (c.contains("error")) fmt::print("  confirm: {}\n", c["error"].get<std::string>());
 }
 
 }  // namespace
@@ -114,21 +120,46 @@ int cmd_confirm(const std::string& instance) {
     });
 }
 
+// Exit codes as `systemctl status` (LSB): 0 every instance asked about is
+// enforcing; 3 not loaded, or loaded but not enforcing everywhere (degraded,
+// mixed, damaged); 4 no such instance (an invalid name) or the state cannot
+// be read (not root, bpffs hidden by `ip netns exec`, a NIC's namespace gone).
+constexpr int kStatusNotRunning = 3;
+constexpr int kStatusUnknown = 4;
+
 int cmd_status(const std::string& instance, bool json) {
-    return guarded("status", [&] {
-        auto s = lifecycle::status(instance);
-        if (json) {
-            std::cout << s.dump(2) << "\n";
-        } else if (s.empty()) {
+    nlohmann::json s;
+    try {
+        if (!instance.empty()) kernel::check_instance_name(instance);
+        s = lifecycle::status(instance);
+    } catch (const kernel::Unreadable& e) {
+        std::cerr << "edgefw: status: " << e.what() << "\n";
+        return kStatusUnknown;
+    } catch (const std::exception& e) {
+        std::cerr << "edgefw: status: " << e.what() << "\n";
+        return kStatusUnknown;
+    }
+    if (json) {
+        std::cout << s.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    } else if (s.empty()) {
+        if (instance.empty())
             fmt::print("no edgefw instance is loaded\n");
-            print_features();
-        } else {
-            for (const auto& one : s) print_status(one);
-        }
-        bool ok = true;
-        for (const auto& one : s) ok = ok && one.value("state", "") == "enforcing";
-        return ok ? kExitOk : kExitError;
-    });
+        else
+            fmt::print("instance {} is not loaded\n", instance);
+        print_features();
+    } else {
+        for (const auto& one : s) print_status(one);
+    }
+    if (s.empty()) return kStatusNotRunning;
+    int rc = kExitOk;
+    for (const auto& one : s) {
+        std::string st = one.value("state", "");
+        if (st == "unknown")
+            rc = kStatusUnknown;
+        else if (st != "enforcing" && rc == kExitOk)
+            rc = kStatusNotRunning;
+    }
+    return rc;
 }
 
 int cmd_stats(const std::string& instance, bool json) {

@@ -98,8 +98,9 @@ int main(int argc, char** argv) {
         cmd->add_option("--tc", load_args.tc,
                         "TC egress hook (auto: tcx link when the kernel has it, else netlink)")
             ->check(CLI::IsMember({"auto", "tcx", "netlink"}));
-        cmd->add_option("--netns", load_args.netns,
-                        "network namespace of the NICs (ip netns name)");
+        cmd->add_option(
+            "--netns", load_args.netns,
+            "network namespace of the NICs: a name under /run/netns (ip netns list), not a path");
         cmd->add_option("--ct-size", load_args.ct_size, "conntrack table entries")
             ->check(CLI::Range(1024, 1 << 24));
     };

@@ -6,6 +6,7 @@
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <sched.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,6 +20,7 @@ namespace {
 
 constexpr uint32_t kTcHandle = 0xef;
 constexpr uint32_t kTcPriority = 0xef;
+constexpr long kNsfsMagic = 0x6e736673;
 
 [[noreturn]] void fail(const std::string& what, int err, const std::string& hint = {}) {
     if (err < 0) err = -err;
@@ -61,22 +63,42 @@ bpf_tc_hook egress_hook(uint32_t ifindex) {
 
 }  // namespace
 
+// --netns takes a name under /run/netns (what `ip netns add` makes), never a
+// path: '/' and '..' are refused, the file is opened without following a link
+// and without blocking (a FIFO there would hang a plain open), and it must be
+// a namespace file (nsfs) before setns sees it.
 NetnsGuard::NetnsGuard(const std::string& name) {
     if (name.empty()) return;
+    if (name.find('/') != std::string::npos || name == "." || name == ".." || name.size() > 255)
+        throw Error("kernel: --netns '" + name +
+                    "' is not a network namespace name -- give the name 'ip netns list' shows "
+                    "(a file under /run/netns), not a path");
+    std::string path = "/run/netns/" + name;
+    int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        fail("open network namespace " + path, errno,
+             errno == ELOOP ? "it is a symbolic link, not a namespace made by 'ip netns add'"
+                            : "create it with 'ip netns add " + name + "'");
+    struct statfs fs {};
+    if (fstatfs(fd, &fs) || fs.f_type != kNsfsMagic) {
+        close(fd);
+        throw Error("kernel: " + path +
+                    " is not a network namespace (not an nsfs file) -- give the name of one "
+                    "made by 'ip netns add'");
+    }
     saved_ = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (saved_ < 0) fail("open /proc/self/ns/net", errno);
-    std::string path = "/var/run/netns/" + name;
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    if (saved_ < 0) {
         int e = errno;
-        close(saved_);
-        fail("open network namespace " + path, e, "create it with 'ip netns add " + name + "'");
+        close(fd);
+        fail("open /proc/self/ns/net", e);
     }
     if (setns(fd, CLONE_NEWNET)) {
         int e = errno;
         close(fd);
         close(saved_);
-        fail("enter network namespace " + name, e, "needs CAP_SYS_ADMIN");
+        saved_ = -1;
+        fail("enter network namespace " + name, e,
+             e == EINVAL ? "it is another kind of namespace" : "needs CAP_SYS_ADMIN");
     }
     close(fd);
 }

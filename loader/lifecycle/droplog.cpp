@@ -3,9 +3,11 @@
 // rule edge1-ext-av-rtp-udp-in").
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <fmt/core.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -18,6 +20,8 @@
 #include "kernel/dataplane.h"
 #include "kernel/instance.h"
 #include "lifecycle/lifecycle.h"
+#include "lifecycle/lock.h"
+#include "util/input_file.h"
 
 namespace lifecycle {
 
@@ -126,22 +130,55 @@ int on_event(void* ctx, void* data, size_t size) {
     return 0;
 }
 
+// Through the shared input opener: a path that became a FIFO or a device is
+// refused at once instead of hanging the log.
+bool read_regular(const std::string& path, std::string& out) {
+    if (path.empty()) return false;
+    std::string err;
+    auto text = util::read_input(path, "policy", util::kMaxInputBytes, err);
+    if (!text) return false;
+    out = std::move(*text);
+    return true;
+}
+
 }  // namespace
 
 void print_log(const LogArgs& a) {
     Context c;
-    c.meta = read_instance(a.instance);
+    auto dir = kernel::InstanceDir::open(a.instance);
+    auto text = dir ? kernel::read_meta(dir->path()) : std::nullopt;
+    if (!text) throw Refused("instance '" + a.instance + "' is not loaded (see 'edgefw status')");
+    c.meta = json::parse(*text);
     c.json_out = a.json;
-    policy::Diagnostics d;
-    // The loaded policy, to name rules: its site checks were passed at load.
-    c.policy = policy::load(c.meta["policy"], c.meta["site"], d, {.allow_wide_management = true});
-    if (c.policy) c.entries = compile::place(*c.policy, c.meta["node"]);
+    // The nearest-rule hints come from the policy as it was loaded: the copy
+    // kept under /run/edgefw/<instance>, else the recorded paths -- opened
+    // without blocking and only if they are regular files (a path that became
+    // a FIFO must not hang `edgefw log`). Without either, events print bare.
+    std::string ptext, stext;
+    std::string gen = std::to_string(c.meta.value("generation", 1ull));
+    std::string ppath = c.meta.value("policy", ""), spath = c.meta.value("site", "");
+    bool have = false;
+    try {
+        kernel::Fd run = open_run_dir(a.instance);
+        have = read_run_file(run.get(), "policy." + gen, ptext) &&
+               (spath.empty() || read_run_file(run.get(), "site." + gen, stext));
+    } catch (const std::exception&) {
+        have = false;  // not root, or no run directory: try the paths
+    }
+    if (!have) have = read_regular(ppath, ptext) && (spath.empty() || read_regular(spath, stext));
+    if (have) {
+        policy::Diagnostics d;
+        // Its site checks were passed when it was loaded.
+        c.policy =
+            policy::load_text(ptext, ppath, stext, spath, d, {.allow_wide_management = true});
+        if (c.policy) c.entries = compile::place(*c.policy, c.meta["node"]);
+    }
     timespec mono{}, real{};
     clock_gettime(CLOCK_MONOTONIC, &mono);
     clock_gettime(CLOCK_REALTIME, &real);
     c.mono_to_wall = (real.tv_sec - mono.tv_sec) + (real.tv_nsec - mono.tv_nsec) / 1e9;
 
-    std::string path = kernel::instance_dir(a.instance) + "/ef_log";
+    std::string path = dir->path() + "/ef_log";
     int fd = bpf_obj_get(path.c_str());
     if (fd < 0)
         throw kernel::Error("kernel: open " + path + ": " + std::strerror(errno) +

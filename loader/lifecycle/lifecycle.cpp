@@ -2,15 +2,21 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -19,8 +25,10 @@
 #include "kernel/dataplane.h"
 #include "kernel/features.h"
 #include "kernel/instance.h"
+#include "lifecycle/lock.h"
 #include "lifecycle/selftest.h"
 #include "model/model.h"
+#include "util/input_file.h"
 
 namespace lifecycle {
 
@@ -33,18 +41,55 @@ struct Prepared {
     image::MapImage img;
 };
 
-Prepared prepare(const LoadArgs& a) {
+// The policy and site file as read once: their bytes are what is parsed,
+// what is kept for the confirm rollback, and what `edgefw log` reads back.
+struct Inputs {
+    std::string policy_name, policy_path, policy_text;  // name as given, absolute path, bytes
+    std::string site_name, site_path, site_text;
+    policy::LoadOptions options;  // --allow-wide-management
+};
+
+std::string absolute(const std::string& p) {
+    if (p.empty() || p[0] == '/') return p;
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd)) return p;
+    return std::string(cwd) + "/" + (p.rfind("./", 0) == 0 ? p.substr(2) : p);
+}
+
+std::string read_input(const std::string& path, const char* what) {
+    std::string err;
+    auto text = util::read_input(path, what, util::kMaxInputBytes, err);
+    if (!text) throw Refused(err + "; nothing changed");
+    return *text;
+}
+
+Inputs read_inputs(const LoadArgs& a) {
+    Inputs in;
+    in.options = a.policy_options;
+    in.policy_name = a.policy;
+    in.policy_path = absolute(a.policy);
+    in.policy_text = read_input(a.policy, "policy");
+    if (!a.site.empty()) {
+        in.site_name = a.site;
+        in.site_path = absolute(a.site);
+        in.site_text = read_input(a.site, "site file");
+    }
+    return in;
+}
+
+Prepared prepare(const Inputs& in, const std::string& node) {
     policy::Diagnostics diags;
-    auto p = policy::load(a.policy, a.site, diags, a.policy_options);
+    auto p = policy::load_text(in.policy_text, in.policy_name, in.site_text, in.site_name, diags,
+                               in.options);
     if (!p) {
-        std::string msg = "policy " + a.policy + " has errors, nothing changed:";
+        std::string msg = "policy " + in.policy_name + " has errors, nothing changed:";
         for (const auto& d : diags.all())
             if (d.severity == policy::Severity::error) msg += "\n  " + d.str();
         throw Refused(msg);
     }
     Prepared out{*p, {}};
     try {
-        out.img = compile::compile_node(out.policy, a.node);
+        out.img = compile::compile_node(out.policy, node);
     } catch (const compile::Error& e) {
         throw Refused(std::string("compile: ") + e.what() + "; nothing changed");
     }
@@ -161,67 +206,289 @@ void zero_counter(int fd, uint32_t slot) {
     bpf_map_update_elem(fd, &slot, zero.data(), BPF_ANY);
 }
 
-int open_pin(const std::string& dir, const char* name) {
+int open_pin(const std::string& dir, const std::string& shown, const char* name) {
     std::string path = dir + "/" + name;
     int fd = bpf_obj_get(path.c_str());
     if (fd < 0)
-        throw kernel::Error("kernel: open " + path + ": " + std::strerror(errno) +
+        throw kernel::Error("kernel: open " + shown + "/" + name + ": " + std::strerror(errno) +
                             " -- the instance is damaged: 'edgefw unload' and load again");
     return fd;
 }
 
-// A detached process that restores the previous state unless `edgefw confirm`
-// runs in time; it does not depend on the operator's shell surviving.
-void arm_confirm(const LoadArgs& a, uint64_t generation, const json& previous) {
+// The description as stored. Text that is not UTF-8 (an app label holding
+// byte 0xFF) cannot be encoded: refused here, before anything changes.
+std::string encode(const json& meta) {
+    try {
+        return meta.dump();
+    } catch (const json::type_error&) {
+    }
+    std::string where;
+    for (const auto& r : meta.value("rules", json::array())) {
+        try {
+            (void)r.dump();
+        } catch (const json::type_error&) {
+            where = "rule " + r["id"].dump(-1, ' ', false, json::error_handler_t::replace);
+            for (const char* k : {"app", "feature", "id"})
+                if (r.contains(k)) try {
+                        (void)r[k].dump();
+                    } catch (const json::type_error&) {
+                        where += std::string(" (its ") + k + ")";
+                        break;
+                    }
+            break;
+        }
+    }
+    if (where.empty()) where = "a name or path";
+    throw Refused(where +
+                  " holds text that is not valid UTF-8; edgefw keeps its description as UTF-8 "
+                  "JSON -- fix the file's encoding. Nothing changed");
+}
+
+std::string random_id() {
+    unsigned char b[16];
+    if (getrandom(b, sizeof b, 0) != sizeof b) {
+        auto t = std::chrono::steady_clock::now().time_since_epoch().count();
+        std::memcpy(b, &t, sizeof t);
+        pid_t p = getpid();
+        std::memcpy(b + 8, &p, sizeof p);
+    }
+    std::string out;
+    char h[3];
+    for (unsigned char c : b) {
+        snprintf(h, sizeof h, "%02x", c);
+        out += h;
+    }
+    return out;
+}
+
+// The pins a reload replaces (dataplane.cpp's Dataplane::pin) and the
+// description: held open so a failed swap can put them back.
+struct PinSnapshot {
+    std::vector<std::pair<std::string, int>> fds;
+    std::optional<std::string> meta;
+    void take(const std::string& dir) {
+        for (const char* n :
+             {"ef_port_class", "ef_local", "ef_remote", "ef_sport", "prog_xdp", "prog_tc"}) {
+            int fd = bpf_obj_get((dir + "/" + n).c_str());
+            if (fd >= 0) fds.emplace_back(n, fd);
+        }
+        meta = kernel::read_meta(dir);
+    }
+    int fd(const char* name) const {
+        for (const auto& [n, f] : fds)
+            if (n == name) return f;
+        return -1;
+    }
+    // Best effort: what cannot be put back shows in status as "mixed".
+    void restore(const std::string& dir) const {
+        for (const auto& [n, f] : fds) {
+            std::string path = dir + "/" + n;
+            unlink(path.c_str());
+            (void)bpf_obj_pin(f, path.c_str());
+        }
+        if (meta) try {
+                kernel::write_meta(dir, *meta);
+            } catch (const kernel::Error&) {
+            }
+    }
+    ~PinSnapshot() {
+        for (const auto& [n, f] : fds) close(f);
+    }
+};
+
+std::string pin_of(const kernel::InstanceDir& d, const json& path_in_meta) {
+    std::string p = path_in_meta.get<std::string>();
+    return d.path() + "/" + p.substr(p.rfind('/') + 1);
+}
+
+// ---- kept policy content and the confirm timer, in /run/edgefw/<instance>/
+
+std::string content_name(const char* what, uint64_t generation) {
+    return std::string(what) + "." + std::to_string(generation);
+}
+
+void save_content(int run, uint64_t generation, const Inputs& in) {
+    write_run_file(run, content_name("policy", generation), in.policy_text);
+    if (!in.site_path.empty()) write_run_file(run, content_name("site", generation), in.site_text);
+}
+
+// Removes kept files: every one (keep empty) or those of other generations.
+void prune_content(int run, const std::vector<uint64_t>& keep) {
+    int dup_fd = fcntl(run, F_DUPFD_CLOEXEC, 0);
+    DIR* d = dup_fd >= 0 ? fdopendir(dup_fd) : nullptr;
+    if (!d) {
+        if (dup_fd >= 0) close(dup_fd);
+        return;
+    }
+    std::vector<std::string> drop;
+    while (dirent* e = readdir(d)) {
+        std::string n = e->d_name;
+        auto dot = n.find('.');
+        if (dot == std::string::npos || dot == 0) continue;
+        std::string kind = n.substr(0, dot);
+        if (kind != "policy" && kind != "site") continue;
+        uint64_t g = strtoull(n.c_str() + dot + 1, nullptr, 10);
+        if (std::find(keep.begin(), keep.end(), g) == keep.end()) drop.push_back(n);
+    }
+    closedir(d);
+    for (const auto& n : drop) (void)unlinkat(run, n.c_str(), 0);
+}
+
+unsigned long long start_time_of(pid_t pid) {
+    std::string stat;
+    int fd = open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[1024];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    stat.assign(buf, static_cast<size_t>(n));
+    auto k = stat.rfind(')');
+    if (k == std::string::npos) return 0;
+    std::istringstream f(stat.substr(k + 2));
+    std::string field;
+    for (int i = 0; i < 20 && (f >> field); i++) {
+    }
+    return strtoull(field.c_str(), nullptr, 10);  // field 22: starttime
+}
+
+// Ends the recorded timer process if it is still the one we started (same
+// pid and start time): confirm, unload and a newer reload make it moot.
+void kill_recorded(const std::string& record) {
+    std::istringstream f(record);
+    long pid = 0;
+    unsigned long long started = 0;
+    f >> pid >> started;
+    if (pid > 1 && pid != getpid() && started && start_time_of(static_cast<pid_t>(pid)) == started)
+        kill(static_cast<pid_t>(pid), SIGTERM);
+}
+
+void kill_timer(int run) {
+    std::string text;
+    if (!read_run_file(run, "timer", text)) return;
+    kill_recorded(text);
+    (void)unlinkat(run, "timer", 0);
+}
+
+void load_locked(const LoadArgs& a);
+void reload_locked(const LoadArgs& a, const Inputs& in, bool by_timer);
+void unload_locked(const std::string& instance);
+
+[[noreturn]] void timer_main(const std::string& instance, const std::string& token, int secs);
+
+// A detached process (double fork: reparented, never a zombie of ours) that
+// restores the previous state unless `edgefw confirm` runs in time. It acts
+// only on the description that names its token (so only on this instance's
+// generation, not on a later load or reload of the same name), takes the
+// instance's lock like any operation, and records a failure in the
+// description, where status shows it. Returns after the timer's pid is
+// recorded in /run/edgefw/<instance>/timer.
+void arm_confirm(const std::string& instance, int run, const std::string& token, int secs) {
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC))
+        throw kernel::Error(std::string("kernel: confirm timer: ") + std::strerror(errno));
+    fflush(stdout);
+    fflush(stderr);
     pid_t pid = fork();
-    if (pid < 0)
-        throw kernel::Error(std::string("kernel: fork confirm timer: ") + std::strerror(errno));
-    if (pid > 0) return;
-    setsid();
-    if (fork() != 0) _exit(0);
+    if (pid < 0) {
+        int e = errno;
+        close(pipefd[0]);
+        close(pipefd[1]);
+        throw kernel::Error(std::string("kernel: fork confirm timer: ") + std::strerror(e));
+    }
+    if (pid == 0) {
+        setsid();
+        pid_t g = fork();
+        if (g != 0) _exit(g < 0 ? 1 : 0);
+        pid_t me = getpid();
+        (void)!write(pipefd[1], &me, sizeof me);
+        timer_main(instance, token, secs);
+    }
+    close(pipefd[1]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid_t timer = 0;
+    ssize_t n = read(pipefd[0], &timer, sizeof timer);
+    close(pipefd[0]);
+    if (n != sizeof timer || timer <= 0)
+        throw kernel::Error("kernel: the confirm timer did not start");
+    write_run_file(
+        run, "timer",
+        std::to_string(timer) + " " + std::to_string(start_time_of(timer)) + " " + token + "\n");
+}
+
+void timer_main(const std::string& instance, const std::string& token, int secs) {
+    close_inherited_fds();
+    signal(SIGHUP, SIG_IGN);
     int null = open("/dev/null", O_RDWR);
     if (null >= 0) {
         dup2(null, 0);
         dup2(null, 1);
         dup2(null, 2);
+        if (null > 2) close(null);
     }
-    std::this_thread::sleep_for(std::chrono::seconds(a.confirm_secs));
+    std::this_thread::sleep_for(std::chrono::seconds(secs));
     try {
-        json meta = read_instance(a.instance);
-        if (!meta["confirm"].value("pending", false) ||
-            meta.value("generation", 0ull) != generation)
-            _exit(0);
-        if (previous.is_null()) {
-            unload(a.instance);
-        } else {
-            LoadArgs back;
-            back.policy = previous["policy"];
-            back.site = previous["site"];
-            back.policy_options.allow_wide_management = true;  // it was running
-            back.node = previous["node"];
-            back.instance = a.instance;
-            back.force = true;
-            reload(back);
+        Lock lock(instance, "confirm rollback", 120);
+        auto d = kernel::InstanceDir::open(instance);
+        if (!d) _exit(0);
+        auto text = kernel::read_meta(d->path());
+        if (!text) _exit(0);
+        json meta = json::parse(*text);
+        const json& c = meta["confirm"];
+        if (!c.value("pending", false) || c.value("timer_id", "") != token) _exit(0);
+        kernel::Fd run = open_run_dir(instance);
+        try {
+            if (!c.contains("previous")) {
+                unload_locked(instance);
+            } else {
+                const json& prev = c["previous"];
+                uint64_t g = prev["generation"];
+                Inputs in;
+                in.options.allow_wide_management = true;  // it was running
+                in.policy_name = in.policy_path = prev["policy"];
+                in.site_name = in.site_path = prev["site"];
+                if (!read_run_file(run.get(), content_name("policy", g), in.policy_text) ||
+                    (!in.site_path.empty() &&
+                     !read_run_file(run.get(), content_name("site", g), in.site_text)))
+                    throw Refused("the kept copy of generation " + std::to_string(g) +
+                                  "'s policy is missing from " + run_root() + "/" + instance);
+                LoadArgs back;
+                back.policy = in.policy_path;
+                back.site = in.site_path;
+                back.node = meta["node"];
+                back.instance = instance;
+                back.force = true;
+                reload_locked(back, in, true);
+            }
+            (void)unlinkat(run.get(), "timer", 0);
+        } catch (const std::exception& e) {
+            // The unconfirmed policy stays; say so where status shows it.
+            meta["confirm"]["pending"] = false;
+            meta["confirm"]["error"] = std::string("rollback failed at ") + now_text() + ": " +
+                                       e.what() + " -- the unconfirmed policy is still enforcing";
+            kernel::write_meta(d->path(),
+                               meta.dump(-1, ' ', false, json::error_handler_t::replace));
+            (void)unlinkat(run.get(), "timer", 0);
         }
-    } catch (...) {
+    } catch (const std::exception& e) {
+        // Could not even look: leave a trace beside the lock.
+        try {
+            kernel::Fd run = open_run_dir(instance);
+            write_run_file(run.get(), "timer.error", now_text() + " " + e.what() + "\n");
+        } catch (const std::exception& e2) {
+            // The run directory itself is unusable: the system log is left.
+            syslog(LOG_ERR, "confirm timer of instance %s: %s (and recording it failed: %s)",
+                   instance.c_str(), e.what(), e2.what());
+        }
     }
     _exit(0);
 }
 
-}  // namespace
-
-json read_instance(const std::string& instance) {
-    kernel::check_instance_name(instance);
-    auto text = kernel::read_meta(kernel::instance_dir(instance));
-    if (!text) throw Refused("instance '" + instance + "' is not loaded (see 'edgefw status')");
-    return json::parse(*text);
-}
-
-void load(const LoadArgs& a) {
+void load_locked(const LoadArgs& a) {
     kernel::check_instance_name(a.instance);
-    std::string dir = kernel::instance_dir(a.instance);
-    struct stat st {};
-    if (stat(dir.c_str(), &st) == 0) {
+    if (auto existing = kernel::InstanceDir::open(a.instance)) {
         // A load or unload that died half-way leaves pins but no enforcing
         // instance: clear it rather than ask for manual cleanup.
         auto s = status(a.instance);
@@ -229,10 +496,12 @@ void load(const LoadArgs& a) {
             throw Refused("instance '" + a.instance +
                           "' is already loaded: use 'edgefw reload' or 'edgefw unload --instance " +
                           a.instance + "'");
-        unload(a.instance);
+        existing.reset();
+        unload_locked(a.instance);
     }
     if (a.ifaces.empty()) throw Refused("load needs --iface ROLE=DEV for each protected NIC");
-    Prepared pr = prepare(a);
+    Inputs in = read_inputs(a);
+    Prepared pr = prepare(in, a.node);
     check_lockout(pr, a.node, a.force);
     auto probed = run_self_test(pr, a.node);
 
@@ -266,12 +535,14 @@ void load(const LoadArgs& a) {
     for (const auto& n : nics) dp.set_iface_role(n.ifindex, n.role);
 
     std::string tc_hook = choose_tc_hook(a.tc);
-    kernel::make_instance_dir(dir);
+    std::string shown = kernel::instance_dir(a.instance);
     const auto& feat = kernel::features();
+    std::string token = a.confirm_secs > 0 ? random_id() : "";
     json meta = {{"instance", a.instance},
+                 {"instance_id", random_id()},
                  {"node", a.node},
-                 {"policy", a.policy},
-                 {"site", a.site},
+                 {"policy", in.policy_path},
+                 {"site", in.site_path},
                  {"policy_name", img.policy_name},
                  {"policy_hash", img.policy_hash},
                  {"loaded_at", now_text()},
@@ -288,58 +559,86 @@ void load(const LoadArgs& a) {
                  {"ifaces", json::array()},
                  {"self_test", {{"probes", probed.probes}, {"of", probed.of}}},
                  {"confirm", {{"pending", a.confirm_secs > 0}}}};
+    if (a.confirm_secs > 0) {
+        meta["confirm"]["timer_id"] = token;
+        meta["confirm"]["seconds"] = a.confirm_secs;
+    }
     for (const auto& n : nics) {
         std::string role = policy::role_name(n.role);
         json iface = {{"role", role},         {"dev", n.dev},
-                      {"ifindex", n.ifindex}, {"xdp_link", dir + "/link_xdp_" + role},
+                      {"ifindex", n.ifindex}, {"xdp_link", shown + "/link_xdp_" + role},
                       {"xdp_mode", a.mode},   {"tc_hook", tc_hook}};
-        if (tc_hook == "tcx") iface["tc_link"] = dir + "/link_tc_" + role;
+        if (tc_hook == "tcx") iface["tc_link"] = shown + "/link_tc_" + role;
         meta["ifaces"].push_back(iface);
     }
+    (void)encode(meta);  // refuses text that is not UTF-8 before anything is made
+
+    kernel::Fd run = open_run_dir(a.instance);
+    std::optional<kernel::InstanceDir> d;
+    {
+        Lock root("", "load");
+        d = kernel::InstanceDir::create(a.instance);
+    }
     try {
-        dp.pin(dir);
+        save_content(run.get(), 1, in);
+        dp.pin(d->path());
         // Written before attaching: a load that dies half-way leaves a
         // description that the next load or unload uses to clean up.
-        kernel::write_meta(dir, meta.dump());
-        kernel::NetnsGuard ns(a.netns);
-        for (size_t k = 0; k < nics.size(); k++) {
-            const auto& n = nics[k];
-            json& iface = meta["ifaces"][k];
-            if (tc_hook == "tcx")
-                kernel::tc_link_attach(dp.prog_fd(packet::Dir::egress), n.ifindex, n.dev,
-                                       iface["tc_link"]);
-            else
-                kernel::tc_attach(dp.prog_fd(packet::Dir::egress), n.ifindex, n.dev, false);
-            auto got = kernel::xdp_attach(dp.prog_fd(packet::Dir::ingress), n.ifindex, n.dev,
-                                          xdp_mode_of(a.mode), iface["xdp_link"]);
-            iface["xdp_mode"] = kernel::xdp_mode_name(got);
+        kernel::write_meta(d->path(), encode(meta));
+        {
+            kernel::NetnsGuard ns(a.netns);
+            for (size_t k = 0; k < nics.size(); k++) {
+                const auto& n = nics[k];
+                json& iface = meta["ifaces"][k];
+                if (tc_hook == "tcx")
+                    kernel::tc_link_attach(dp.prog_fd(packet::Dir::egress), n.ifindex, n.dev,
+                                           pin_of(*d, iface["tc_link"]));
+                else
+                    kernel::tc_attach(dp.prog_fd(packet::Dir::egress), n.ifindex, n.dev, false);
+                auto got = kernel::xdp_attach(dp.prog_fd(packet::Dir::ingress), n.ifindex, n.dev,
+                                              xdp_mode_of(a.mode), pin_of(*d, iface["xdp_link"]));
+                iface["xdp_mode"] = kernel::xdp_mode_name(got);
+            }
         }
-        kernel::write_meta(dir, meta.dump());
+        if (a.confirm_secs > 0) arm_confirm(a.instance, run.get(), token, a.confirm_secs);
+        kernel::write_meta(d->path(), encode(meta));
     } catch (...) {
         // Nothing half-applied: undo what this call attached and pinned
-        // (unpinning the links detaches them).
-        {
+        // (unpinning the links detaches them). The lock makes sure these are
+        // this call's pins, never another load's.
+        if (a.confirm_secs > 0) kill_timer(run.get());
+        try {
             kernel::NetnsGuard ns(a.netns);
             if (tc_hook == "netlink")
                 for (const auto& n : nics) kernel::tc_detach(n.ifindex);
+        } catch (const kernel::Error&) {
+            // The namespace went away meanwhile: its NICs with it.
         }
-        kernel::remove_instance_dir(dir);
+        {
+            Lock root("", "load (undo)", 30);
+            d->remove();
+        }
+        prune_content(run.get(), {});
         throw;
     }
-    if (a.confirm_secs > 0) arm_confirm(a, 1, nullptr);
 }
 
-void reload(const LoadArgs& a_in) {
-    json meta = read_instance(a_in.instance);
+void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
+    auto d = kernel::InstanceDir::open(a_in.instance);
+    auto text = d ? kernel::read_meta(d->path()) : std::nullopt;
+    if (!text)
+        throw Refused("instance '" + a_in.instance + "' is not loaded (see 'edgefw status')");
+    json meta = json::parse(*text);
+    const json old_meta = meta;
     LoadArgs a = a_in;
     if (a.node.empty()) a.node = meta["node"];
     if (a.node != meta["node"])
         throw Refused("instance '" + a.instance + "' enforces node " +
                       meta["node"].get<std::string>() + ", not " + a.node +
                       ": unload it to change node");
-    std::string dir = kernel::instance_dir(a.instance);
+    std::string dir = d->path(), shown = d->shown();
     Phases phases;
-    Prepared pr = prepare(a);
+    Prepared pr = prepare(in, a.node);
     check_lockout(pr, a.node, a.force);
     phases.mark("parse_compile");
     auto st = run_self_test(pr, a.node);
@@ -369,80 +668,156 @@ void reload(const LoadArgs& a_in) {
     image::MapImage img = pr.img;
     remap(img, slot_of);
 
+    // The new description, complete and encoded, before anything changes.
+    uint64_t old_generation = meta.value("generation", 1ull);
+    uint64_t generation = old_generation + 1;
+    kernel::Fd run = open_run_dir(a.instance);
+    std::string token = a.confirm_secs > 0 ? random_id() : "";
+    json confirm = {{"pending", a.confirm_secs > 0}};
+    if (a.confirm_secs > 0) {
+        // The rollback restores what runs now: its bytes as they were loaded,
+        // kept under /run/edgefw/<instance>, not its path.
+        std::string probe;
+        if (!read_run_file(run.get(), content_name("policy", old_generation), probe))
+            throw Refused("no copy of the running policy (generation " +
+                          std::to_string(old_generation) +
+                          ") is kept, so there is nothing to roll back to: reload once without "
+                          "--confirm, then again with it. Nothing changed");
+        confirm["timer_id"] = token;
+        confirm["seconds"] = a.confirm_secs;
+        confirm["previous"] = {{"generation", old_generation},
+                               {"policy", meta["policy"]},
+                               {"site", meta["site"]},
+                               {"policy_hash", meta["policy_hash"]}};
+    }
+
     kernel::Options opts = kernel::Options::from_image(img);
     opts.ct_size = meta.value("ct_size", uint32_t{EF_CT_DEFAULT_SIZE});
     opts.log_per_sec_per_cpu =
         a.log_rate >= 0 ? static_cast<uint32_t>(a.log_rate) : meta.value("log_rate", 100u);
     meta["log_rate"] = opts.log_per_sec_per_cpu;
-    std::vector<int> fds;
-    opts.shared.ifaces = open_pin(dir, "ef_ifaces");
-    opts.shared.rule_counters = open_pin(dir, "ef_rule_counters");
-    opts.shared.reason_counters = open_pin(dir, "ef_reason_counters");
-    opts.shared.ct = open_pin(dir, "ef_ct");
-    opts.shared.ct_dgram = open_pin(dir, "ef_ct_dgram");
-    opts.shared.frags = open_pin(dir, "ef_frags");
-    opts.shared.log = open_pin(dir, "ef_log");
-    opts.shared.log_counters = open_pin(dir, "ef_log_counters");
+    opts.shared.ifaces = open_pin(dir, shown, "ef_ifaces");
+    opts.shared.rule_counters = open_pin(dir, shown, "ef_rule_counters");
+    opts.shared.reason_counters = open_pin(dir, shown, "ef_reason_counters");
+    opts.shared.ct = open_pin(dir, shown, "ef_ct");
+    opts.shared.ct_dgram = open_pin(dir, shown, "ef_ct_dgram");
+    opts.shared.frags = open_pin(dir, shown, "ef_frags");
+    opts.shared.log = open_pin(dir, shown, "ef_log");
+    opts.shared.log_counters = open_pin(dir, shown, "ef_log_counters");
     kernel::Dataplane dp(opts);
     for (int fd : {opts.shared.ifaces, opts.shared.rule_counters, opts.shared.reason_counters,
                    opts.shared.ct, opts.shared.ct_dgram, opts.shared.frags, opts.shared.log,
                    opts.shared.log_counters})
         close(fd);
     dp.write_image(img);
-    for (uint32_t slot : fresh) zero_counter(dp.shared_maps().rule_counters, slot);
 
-    // Pins first: if this process dies during the swap, status sees attached
-    // programs that differ from the pinned ones and says so; reload again
-    // finishes the job.
-    dp.pin(dir);
-    phases.mark("programs_maps");
-    // The swap: one link update per NIC and hook (XDP, tcx), or an in-place
-    // filter replacement for netlink TC. Every packet sees either the old or
-    // the new maps.
-    {
-        kernel::NetnsGuard ns(meta.value("netns", ""));
-        for (const auto& i : meta["ifaces"]) {
-            kernel::link_replace(i["xdp_link"], dp.prog_fd(packet::Dir::ingress));
-            if (i.value("tc_hook", "netlink") == "tcx")
-                kernel::link_replace(i["tc_link"], dp.prog_fd(packet::Dir::egress));
-            else
-                kernel::tc_attach(dp.prog_fd(packet::Dir::egress), i["ifindex"], i["dev"], true);
-        }
-    }
-    phases.mark("swap");
     meta["self_test"] = {{"probes", st.probes}, {"of", st.of}};
-    meta["reload_ms"] = phases.ms;
-    json previous = {{"policy", meta["policy"]}, {"site", meta["site"]}, {"node", meta["node"]}};
-    uint64_t generation = meta.value("generation", 1ull) + 1;
-    meta["policy"] = a.policy;
-    meta["site"] = a.site;
+    meta["policy"] = in.policy_path;
+    meta["site"] = in.site_path;
     meta["policy_name"] = img.policy_name;
     meta["policy_hash"] = img.policy_hash;
     meta["reloaded_at"] = now_text();
     meta["generation"] = generation;
     meta["egress"] = img.egress_mode[0] == EF_EGRESS_ENFORCE ? "enforce" : "track-only";
     meta["rules"] = rules_json(pr.img, slot_of);
-    meta["confirm"] = {{"pending", a.confirm_secs > 0}};
-    kernel::write_meta(dir, meta.dump());
-    if (a.confirm_secs > 0) arm_confirm(a, generation, previous);
+    meta["confirm"] = confirm;
+    (void)encode(meta);
+    save_content(run.get(), generation, in);
+    phases.mark("programs_maps");
+
+    // Everything that can fail has happened. The swap: pins and description
+    // first (if this process dies during the swap, status sees attached
+    // programs that differ from the pinned ones and says "mixed"; reload
+    // again finishes the job), then one link update per NIC and hook (XDP,
+    // tcx), or an in-place filter replacement for netlink TC. Every packet
+    // sees either the old or the new maps. Should the kernel refuse one of
+    // them, everything goes back to the old programs, pins and description.
+    PinSnapshot before;
+    before.take(dir);
+    bool armed = false;
+    // A pending confirm's timer: ended once this reload has taken over, kept
+    // (and its record with it) if this reload fails.
+    std::string old_timer;
+    bool had_timer = read_run_file(run.get(), "timer", old_timer);
+    try {
+        if (a.confirm_secs > 0) {
+            arm_confirm(a.instance, run.get(), token, a.confirm_secs);
+            armed = true;
+        }
+        for (uint32_t slot : fresh) zero_counter(dp.shared_maps().rule_counters, slot);
+        dp.pin(dir);
+        meta["reload_ms"] = phases.ms;
+        kernel::write_meta(dir, encode(meta));
+        kernel::NetnsGuard ns(meta.value("netns", ""));
+        const char* fault = getenv("EDGEFW_FAULT_SWAP");  // tests: fail after N swaps
+        int budget = fault && *fault ? atoi(fault) : -1;
+        for (const auto& i : meta["ifaces"]) {
+            if (budget-- == 0)
+                throw kernel::Error("kernel: swap refused (EDGEFW_FAULT_SWAP fault injection)");
+            kernel::link_replace(pin_of(*d, i["xdp_link"]), dp.prog_fd(packet::Dir::ingress));
+            if (i.value("tc_hook", "netlink") == "tcx")
+                kernel::link_replace(pin_of(*d, i["tc_link"]), dp.prog_fd(packet::Dir::egress));
+            else
+                kernel::tc_attach(dp.prog_fd(packet::Dir::egress), i["ifindex"], i["dev"], true);
+        }
+    } catch (...) {
+        int old_xdp = before.fd("prog_xdp"), old_tc = before.fd("prog_tc");
+        try {
+            kernel::NetnsGuard ns(meta.value("netns", ""));
+            for (const auto& i : meta["ifaces"]) {
+                try {
+                    if (old_xdp >= 0) kernel::link_replace(pin_of(*d, i["xdp_link"]), old_xdp);
+                    if (old_tc < 0) continue;
+                    if (i.value("tc_hook", "netlink") == "tcx")
+                        kernel::link_replace(pin_of(*d, i["tc_link"]), old_tc);
+                    else
+                        kernel::tc_attach(old_tc, i["ifindex"], i["dev"], true);
+                } catch (const kernel::Error&) {
+                    // Left as it is: status compares and reports "mixed".
+                }
+            }
+        } catch (const kernel::Error&) {
+        }
+        before.restore(dir);
+        if (armed) kill_timer(run.get());
+        if (had_timer) try {
+                write_run_file(run.get(), "timer", old_timer);
+            } catch (const std::exception&) {
+                // Without its record the old timer still acts; only confirm cannot end it early.
+            }
+        // Only this reload's copies go: a pending confirm still needs its own.
+        for (const char* k : {"policy", "site"})
+            (void)unlinkat(run.get(), content_name(k, generation).c_str(), 0);
+        throw;
+    }
+    phases.mark("swap");
+    // Only steps that cannot fail (or whose failure changes nothing the
+    // kernel runs) from here: the phase times and tidying kept copies.
+    meta["reload_ms"] = phases.ms;
+    try {
+        kernel::write_meta(dir, encode(meta));
+    } catch (const std::exception&) {
+        // The description written before the swap stands; only the swap's time is missing.
+    }
+    // A pending confirm is superseded (its timer would find its token gone
+    // and do nothing; ending it is tidiness).
+    if (!by_timer && !armed) kill_timer(run.get());
+    if (armed && had_timer) kill_recorded(old_timer);
+    std::vector<uint64_t> keep = {generation};
+    if (a.confirm_secs > 0) keep.push_back(old_generation);
+    prune_content(run.get(), keep);
 }
 
-void confirm(const std::string& instance) {
-    json meta = read_instance(instance);
-    if (!meta["confirm"].value("pending", false))
-        throw Refused("instance '" + instance + "' has nothing to confirm");
-    meta["confirm"] = {{"pending", false}, {"confirmed_at", now_text()}};
-    kernel::write_meta(kernel::instance_dir(instance), meta.dump());
-}
-
-void unload(const std::string& instance) {
+void unload_locked(const std::string& instance) {
     kernel::check_instance_name(instance);
-    std::string dir = kernel::instance_dir(instance);
-    auto text = kernel::read_meta(dir);
-    struct stat st {};
-    if (!text && stat(dir.c_str(), &st) != 0)
+    kernel::Fd run = open_run_dir(instance);
+    kill_timer(run.get());
+    auto d = kernel::InstanceDir::open(instance);
+    if (!d) {
+        prune_content(run.get(), {});
         throw Refused("instance '" + instance + "' is not loaded (see 'edgefw status')");
-    if (text) {
+    }
+    if (auto text = kernel::read_meta(d->path())) {
         json meta = json::parse(*text);
         try {
             kernel::NetnsGuard ns(meta.value("netns", ""));
@@ -453,7 +828,58 @@ void unload(const std::string& instance) {
         }
     }
     // Unpinning the links detaches XDP and tcx: edgefw holds no other reference.
-    kernel::remove_instance_dir(dir);
+    {
+        Lock root("", "unload");
+        d->remove();
+    }
+    prune_content(run.get(), {});
+    (void)unlinkat(run.get(), "timer.error", 0);
+}
+
+}  // namespace
+
+json read_instance(const std::string& instance) {
+    kernel::check_instance_name(instance);
+    auto d = kernel::InstanceDir::open(instance);
+    auto text = d ? kernel::read_meta(d->path()) : std::nullopt;
+    if (!text) throw Refused("instance '" + instance + "' is not loaded (see 'edgefw status')");
+    return json::parse(*text);
+}
+
+void load(const LoadArgs& a) {
+    kernel::check_instance_name(a.instance);
+    Lock lock(a.instance, "load");
+    load_locked(a);
+}
+
+void reload(const LoadArgs& a) {
+    kernel::check_instance_name(a.instance);
+    Lock lock(a.instance, "reload");
+    Inputs in = read_inputs(a);
+    reload_locked(a, in, false);
+}
+
+void confirm(const std::string& instance) {
+    kernel::check_instance_name(instance);
+    Lock lock(instance, "confirm");
+    auto d = kernel::InstanceDir::open(instance);
+    auto text = d ? kernel::read_meta(d->path()) : std::nullopt;
+    if (!text) throw Refused("instance '" + instance + "' is not loaded (see 'edgefw status')");
+    json meta = json::parse(*text);
+    if (!meta["confirm"].value("pending", false))
+        throw Refused("instance '" + instance + "' has nothing to confirm");
+    meta["confirm"] = {{"pending", false}, {"confirmed_at", now_text()}};
+    kernel::write_meta(d->path(), encode(meta));
+    kernel::Fd run = open_run_dir(instance);
+    kill_timer(run.get());
+    (void)unlinkat(run.get(), "timer.error", 0);
+    prune_content(run.get(), {meta.value("generation", 1ull)});
+}
+
+void unload(const std::string& instance) {
+    kernel::check_instance_name(instance);
+    Lock lock(instance, "unload");
+    unload_locked(instance);
 }
 
 }  // namespace lifecycle

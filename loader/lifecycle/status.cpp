@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include "image/reasons.h"
@@ -15,6 +17,7 @@
 #include "kernel/features.h"
 #include "kernel/instance.h"
 #include "lifecycle/lifecycle.h"
+#include "lifecycle/lock.h"
 
 namespace lifecycle {
 
@@ -84,41 +87,82 @@ double mono_to_unix(uint64_t mono_ns) {
     return now_real - (now_mono - static_cast<double>(mono_ns) / 1e9);
 }
 
-json one_status(const std::string& instance) {
-    json meta = read_instance(instance);
-    std::string dir = kernel::instance_dir(instance);
+std::string pin_in(const kernel::InstanceDir& d, const json& path_in_meta) {
+    std::string p = path_in_meta.get<std::string>();
+    return d.path() + "/" + p.substr(p.rfind('/') + 1);
+}
+
+json one_status(const kernel::InstanceDir& d, const std::string& instance) {
+    auto text = kernel::read_meta(d.path());
+    if (!text) throw Refused("instance '" + instance + "' has pins but no description (ef_meta)");
+    json meta = json::parse(*text);
+    std::string dir = d.path();
     json out = meta;
     out.erase("rules");
     out["rule_count"] = meta["rules"].size();
     out["prog_xdp_id"] = pinned_prog_id(dir + "/prog_xdp");
     out["prog_tc_id"] = pinned_prog_id(dir + "/prog_tc");
     conntrack_fill(dir, out);
-    bool healthy = true, mixed = false;
+    // Links (XDP, tcx) answer from anywhere; a netlink TC filter only from
+    // inside its namespace. A namespace that is gone from /run/netns (but
+    // still held, so its NICs live on) leaves that unknown, not "not attached".
+    std::unique_ptr<kernel::NetnsGuard> ns;
+    std::string ns_error;
     try {
-        kernel::NetnsGuard ns(meta.value("netns", ""));
-        for (auto& i : out["ifaces"]) {
-            uint32_t xdp_ifindex = 0, tc_ifindex = 0;
-            uint32_t xdp = kernel::link_prog_id(i["xdp_link"], &xdp_ifindex);
-            uint32_t tc = 0;
-            if (i.value("tc_hook", "netlink") == "tcx") {
-                tc = kernel::link_prog_id(i["tc_link"], &tc_ifindex);
-            } else {
-                tc = kernel::tc_prog_id(i["ifindex"]);
-                tc_ifindex = i["ifindex"];
-            }
-            i["xdp_prog_id"] = xdp;
-            i["tc_prog_id"] = tc;
-            i["attached"] =
-                xdp != 0 && xdp_ifindex == i["ifindex"] && tc != 0 && tc_ifindex == i["ifindex"];
-            // Both directions must run the pinned (current) programs: anything
-            // else is a reload that did not finish.
-            i["current"] = xdp == out["prog_xdp_id"] && tc == out["prog_tc_id"];
-            healthy = healthy && i["attached"].get<bool>();
-            mixed = mixed || (i["attached"].get<bool>() && !i["current"].get<bool>());
-        }
+        ns = std::make_unique<kernel::NetnsGuard>(meta.value("netns", ""));
     } catch (const kernel::Error& e) {
-        out["error"] = e.what();
-        healthy = false;
+        ns_error = e.what();
+    }
+    bool healthy = true, mixed = false, unknown = false;
+    for (auto& i : out["ifaces"]) {
+        uint32_t xdp_ifindex = 0, tc_ifindex = 0;
+        uint32_t xdp = kernel::link_prog_id(pin_in(d, i["xdp_link"]), &xdp_ifindex);
+        uint32_t tc = 0;
+        bool tc_known = true;
+        if (i.value("tc_hook", "netlink") == "tcx") {
+            tc = kernel::link_prog_id(pin_in(d, i["tc_link"]), &tc_ifindex);
+        } else if (ns_error.empty()) {
+            tc = kernel::tc_prog_id(i["ifindex"]);
+            tc_ifindex = i["ifindex"];
+        } else {
+            tc_known = false;
+        }
+        i["xdp_prog_id"] = xdp;
+        i["tc_prog_id"] = tc;
+        bool xdp_on = xdp != 0 && xdp_ifindex == i["ifindex"];
+        i["xdp_attached"] = xdp_on;
+        if (!tc_known && xdp_on) {
+            // XDP is; TC cannot be seen from here. "attached" stays a bool
+            // (false: not known to be); "attachment" says which.
+            i["attached"] = false;
+            i["attachment"] = "unknown";
+            i["current"] = xdp == out["prog_xdp_id"];
+            unknown = true;
+            continue;
+        }
+        i["attached"] = xdp_on && tc != 0 && tc_ifindex == i["ifindex"];
+        i["attachment"] = i["attached"].get<bool>() ? "attached" : "not attached";
+        // Both directions must run the pinned (current) programs: anything
+        // else is a reload that did not finish.
+        i["current"] = xdp == out["prog_xdp_id"] && tc == out["prog_tc_id"];
+        healthy = healthy && i["attached"].get<bool>();
+        mixed = mixed || (i["attached"].get<bool>() && !i["current"].get<bool>());
+    }
+    ns.reset();
+    if (!ns_error.empty()) out["error"] = ns_error;
+    // A confirm timer that could not even look at the instance leaves its
+    // error beside the instance's lock (root only: skipped otherwise).
+    if (geteuid() == 0) {
+        try {
+            kernel::Fd run = open_run_dir(instance, false);
+            std::string err;
+            if (run && read_run_file(run.get(), "timer.error", err) && !err.empty()) {
+                while (!err.empty() && err.back() == '\n') err.pop_back();
+                out["confirm"]["error"] = "confirm timer: " + err;
+            }
+        } catch (const std::exception& e) {
+            out["confirm"]["error"] = std::string("confirm timer state unreadable: ") + e.what();
+        }
     }
     // What this kernel offers now (the instance may have been loaded on another boot).
     const auto& f = kernel::features();
@@ -126,10 +170,14 @@ json one_status(const std::string& instance) {
                        {"libbpf", f.libbpf},
                        {"tc_link", f.tc_link},
                        {"btf_vmlinux", f.btf_vmlinux}};
-    out["state"] = !healthy ? "degraded" : mixed ? "mixed" : "enforcing";
+    out["state"] = !healthy ? "degraded" : unknown ? "unknown" : mixed ? "mixed" : "enforcing";
     if (!healthy)
         out["hint"] =
             "not attached everywhere: 'edgefw unload' then load, or load again (it clears this)";
+    else if (unknown)
+        out["hint"] = "network namespace '" + meta.value("netns", "") +
+                      "' is not in /run/netns (deleted while something still holds it): XDP is "
+                      "still attached there; the TC egress filter cannot be checked from here";
     else if (mixed)
         out["hint"] = "a reload did not finish: run 'edgefw reload' again";
     return out;
@@ -142,10 +190,18 @@ json status(const std::string& instance) {
     std::vector<std::string> names =
         instance.empty() ? kernel::list_instances() : std::vector{instance};
     for (const auto& n : names) {
-        struct stat st {};
-        if (stat(kernel::instance_dir(n).c_str(), &st) != 0) continue;  // not loaded at all
+        std::optional<kernel::InstanceDir> d;
         try {
-            out.push_back(one_status(n));
+            d = kernel::InstanceDir::open(n);
+        } catch (const kernel::Unreadable&) {
+            throw;
+        } catch (const std::exception& e) {
+            out.push_back({{"instance", n}, {"state", "damaged"}, {"error", e.what()}});
+            continue;
+        }
+        if (!d) continue;  // not loaded at all
+        try {
+            out.push_back(one_status(*d, n));
         } catch (const std::exception& e) {
             out.push_back({{"instance", n}, {"state", "damaged"}, {"error", e.what()}});
         }
@@ -154,8 +210,11 @@ json status(const std::string& instance) {
 }
 
 json stats(const std::string& instance) {
-    json meta = read_instance(instance);
-    std::string dir = kernel::instance_dir(instance);
+    auto d = kernel::InstanceDir::open(instance);
+    auto text = d ? kernel::read_meta(d->path()) : std::nullopt;
+    if (!text) throw Refused("instance '" + instance + "' is not loaded (see 'edgefw status')");
+    json meta = json::parse(*text);
+    std::string dir = d->path();
     PinnedMap rules(dir + "/ef_rule_counters"), reasons(dir + "/ef_reason_counters");
     if (rules.fd < 0 || reasons.fd < 0)
         throw kernel::Error("kernel: counters of instance '" + instance +

@@ -18,7 +18,10 @@ two_hosts() {
   ns_n="$tag-node"
   inst="$tag"
   tmp=$(mktemp -d)
+  chmod 0755 "$tmp"
   pids=()
+  mounts=()
+  cleanups=()
   trap two_hosts_cleanup EXIT
   ip netns add "$ns_c"
   ip netns add "$ns_n"
@@ -34,10 +37,35 @@ two_hosts_cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   "$EDGEFW" unload --instance "$inst" >/dev/null 2>&1 || true
+  # The instance's lock file (edgefw keeps it across unloads; a test's
+  # instance name is not used again).
+  rm -rf "${EDGEFW_RUNDIR:-/run/edgefw}/$inst"
   [ -z "$ns_c" ] || ip netns del "$ns_c" 2>/dev/null || true
   ip netns del "$ns_n" 2>/dev/null || true
+  for f in "${cleanups[@]}"; do eval "$f" || true; done
+  for m in "${mounts[@]}"; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$tmp"
 }
+
+# private_state [MODE]: edgefw's state in this test's own bpffs (mounted at
+# $tmp/bpf with MODE, default 0700) and run directory, so parallel runs never
+# share /sys/fs/bpf/edgefw or /run/edgefw. Sets $pins (the instance's pins).
+private_state() {
+  mkdir -p "$tmp/bpf"
+  mount -t bpf -o "mode=${1:-0700}" bpf "$tmp/bpf"
+  mounts+=("$tmp/bpf")
+  export EDGEFW_BPFFS="$tmp/bpf/edgefw" EDGEFW_RUNDIR="$tmp/run"
+  pins="$EDGEFW_BPFFS/$inst"
+}
+
+# test_user: a throwaway non-root user (removed by the trap). Sets $user.
+test_user() {
+  user="ef$$"
+  user=${user:0:30}
+  useradd -M -N -s /usr/sbin/nologin "$user" >/dev/null
+  cleanups+=("userdel '$user' 2>/dev/null")
+}
+as_user() { setpriv --reuid="$user" --regid=nogroup --clear-groups "$@"; }
 
 # one_host TAG: a single namespace holding a veth pair n0 <-> n1 (both up), the
 # NICs edgefw is loaded on; same naming and trap as two_hosts.
@@ -47,7 +75,10 @@ one_host() {
   ns_n="$ns"
   inst="$ns"
   tmp=$(mktemp -d)
+  chmod 0755 "$tmp"
   pids=()
+  mounts=()
+  cleanups=()
   trap two_hosts_cleanup EXIT
   ip netns add "$ns"
   ip -n "$ns" link add n0 type veth peer name n1
