@@ -228,7 +228,7 @@ struct ef_ct_value {
     __u64 last_seen_ns;
     __u32 rule; /* rule index that admitted the flow: later packets count there */
     __u8 state;
-    __u8 opened_dir; /* enum ef_dir of the first packet */
+    __u8 opened_dir;  /* enum ef_dir of the first packet */
     __u8 opener_is_a; /* 1: the first packet's source was (addr_a, port_a) */
     __u8 pad;
 };
