@@ -9,7 +9,9 @@
 # The version is debian/changelog's (edgefw has no --version).
 DEB_DIR     := $(BUILD)/deb
 DEB_STAGE   := $(DEB_DIR)/src
-DEB_VERSION := $(shell dpkg-parsechangelog -l debian/changelog -S Version 2>/dev/null)
+# First line of debian/changelog, "edgefw (VERSION) ...": read with awk, as
+# dpkg-parsechangelog (dpkg-dev) may not be installed yet when make parses this.
+DEB_VERSION := $(shell awk -F'[()]' 'NR == 1 { print $$2; exit }' debian/changelog)
 DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null)
 DEB_FILE    := $(DEB_DIR)/edgefw_$(DEB_VERSION)_$(DEB_ARCH).deb
 DEB_INPUTS  := $(shell find debian man tools/systemd tools/bash-completion -type f 2>/dev/null) \
@@ -56,13 +58,14 @@ $(DEB_FILE): $(BUILD)/edgefw $(DEB_INPUTS) | $(DEB_DEPS_STAMP)
 
 deb-lint: $(DEB_FILE)
 	$(call msg,LINTIAN,$<)
-	$(Q)lintian --fail-on error --info $<
+	$(Q)lintian --fail-on error --info $< 2>&1 | grep -v '^running with root privileges'; \
+	exit $${PIPESTATUS[0]}
 
 completion-check: $(BUILD)/edgefw
 	$(call msg,TEST,tools/bash-completion/check.sh)
 	$(Q)bash --norc tools/bash-completion/check.sh $(BUILD)/edgefw tools/bash-completion/edgefw
 
-deb-check: $(DEB_FILE)
+deb-check: $(DEB_FILE) deb-lint
 	$(call msg,TEST,tests/deb/deb_check.sh)
 	$(Q)rc=0; tests/deb/deb_check.sh $(DEB_FILE) || rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo "deb-check: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
