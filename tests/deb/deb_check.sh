@@ -103,6 +103,8 @@ done <<<"$files"
 for f in /etc/edgefw /usr/sbin/edgefw /usr/share/edgefw /usr/share/doc/edgefw; do
     [ -e "$f" ] && left+=("$f")
 done
-ls /var/lib/systemd/deb-systemd-helper-enabled 2>/dev/null | grep -q edgefw && left+=("deb-systemd-helper state")
+state=$(find /var/lib/systemd/deb-systemd-helper-enabled /var/lib/systemd/deb-systemd-helper-masked \
+    -name '*edgefw*' 2>/dev/null || true)
+[ -z "$state" ] || left+=("$state")
 [ ${#left[@]} -eq 0 ] || fail "left after purge: $(printf '%s ' "${left[@]}" | sort -u)"
 echo "deb-check: installed, checked and purged $(basename "$deb") in $((SECONDS - start)) s"
