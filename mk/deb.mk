@@ -20,8 +20,9 @@ DEB_INPUTS  := $(shell find debian man tools/systemd tools/bash-completion -type
                tools/grafana/edgefw-dashboard.json
 
 # What building and checking the package needs beyond tools/install-deps.sh:
-# debhelper and dpkg-dev, scdoc for the man pages, lintian, man-db for `man -w`.
-DEB_PACKAGES   := debhelper dpkg-dev scdoc lintian man-db
+# debhelper and dpkg-dev, scdoc for the man pages, lintian, man-db for `man -w`,
+# bash-completion to load the completion as an interactive shell does.
+DEB_PACKAGES   := debhelper dpkg-dev scdoc lintian man-db bash-completion
 DEB_DEPS_STAMP := $(BUILD)/.deb-deps-installed
 $(DEB_DEPS_STAMP): mk/deb.mk | $(DEPS_STAMP)
 	$(Q)mkdir -p $(@D)

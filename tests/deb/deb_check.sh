@@ -74,6 +74,12 @@ done
 
 step "bash completion from /usr/share/bash-completion/completions/edgefw"
 bash --norc tools/bash-completion/check.sh /usr/sbin/edgefw /usr/share/bash-completion/completions/edgefw
+# And the way an interactive shell gets it: bash-completion loads
+# completions/edgefw the first time `edgefw` is completed.
+# shellcheck disable=SC2016
+loaded=$(bash --norc -c '. /usr/share/bash-completion/bash_completion && _completion_loader edgefw; complete -p edgefw' 2>&1) ||
+    fail "bash-completion does not load the completion for edgefw: $loaded"
+[[ $loaded == *"-F _edgefw edgefw"* ]] || fail "bash-completion loaded something else for edgefw: $loaded"
 
 step "systemd-analyze verify of the installed units"
 # As mk/lifecycle.mk's systemd-verify: install systemd for systemd-analyze if it
