@@ -24,12 +24,12 @@ purged=0
 trap '[ $purged -eq 1 ] || apt-get purge -y -qq edgefw >/dev/null 2>&1 || true' EXIT
 
 # Docker-style Debian images drop /usr/share/man at unpack time
-# (/etc/dpkg/dpkg.cfg.d/excludes: path-exclude=/usr/share/man/*). There the
+# (/etc/dpkg/dpkg.cfg.d/excludes: path-exclude /usr/share/man/*). There the
 # man pages would be missing however good the package is, so this run asks dpkg
 # to keep edgefw's own pages (a later --path-include wins over the excludes);
 # that they are in the package at all is checked from the .deb itself below.
 apt_opts=()
-if grep -qs '^path-exclude=/usr/share/man' /etc/dpkg/dpkg.cfg.d/*; then
+if grep -Eqs '^[[:space:]]*path-exclude[[:space:]=]+/usr/share/man' /etc/dpkg/dpkg.cfg.d/*; then
     echo "deb-check: dpkg excludes /usr/share/man on this system; keeping edgefw's man pages for this install"
     apt_opts=(-o 'DPkg::Options::=--path-include=/usr/share/man/man*/edgefw*')
 fi
