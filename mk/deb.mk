@@ -2,7 +2,7 @@
 # debhelper (debian/); `make deb-check` installs it, checks it and purges it.
 #
 #   make deb               the package (reuses build/edgefw; nothing outside build/)
-#   make deb-lint          lintian on it: errors fail
+#   make deb-lint          lintian on it: errors fail, warnings are shown
 #   make deb-check         build, lint, apt-get install, check, purge (root; 77 = skip)
 #   make completion-check  the bash completion against edgefw --help (no root)
 #
@@ -59,7 +59,7 @@ $(DEB_FILE): $(BUILD)/edgefw $(DEB_INPUTS) | $(DEB_DEPS_STAMP)
 
 deb-lint: $(DEB_FILE)
 	$(call msg,LINTIAN,$<)
-	$(Q)lintian --fail-on error --info $< 2>&1 | grep -v '^running with root privileges'; \
+	$(Q)lintian --fail-on error $< 2>&1 | grep -v '^running with root privileges'; \
 	exit $${PIPESTATUS[0]}
 
 completion-check: $(BUILD)/edgefw
