@@ -112,5 +112,5 @@ done
 state=$(find /var/lib/systemd/deb-systemd-helper-enabled /var/lib/systemd/deb-systemd-helper-masked \
     -name '*edgefw*' 2>/dev/null || true)
 [ -z "$state" ] || left+=("$state")
-[ ${#left[@]} -eq 0 ] || fail "left after purge: $(printf '%s ' "${left[@]}" | sort -u)"
+[ ${#left[@]} -eq 0 ] || fail "left after purge: $(printf '%s\n' "${left[@]}" | sort -u | tr '\n' ' ')"
 echo "deb-check: installed, checked and purged $(basename "$deb") in $((SECONDS - start)) s"
