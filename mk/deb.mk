@@ -5,6 +5,7 @@
 #   make deb-lint          lintian on it: errors fail, warnings are shown
 #   make deb-check         build, lint, apt-get install, check, purge (root; 77 = skip)
 #   make completion-check  the bash completion against edgefw --help (no root)
+#   make man-check         edgefw(8) names every command and flag of edgefw --help
 #
 # The version is debian/changelog's (edgefw has no --version).
 DEB_DIR     := $(BUILD)/deb
@@ -44,7 +45,7 @@ $(DEB_DEPS_STAMP): mk/deb.mk | $(DEPS_STAMP)
 # tree (EDGEFW_TREE): the .deb, .buildinfo and .changes land in build/deb/.
 # build/edgefw is a prerequisite, so the rules' own `make` finds it up to date;
 # the outer make's flags (-j, jobserver) are not passed through dpkg-buildpackage.
-.PHONY: deb deb-lint deb-check completion-check
+.PHONY: deb deb-lint deb-check completion-check man-check
 deb: $(DEB_FILE)
 $(DEB_FILE): $(BUILD)/edgefw $(DEB_INPUTS) | $(DEB_DEPS_STAMP)
 	$(call msg,DEB,$@)
@@ -66,10 +67,14 @@ completion-check: $(BUILD)/edgefw
 	$(call msg,TEST,tools/bash-completion/check.sh)
 	$(Q)bash --norc tools/bash-completion/check.sh $(BUILD)/edgefw tools/bash-completion/edgefw
 
+man-check: $(BUILD)/edgefw
+	$(call msg,TEST,man/check.sh)
+	$(Q)man/check.sh $(BUILD)/edgefw man/edgefw.8.scd
+
 deb-check: $(DEB_FILE) deb-lint
 	$(call msg,TEST,tests/deb/deb_check.sh)
 	$(Q)rc=0; tests/deb/deb_check.sh $(DEB_FILE) || rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo "deb-check: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
 
-CHECK_EXTRA += completion-check deb-check
+CHECK_EXTRA += completion-check man-check deb-check
 CHECK_BUILD += $(DEB_FILE)
