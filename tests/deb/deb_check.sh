@@ -11,6 +11,8 @@ deb=${1:?usage: deb_check.sh PACKAGE.deb}
 deb=$(realpath "$deb")
 export DEBIAN_FRONTEND=noninteractive
 start=$SECONDS
+# Another apt run on the machine holds dpkg's lock for a while: wait for it.
+apt_get() { apt-get -o DPkg::Lock::Timeout=120 "$@"; }
 step() { printf '  %-8s %s\n' DEB "$*"; }
 fail() { echo "deb-check: $*" >&2; exit 1; }
 
@@ -18,10 +20,10 @@ fail() { echo "deb-check: $*" >&2; exit 1; }
 # apt-get keep that one: this test installs, and purges, its own.
 if dpkg-query -W -f='${Status}' edgefw 2>/dev/null | grep -q 'ok installed'; then
     echo "deb-check: edgefw $(dpkg-query -W -f='${Version}' edgefw) is installed; purging it first"
-    apt-get purge -y -qq edgefw >/dev/null
+    apt_get purge -y -qq edgefw >/dev/null
 fi
 purged=0
-trap '[ $purged -eq 1 ] || apt-get purge -y -qq edgefw >/dev/null 2>&1 || true' EXIT
+trap '[ $purged -eq 1 ] || apt_get purge -y -qq edgefw >/dev/null 2>&1 || true' EXIT
 
 # Docker-style Debian images drop /usr/share/man at unpack time
 # (/etc/dpkg/dpkg.cfg.d/excludes: path-exclude /usr/share/man/*). There the
@@ -39,7 +41,7 @@ for page in usr/share/man/man8/edgefw.8.gz usr/share/man/man5/edgefw-policy.5.gz
 done
 
 step "apt-get install $deb"
-apt-get install -y -qq "${apt_opts[@]}" "$deb" >/dev/null
+apt_get install -y -qq "${apt_opts[@]}" "$deb" >/dev/null
 dpkg-query -W -f='${Status}' edgefw | grep -q 'install ok installed' || fail "edgefw is not installed"
 files=$(dpkg -L edgefw)
 
@@ -85,13 +87,13 @@ step "systemd-analyze verify of the installed units"
 # As mk/lifecycle.mk's systemd-verify: install systemd for systemd-analyze if it
 # is missing (the package installs without starting anything in a container),
 # and ignore what only a booted system has (dependencies on other units).
-command -v systemd-analyze >/dev/null || apt-get install -y -qq systemd >/dev/null
+command -v systemd-analyze >/dev/null || apt_get install -y -qq systemd >/dev/null
 out=$(systemd-analyze verify /lib/systemd/system/edgefw.service /lib/systemd/system/edgefw-exporter.service 2>&1 |
     grep -v -e 'Cannot add dependency job' -e 'Failed to load configuration' -e 'Unit .* not found' || true)
 [ -z "$out" ] || fail "systemd-analyze verify: $out"
 
 step "apt-get purge edgefw"
-apt-get purge -y -qq edgefw >/dev/null
+apt_get purge -y -qq edgefw >/dev/null
 purged=1
 if dpkg-query -W -f='${Status}' edgefw 2>/dev/null | grep -qv 'not-installed'; then
     fail "edgefw is still known to dpkg after purge: $(dpkg-query -W -f='${Status}' edgefw)"
