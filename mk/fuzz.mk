@@ -156,6 +156,7 @@ ASAN_UNIT_FILTER ?= !(compile/synthetic_policies_agree_with_model)
 unit-asan: $(ASAN_DIR)/unit $(BUILD)/edgefw
 	$(call msg,ASAN,unit tests)
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/unit/lsan.supp:print_suppressions=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(ASAN_DIR)/unit --jobs 2 --filter '$(ASAN_UNIT_FILTER)'
 
