@@ -379,14 +379,24 @@ void reload(const LoadArgs& a_in) {
     opts.shared.rule_counters = open_pin(dir, "ef_rule_counters");
     opts.shared.reason_counters = open_pin(dir, "ef_reason_counters");
     opts.shared.ct = open_pin(dir, "ef_ct");
+    // Conntrack maps an instance loaded by an earlier edgefw may not have:
+    // absent, they are created (and pinned) with this object.
+    auto open_pin_new = [&](const char* name) {
+        int fd = bpf_obj_get((dir + "/" + name).c_str());
+        return fd >= 0 || errno != ENOENT ? (fd >= 0 ? fd : open_pin(dir, name)) : -1;
+    };
+    opts.shared.ct_est = open_pin_new("ef_ct_est");
     opts.shared.ct_dgram = open_pin(dir, "ef_ct_dgram");
+    opts.shared.ct_dgram_est = open_pin_new("ef_ct_dgram_est");
+    opts.shared.ct_stats = open_pin_new("ef_ct_stats");
     opts.shared.frags = open_pin(dir, "ef_frags");
     opts.shared.log = open_pin(dir, "ef_log");
     opts.shared.log_counters = open_pin(dir, "ef_log_counters");
     kernel::Dataplane dp(opts);
-    for (int fd : {opts.shared.ifaces, opts.shared.rule_counters, opts.shared.reason_counters,
-                   opts.shared.ct, opts.shared.ct_dgram, opts.shared.frags, opts.shared.log,
-                   opts.shared.log_counters})
+    for (int fd :
+         {opts.shared.ifaces, opts.shared.rule_counters, opts.shared.reason_counters,
+          opts.shared.ct, opts.shared.ct_est, opts.shared.ct_dgram, opts.shared.ct_dgram_est,
+          opts.shared.ct_stats, opts.shared.frags, opts.shared.log, opts.shared.log_counters})
         close(fd);
     dp.write_image(img);
     for (uint32_t slot : fresh) zero_counter(dp.shared_maps().rule_counters, slot);

@@ -164,11 +164,11 @@ Verdict Model::judge(uint32_t role, Dir dir, const FrameView& v) {
     bool src_is_a = source_is_a(t);
     CtKey key = ct_key(t, role);
     if (auto it = ct_.find(key); it != ct_.end() && accepts(it->second, dir, src_is_a)) {
+        // A RST does not end the flow: it could be blind. (The kernel moves
+        // the flow to the closing timeout until its next other packet; the
+        // model has no clock, so the entry simply stays.)
         uint32_t rule = it->second.rule;
-        if (tcp && (v.tcp_flags & RST))
-            ct_.erase(it);
-        else if (tcp && (v.tcp_flags & FIN))
-            it->second.closing = true;
+        if (tcp && !(v.tcp_flags & RST) && (v.tcp_flags & FIN)) it->second.closing = true;
         return Verdict{true, true, rule};
     }
 
