@@ -442,11 +442,7 @@ void Dataplane::clear_conntrack() {
     clear_map(fd_of(skel_->maps.ef_ct_dgram), sizeof(ef_ct_key), "ef_ct_dgram");
     clear_map(fd_of(skel_->maps.ef_ct_dgram_est), sizeof(ef_ct_key), "ef_ct_dgram_est");
     clear_map(fd_of(skel_->maps.ef_frags), sizeof(ef_frag_key), "ef_frags");
-    std::vector<uint64_t> zero(static_cast<size_t>(ncpus_ > 0 ? ncpus_ : 1), 0);
-    for (uint32_t slot = 0; slot < EF_CT_STAT_SLOTS; slot++) {
-        if (bpf_map_update_elem(fd_of(skel_->maps.ef_ct_stats), &slot, zero.data(), BPF_ANY))
-            fail("clear", "map ef_ct_stats", errno);
-    }
+
 }
 
 ProgInfo Dataplane::prog_info(packet::Dir dir) const {

@@ -126,7 +126,7 @@ class Dataplane {
     ef_counter reason_counter(uint32_t reason) const;  // enum ef_reason
     size_t ct_entries() const;                         // all four conntrack tables
     size_t frag_entries() const;
-    void clear_conntrack();  // the conntrack tables, their counters and ef_frags
+    void clear_conntrack();  // the four conntrack tables and ef_frags (not ef_ct_stats)
     std::array<CtTableStats, EF_CT_TABLES> ct_stats() const;
     size_t sweep_conntrack();  // ::sweep_conntrack on both established tables
 
