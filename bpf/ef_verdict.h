@@ -364,8 +364,19 @@ static __always_inline void ef_decide_l4(void *data, void *data_end, __u32 off, 
              * flow find last_seen current and leave the shared entry's
              * cache line clean for the other CPUs. */
             if (cv->last_seen_ns != now) cv->last_seen_ns = now;
-            /* Answered: the flow is established. */
-            if (!est && cv->opened_dir != dir) ef_ct_promote(&ck, cv);
+            /* Answered: the flow is established. TCP waits for the
+             * opener's packet after the reply (the handshake's ACK), so a
+             * server answering spoofed SYNs does not fill the established
+             * table with half-open flows. */
+            if (!est) {
+                if (cv->opened_dir == dir) {
+                    if (cv->replied) ef_ct_promote(&ck, cv);
+                } else if (ck.proto != IPPROTO_TCP) {
+                    ef_ct_promote(&ck, cv);
+                } else if (!cv->replied) {
+                    cv->replied = 1;
+                }
+            }
         }
         *now_out = now;
         return ef_set_rule(v, rule);

@@ -258,7 +258,7 @@ struct ef_ct_value {
     __u8 state;
     __u8 opened_dir;  /* enum ef_dir of the first packet */
     __u8 opener_is_a; /* 1: the first packet's source was (addr_a, port_a) */
-    __u8 pad;
+    __u8 replied;     /* TCP in a new table: a reply has passed (promotion on the opener's next) */
 };
 
 /* Fragments: the first fragment of a datagram records its verdict, whatever

@@ -160,7 +160,10 @@ Test(conntrack, rst_shortens_the_flow) {
                    });
     cr_expect_eq(dp->ct_entries(), 0u, "an untracked rst created an entry");
     auto st = dp->ct_stats();
-    cr_expect_eq(st[EF_CT_TCP_EST].rst, 2u, "rst counted %lu", st[EF_CT_TCP_EST].rst);
+    // The first rst hit the flow in the new table, the second once the
+    // opener's ack after the reply had made it established.
+    cr_expect_eq(st[EF_CT_TCP_NEW].rst, 1u, "rst counted %lu", st[EF_CT_TCP_NEW].rst);
+    cr_expect_eq(st[EF_CT_TCP_EST].rst, 1u, "rst counted %lu", st[EF_CT_TCP_EST].rst);
 }
 
 // The flow moves to the established table on its first reply; a full
@@ -185,6 +188,24 @@ Test(conntrack, reply_promotes_to_established) {
     cr_expect_eq(st[EF_CT_DGRAM_EST].refused, 2u, "both replies of the third flow refused");
     cr_expect_eq(st[EF_CT_DGRAM_NEW].evicted_bound(), 0u);
     expect_spec(*dp, "egress udp 198.18.155.10:40002 > 198.51.100.53:53", rule(kRuleDns));
+}
+
+// TCP is established by the opener's packet after the reply (the handshake's
+// ACK), not by the reply itself: a server answering spoofed SYNs does not
+// fill the established table.
+Test(conntrack, tcp_established_after_the_handshake) {
+    auto dp = make_dataplane();
+    expect_spec(*dp, "egress tcp 198.18.155.10:40000 > 192.0.2.1:80 flags S", rule(kRuleCrlHttp));
+    expect_spec(*dp, "tcp 192.0.2.1:80 > 198.18.155.10:40000 flags SA", rule(kRuleCrlHttp));
+    expect_spec(*dp, "tcp 192.0.2.1:80 > 198.18.155.10:40000 flags SA", rule(kRuleCrlHttp));
+    auto st = dp->ct_stats();
+    cr_expect_eq(st[EF_CT_TCP_EST].entries, 0u, "a syn-ack made the flow established");
+    cr_expect_eq(st[EF_CT_TCP_NEW].entries, 1u);
+    expect_spec(*dp, "egress tcp 198.18.155.10:40000 > 192.0.2.1:80 flags A", rule(kRuleCrlHttp));
+    st = dp->ct_stats();
+    cr_expect_eq(st[EF_CT_TCP_EST].entries, 1u, "the handshake's ack did not establish the flow");
+    cr_expect_eq(st[EF_CT_TCP_NEW].entries, 0u);
+    expect_spec(*dp, "tcp 192.0.2.1:80 > 198.18.155.10:40000 flags PA", rule(kRuleCrlHttp));
 }
 
 // The loader sweeps expired established entries: nothing evicts them.
