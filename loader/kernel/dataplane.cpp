@@ -393,23 +393,48 @@ size_t sweep_conntrack(int table_fd, const ef_ct_timeouts& timeouts) {
                                               : timeouts.icmp;
         return s * 1000000000ULL;
     };
+    auto is_expired = [&](const ef_ct_key& k, const ef_ct_value& v) {
+        return now > v.last_seen_ns && now - v.last_seen_ns > timeout_ns(k, v);
+    };
     std::vector<ef_ct_key> expired;
-    ef_ct_key key{}, next{};
-    const void* prev = nullptr;
-    while (bpf_map_get_next_key(table_fd, prev, &next) == 0) {
-        key = next;
-        prev = &key;
-        ef_ct_value v{};
-        if (bpf_map_lookup_elem(table_fd, &key, &v)) continue;
-        if (now > v.last_seen_ns && now - v.last_seen_ns > timeout_ns(key, v))
-            expired.push_back(key);
+    // The scan reads the table in batches (a few system calls for the whole
+    // table); a kernel without batch operations gets the walk key by key.
+    constexpr uint32_t kBatch = 4096;
+    std::vector<ef_ct_key> keys(kBatch);
+    std::vector<ef_ct_value> values(kBatch);
+    uint64_t in_token = 0, out_token = 0;  // hash tables: a bucket index
+    bool first = true, batched = true;
+    for (;;) {
+        uint32_t count = kBatch;
+        int err = bpf_map_lookup_batch(table_fd, first ? nullptr : &in_token, &out_token,
+                                       keys.data(), values.data(), &count, nullptr);
+        int e = err ? errno : 0;
+        if (err && e != ENOENT) {
+            if (first) batched = false;
+            break;
+        }
+        for (uint32_t i = 0; i < count; i++)
+            if (is_expired(keys[i], values[i])) expired.push_back(keys[i]);
+        if (err) break;  // ENOENT: the last batch
+        in_token = out_token;
+        first = false;
+    }
+    if (!batched) {
+        ef_ct_key key{}, next{};
+        const void* prev = nullptr;
+        while (bpf_map_get_next_key(table_fd, prev, &next) == 0) {
+            key = next;
+            prev = &key;
+            ef_ct_value v{};
+            if (bpf_map_lookup_elem(table_fd, &key, &v) == 0 && is_expired(key, v))
+                expired.push_back(key);
+        }
     }
     size_t n = 0;
     for (const auto& k : expired) {
         // Re-read: the flow may have shown up again since the walk.
         ef_ct_value v{};
-        if (bpf_map_lookup_elem(table_fd, &k, &v)) continue;
-        if (!(now > v.last_seen_ns && now - v.last_seen_ns > timeout_ns(k, v))) continue;
+        if (bpf_map_lookup_elem(table_fd, &k, &v) || !is_expired(k, v)) continue;
         if (bpf_map_delete_elem(table_fd, &k) == 0) n++;
     }
     return n;
@@ -442,7 +467,6 @@ void Dataplane::clear_conntrack() {
     clear_map(fd_of(skel_->maps.ef_ct_dgram), sizeof(ef_ct_key), "ef_ct_dgram");
     clear_map(fd_of(skel_->maps.ef_ct_dgram_est), sizeof(ef_ct_key), "ef_ct_dgram_est");
     clear_map(fd_of(skel_->maps.ef_frags), sizeof(ef_frag_key), "ef_frags");
-
 }
 
 ProgInfo Dataplane::prog_info(packet::Dir dir) const {

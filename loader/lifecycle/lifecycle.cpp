@@ -420,6 +420,10 @@ void reload(const LoadArgs& a_in) {
         }
     }
     phases.mark("swap");
+    // Nothing evicts an established conntrack entry: the ones that expired
+    // without their flow showing up again go now.
+    dp.sweep_conntrack();
+    phases.mark("ct_sweep");
     meta["self_test"] = {{"probes", st.probes}, {"of", st.of}};
     meta["reload_ms"] = phases.ms;
     json previous = {{"policy", meta["policy"]}, {"site", meta["site"]}, {"node", meta["node"]}};

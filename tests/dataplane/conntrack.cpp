@@ -211,13 +211,21 @@ Test(conntrack, tcp_established_after_the_handshake) {
 // The loader sweeps expired established entries: nothing evicts them.
 Test(conntrack, sweep_removes_expired_established) {
     kernel::Options o;
-    o.timeouts.udp = 1;
+    o.ct_size = 8192;
+    o.timeouts.udp = 3;  // longer than making 5,000 flows on a busy machine
     auto dp = make_dataplane(EF_ROLE_EXTERNAL, o);
     expect_spec(*dp, "egress udp 198.18.155.10:40000 > 198.51.100.53:53", rule(kRuleDns));
     expect_spec(*dp, "udp 198.51.100.53:53 > 198.18.155.10:40000", rule(kRuleDns));
+    // More flows than one batch of the sweep's scan.
+    for (int port = 30000; port < 35000; ++port) {
+        std::string p = std::to_string(port);
+        expect_spec(*dp, "egress udp 198.18.155.10:" + p + " > 198.51.100.53:53", rule(kRuleDns));
+        expect_spec(*dp, "udp 198.51.100.53:53 > 198.18.155.10:" + p, rule(kRuleDns));
+    }
+    cr_expect_eq(dp->ct_stats()[EF_CT_DGRAM_EST].entries, 5001u);
     cr_expect_eq(dp->sweep_conntrack(), 0u, "a live flow swept");
-    usleep(1'300'000);
-    cr_expect_eq(dp->sweep_conntrack(), 1u);
+    usleep(3'300'000);
+    cr_expect_eq(dp->sweep_conntrack(), 5001u);
     cr_expect_eq(dp->ct_entries(), 0u);
 }
 
