@@ -88,10 +88,11 @@ struct {
     __type(value, struct ef_counter);
 } ef_reason_counters SEC(".maps");
 
-/* Conntrack: TCP flows and datagram (UDP, ICMP) flows live in separate LRU
- * tables of the same size, so a flood of new datagram flows (STUN from
- * spoofed sources) evicts only datagram flows, never the TCP connections
- * (SIP, TLS, CMS) the node serves. */
+/* Conntrack (edgefw_abi.h, enum ef_ct_table): per protocol family, a "new"
+ * LRU table for flows that have not been answered yet and an "established"
+ * hash for flows that have seen a packet each way. A flood of new flows (SYNs
+ * or STUN from spoofed sources) only ever evicts unanswered flows of its own
+ * family; nothing evicts an established flow. All four are sized ct_size. */
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, EF_CT_DEFAULT_SIZE);
@@ -100,11 +101,32 @@ struct {
 } ef_ct SEC(".maps");
 
 struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, EF_CT_DEFAULT_SIZE);
+    __type(key, struct ef_ct_key);
+    __type(value, struct ef_ct_value);
+} ef_ct_est SEC(".maps");
+
+struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, EF_CT_DEFAULT_SIZE);
     __type(key, struct ef_ct_key);
     __type(value, struct ef_ct_value);
 } ef_ct_dgram SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, EF_CT_DEFAULT_SIZE);
+    __type(key, struct ef_ct_key);
+    __type(value, struct ef_ct_value);
+} ef_ct_dgram_est SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, EF_CT_STAT_SLOTS);
+    __type(key, __u32);
+    __type(value, __u64);
+} ef_ct_stats SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -96,7 +96,7 @@ static __always_inline bool ef_ct_accepts(const struct ef_ct_value *cv, __u32 di
 }
 
 static __always_inline __u64 ef_ct_timeout(__u8 proto, __u8 state) {
-    if (proto == IPPROTO_TCP) return state == EF_CT_CLOSING ? tcp_closing_ns : tcp_established_ns;
+    if (proto == IPPROTO_TCP) return state != EF_CT_OPEN ? tcp_closing_ns : tcp_established_ns;
     if (proto == IPPROTO_UDP) return udp_ns;
     return icmp_ns;
 }
@@ -105,32 +105,78 @@ static __always_inline __u64 ef_ct_timeout(__u8 proto, __u8 state) {
  * costs a fraction of bpf_ktime_get_ns, which dominated the conntrack-hit path. */
 static __always_inline __u64 ef_now(void) { return bpf_ktime_get_coarse_ns(); }
 
-/* A live entry, or NULL; an expired one is deleted. Another CPU may have refreshed
- * last_seen after our clock read, so a last_seen in the future is live. */
-/* One call site per table (not a map pointer chosen at run time), so the
+/* enum ef_ct_table of a key's table: new or established (est). */
+static __always_inline __u32 ef_ct_table(const struct ef_ct_key *k, __u32 est) {
+    return (k->proto == IPPROTO_TCP ? EF_CT_TCP_NEW : EF_CT_DGRAM_NEW) + (est ? 1 : 0);
+}
+
+static __always_inline void ef_ct_count(__u32 table, __u32 stat) {
+    __u32 slot = EF_CT_STAT_SLOT(table, stat);
+    __u64 *c = bpf_map_lookup_elem(&ef_ct_stats, &slot);
+
+    if (c) (*c)++;
+}
+
+/* The established table first: a packet of an established flow costs one
+ * lookup. A key lives in one table at a time, so the first hit is the entry.
+ * One call site per table (not a map pointer chosen at run time), so the
  * verifier can inline each lookup. */
-static __always_inline struct ef_ct_value *ef_ct_lookup(struct ef_ct_key *k) {
-    if (k->proto == IPPROTO_TCP) return bpf_map_lookup_elem(&ef_ct, k);
+static __always_inline struct ef_ct_value *ef_ct_lookup(struct ef_ct_key *k, __u32 *est) {
+    struct ef_ct_value *cv;
+
+    if (k->proto == IPPROTO_TCP) {
+        cv = bpf_map_lookup_elem(&ef_ct_est, k);
+        *est = cv != NULL;
+        if (cv) return cv;
+        return bpf_map_lookup_elem(&ef_ct, k);
+    }
+    cv = bpf_map_lookup_elem(&ef_ct_dgram_est, k);
+    *est = cv != NULL;
+    if (cv) return cv;
     return bpf_map_lookup_elem(&ef_ct_dgram, k);
 }
 
-static __always_inline void ef_ct_delete(struct ef_ct_key *k) {
+static __always_inline void ef_ct_delete(struct ef_ct_key *k, __u32 est) {
+    long err;
+
     if (k->proto == IPPROTO_TCP)
-        bpf_map_delete_elem(&ef_ct, k);
+        err = est ? bpf_map_delete_elem(&ef_ct_est, k) : bpf_map_delete_elem(&ef_ct, k);
     else
-        bpf_map_delete_elem(&ef_ct_dgram, k);
+        err = est ? bpf_map_delete_elem(&ef_ct_dgram_est, k) : bpf_map_delete_elem(&ef_ct_dgram, k);
+    if (!err) ef_ct_count(ef_ct_table(k, est), EF_CT_S_REMOVED);
 }
 
-static __always_inline struct ef_ct_value *ef_ct_live(struct ef_ct_key *k, __u64 *now) {
-    struct ef_ct_value *cv = ef_ct_lookup(k);
+/* A live entry, or NULL; an expired one is deleted. Another CPU may have refreshed
+ * last_seen after our clock read, so a last_seen in the future is live. */
+static __always_inline struct ef_ct_value *ef_ct_live(struct ef_ct_key *k, __u64 *now, __u32 *est) {
+    struct ef_ct_value *cv = ef_ct_lookup(k, est);
 
     if (!cv) return NULL;
     *now = ef_now();
     if (*now > cv->last_seen_ns && *now - cv->last_seen_ns > ef_ct_timeout(k->proto, cv->state)) {
-        ef_ct_delete(k);
+        ef_ct_delete(k, *est);
         return NULL;
     }
     return cv;
+}
+
+/* The flow's first packet in the reply direction: move the entry from the new
+ * table to the established one. A full established table refuses (counted);
+ * the flow then stays in the new table and tries again on its next reply. */
+static __always_inline void ef_ct_promote(struct ef_ct_key *k, const struct ef_ct_value *cv) {
+    struct ef_ct_value nv = *cv;
+    long err;
+
+    if (k->proto == IPPROTO_TCP)
+        err = bpf_map_update_elem(&ef_ct_est, k, &nv, BPF_NOEXIST);
+    else
+        err = bpf_map_update_elem(&ef_ct_dgram_est, k, &nv, BPF_NOEXIST);
+    if (err) {
+        ef_ct_count(ef_ct_table(k, 1), EF_CT_S_REFUSED);
+        return;
+    }
+    ef_ct_count(ef_ct_table(k, 1), EF_CT_S_INSERTS);
+    ef_ct_delete(k, 0);
 }
 
 /* The datagram as the RFCs identify it (IPv4: src, dst, protocol, id; IPv6:
@@ -266,7 +312,7 @@ static __always_inline void ef_decide_l4(void *data, void *data_end, __u32 off, 
                                          __u32 role, __u32 dir, struct ef_verdict *v,
                                          struct ef_pkt *p, __u64 *now_out) {
     __u64 now = 0;
-    __u32 src_is_a;
+    __u32 src_is_a, est = 0;
     int r;
 
     /* ICMP belongs to IPv4 and ICMPv6 to IPv6. The other pairing is a protocol
@@ -289,7 +335,7 @@ static __always_inline void ef_decide_l4(void *data, void *data_end, __u32 off, 
     if (p->icmp_error) {
         if (ef_addr_eq(p->t.dst, p->q.src)) {
             src_is_a = ef_ct_key_of(&ck, &p->q, role);
-            cv = ef_ct_live(&ck, &now);
+            cv = ef_ct_live(&ck, &now, &est);
             if (cv && ef_ct_accepts(cv, dir ^ 1, src_is_a))
                 return ef_set_reason(v, EF_R_ICMP_ERROR_RELATED, 1);
         }
@@ -298,18 +344,39 @@ static __always_inline void ef_decide_l4(void *data, void *data_end, __u32 off, 
 
     /* Step 6: an entry that does not accept this packet's direction is a miss. */
     src_is_a = ef_ct_key_of(&ck, &p->t, role);
-    cv = ef_ct_live(&ck, &now);
+    cv = ef_ct_live(&ck, &now, &est);
     if (cv && ef_ct_accepts(cv, dir, src_is_a)) {
         __u32 rule = cv->rule;
 
         if (p->tcp_flags & EF_TCP_RST) {
-            ef_ct_delete(&ck);
+            /* A RST cannot be told from a blind one without sequence
+             * numbers: it only shortens the flow's life to the closing
+             * timeout, from now; the flow's next other packet reopens it. */
+            if (cv->state == EF_CT_OPEN) cv->state = EF_CT_RESET;
+            cv->last_seen_ns = now;
+            ef_ct_count(ef_ct_table(&ck, est), EF_CT_S_RST);
         } else {
-            if (p->tcp_flags & EF_TCP_FIN) cv->state = EF_CT_CLOSING;
+            if (p->tcp_flags & EF_TCP_FIN)
+                cv->state = EF_CT_CLOSING;
+            else if (cv->state == EF_CT_RESET)
+                cv->state = EF_CT_OPEN;
             /* The coarse clock moves once a jiffy: most packets of a busy
              * flow find last_seen current and leave the shared entry's
              * cache line clean for the other CPUs. */
             if (cv->last_seen_ns != now) cv->last_seen_ns = now;
+            /* Answered: the flow is established. TCP waits for the
+             * opener's packet after the reply (the handshake's ACK), so a
+             * server answering spoofed SYNs does not fill the established
+             * table with half-open flows. */
+            if (!est) {
+                if (cv->opened_dir == dir) {
+                    if (cv->replied) ef_ct_promote(&ck, cv);
+                } else if (ck.proto != IPPROTO_TCP) {
+                    ef_ct_promote(&ck, cv);
+                } else if (!cv->replied) {
+                    cv->replied = 1;
+                }
+            }
         }
         *now_out = now;
         return ef_set_rule(v, rule);
@@ -326,20 +393,25 @@ static __always_inline void ef_decide_l4(void *data, void *data_end, __u32 off, 
                              ef_default_pass(role, dir));
 
     /* Step 9: the new entry replaces one of the same key that step 6 did not
-     * accept (BPF_ANY). */
+     * accept (BPF_ANY; one in the established table is deleted, as a key
+     * lives in one table). */
     if (ct_create && !(p->tcp_flags & EF_TCP_RST)) {
         struct ef_ct_value nv = {};
 
+        if (cv && est) ef_ct_delete(&ck, 1);
         now = ef_now();
         nv.last_seen_ns = now;
         nv.rule = rule1 - 1;
         nv.state = (p->tcp_flags & EF_TCP_FIN) ? EF_CT_CLOSING : EF_CT_OPEN;
         nv.opened_dir = dir;
         nv.opener_is_a = src_is_a;
+        long err;
+
         if (ck.proto == IPPROTO_TCP)
-            bpf_map_update_elem(&ef_ct, &ck, &nv, BPF_ANY);
+            err = bpf_map_update_elem(&ef_ct, &ck, &nv, BPF_ANY);
         else
-            bpf_map_update_elem(&ef_ct_dgram, &ck, &nv, BPF_ANY);
+            err = bpf_map_update_elem(&ef_ct_dgram, &ck, &nv, BPF_ANY);
+        ef_ct_count(ef_ct_table(&ck, 0), err ? EF_CT_S_REFUSED : EF_CT_S_INSERTS);
         *now_out = now;
     }
     return ef_set_rule(v, rule1 - 1);

@@ -217,7 +217,35 @@ struct ef_ct_key {
 enum ef_ct_state {
     EF_CT_OPEN = 0,    /* UDP/ICMP, or TCP after SYN */
     EF_CT_CLOSING = 1, /* TCP FIN seen */
+    EF_CT_RESET = 2,   /* TCP RST seen: the closing timeout until a non-RST packet reopens it */
 };
+
+/* Conntrack tables. A flow starts in its protocol's "new" table (LRU: a flood
+ * of new flows evicts only unanswered flows) and moves to the "established"
+ * table (a plain hash: nothing evicts it) on its first packet in the reply
+ * direction. A full established table refuses the move (counted) and the flow
+ * stays in the new table. A key lives in one table at a time. */
+enum ef_ct_table {
+    EF_CT_TCP_NEW = 0,   /* ef_ct */
+    EF_CT_TCP_EST = 1,   /* ef_ct_est */
+    EF_CT_DGRAM_NEW = 2, /* ef_ct_dgram: UDP, ICMP */
+    EF_CT_DGRAM_EST = 3, /* ef_ct_dgram_est */
+    EF_CT_TABLES = 4,
+};
+
+/* ef_ct_stats (per-CPU array of __u64) at EF_CT_STAT_SLOT(table, stat). An LRU
+ * table cannot report its evictions: inserts - removed - live entries bounds
+ * them from above (an insert that replaced an entry of the same key counts as
+ * an insert too). */
+enum ef_ct_stat {
+    EF_CT_S_INSERTS = 0, /* entries written: new flows (new tables), promotions (established) */
+    EF_CT_S_REMOVED = 1, /* entries the programs deleted: expired, promoted out, replaced */
+    EF_CT_S_REFUSED = 2, /* inserts the table refused (established: full, promotion refused) */
+    EF_CT_S_RST = 3,     /* RSTs that hit a flow of the table (blind ones included) */
+    EF_CT_STATS = 4,
+};
+#define EF_CT_STAT_SLOT(table, stat) ((__u32)(table) * (__u32)EF_CT_STATS + (__u32)(stat))
+#define EF_CT_STAT_SLOTS ((__u32)EF_CT_TABLES * (__u32)EF_CT_STATS)
 
 /* Conntrack is directional: the entry remembers on which hook the flow was
  * opened and whether the opener's source was endpoint a of the key. A packet
@@ -230,7 +258,7 @@ struct ef_ct_value {
     __u8 state;
     __u8 opened_dir;  /* enum ef_dir of the first packet */
     __u8 opener_is_a; /* 1: the first packet's source was (addr_a, port_a) */
-    __u8 pad;
+    __u8 replied;     /* TCP in a new table: a reply has passed (promotion on the opener's next) */
 };
 
 /* Fragments: the first fragment of a datagram records its verdict, whatever

@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -100,18 +101,23 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
     ro->record_last = opts_.record_last;
     ro->log_per_sec_per_cpu = opts_.log_per_sec_per_cpu;
 
-    int err = bpf_map__set_max_entries(skel_->maps.ef_ct, opts_.ct_size);
-    if (!err) err = bpf_map__set_max_entries(skel_->maps.ef_ct_dgram, opts_.ct_size);
+    int err = 0;
+    for (bpf_map* m : {skel_->maps.ef_ct, skel_->maps.ef_ct_est, skel_->maps.ef_ct_dgram,
+                       skel_->maps.ef_ct_dgram_est})
+        if (!err) err = bpf_map__set_max_entries(m, opts_.ct_size);
     if (err) {
         edgefw__destroy(skel_);
-        fail("size", "maps ef_ct and ef_ct_dgram", err);
+        fail("size", "maps ef_ct, ef_ct_est, ef_ct_dgram and ef_ct_dgram_est", err);
     }
     const std::pair<bpf_map*, int> reuse[] = {
         {skel_->maps.ef_ifaces, opts_.shared.ifaces},
         {skel_->maps.ef_rule_counters, opts_.shared.rule_counters},
         {skel_->maps.ef_reason_counters, opts_.shared.reason_counters},
         {skel_->maps.ef_ct, opts_.shared.ct},
+        {skel_->maps.ef_ct_est, opts_.shared.ct_est},
         {skel_->maps.ef_ct_dgram, opts_.shared.ct_dgram},
+        {skel_->maps.ef_ct_dgram_est, opts_.shared.ct_dgram_est},
+        {skel_->maps.ef_ct_stats, opts_.shared.ct_stats},
         {skel_->maps.ef_frags, opts_.shared.frags},
         {skel_->maps.ef_log, opts_.shared.log},
         {skel_->maps.ef_log_counters, opts_.shared.log_counters},
@@ -339,16 +345,127 @@ void Dataplane::clear_map(int map_fd, size_t key_size, const char* map_name) {
     }
 }
 
+const char* const kCtTableNames[EF_CT_TABLES] = {"ef_ct", "ef_ct_est", "ef_ct_dgram",
+                                                 "ef_ct_dgram_est"};
+
+uint64_t CtTableStats::evicted_bound() const {
+    if (!lru) return 0;
+    uint64_t gone = removed + entries;
+    return inserts > gone ? inserts - gone : 0;
+}
+
+std::array<CtTableStats, EF_CT_TABLES> read_ct_stats(
+    int stats_fd, const std::array<int, EF_CT_TABLES>& table_fds) {
+    std::array<CtTableStats, EF_CT_TABLES> out{};
+    int ncpus = libbpf_num_possible_cpus();
+    std::vector<uint64_t> per(static_cast<size_t>(ncpus > 0 ? ncpus : 1));
+    for (uint32_t t = 0; t < EF_CT_TABLES; t++) {
+        uint64_t v[EF_CT_STATS] = {};
+        for (uint32_t s = 0; s < EF_CT_STATS && stats_fd >= 0; s++) {
+            uint32_t slot = EF_CT_STAT_SLOT(t, s);
+            if (bpf_map_lookup_elem(stats_fd, &slot, per.data())) continue;
+            for (uint64_t x : per) v[s] += x;
+        }
+        CtTableStats& c = out[t];
+        c.lru = t == EF_CT_TCP_NEW || t == EF_CT_DGRAM_NEW;
+        c.inserts = v[EF_CT_S_INSERTS];
+        c.removed = v[EF_CT_S_REMOVED];
+        c.refused = v[EF_CT_S_REFUSED];
+        c.rst = v[EF_CT_S_RST];
+        if (table_fds[t] >= 0) {
+            bpf_map_info info{};
+            uint32_t len = sizeof info;
+            if (bpf_obj_get_info_by_fd(table_fds[t], &info, &len) == 0) c.max = info.max_entries;
+            c.entries = count_map_entries(table_fds[t]);
+        }
+    }
+    return out;
+}
+
+size_t sweep_conntrack(int table_fd, const ef_ct_timeouts& timeouts) {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    const uint64_t now = uint64_t(ts.tv_sec) * 1000000000ULL + uint64_t(ts.tv_nsec);
+    auto timeout_ns = [&](const ef_ct_key& k, const ef_ct_value& v) {
+        uint64_t s = k.proto == IPPROTO_TCP
+                         ? (v.state != EF_CT_OPEN ? timeouts.tcp_closing : timeouts.tcp_established)
+                     : k.proto == IPPROTO_UDP ? timeouts.udp
+                                              : timeouts.icmp;
+        return s * 1000000000ULL;
+    };
+    auto is_expired = [&](const ef_ct_key& k, const ef_ct_value& v) {
+        return now > v.last_seen_ns && now - v.last_seen_ns > timeout_ns(k, v);
+    };
+    std::vector<ef_ct_key> expired;
+    // The scan reads the table in batches (a few system calls for the whole
+    // table); a kernel without batch operations gets the walk key by key.
+    constexpr uint32_t kBatch = 4096;
+    std::vector<ef_ct_key> keys(kBatch);
+    std::vector<ef_ct_value> values(kBatch);
+    uint64_t in_token = 0, out_token = 0;  // hash tables: a bucket index
+    bool first = true, batched = true;
+    for (;;) {
+        uint32_t count = kBatch;
+        int err = bpf_map_lookup_batch(table_fd, first ? nullptr : &in_token, &out_token,
+                                       keys.data(), values.data(), &count, nullptr);
+        int e = err ? errno : 0;
+        if (err && e != ENOENT) {
+            if (first) batched = false;
+            break;
+        }
+        for (uint32_t i = 0; i < count; i++)
+            if (is_expired(keys[i], values[i])) expired.push_back(keys[i]);
+        if (err) break;  // ENOENT: the last batch
+        in_token = out_token;
+        first = false;
+    }
+    if (!batched) {
+        ef_ct_key key{}, next{};
+        const void* prev = nullptr;
+        while (bpf_map_get_next_key(table_fd, prev, &next) == 0) {
+            key = next;
+            prev = &key;
+            ef_ct_value v{};
+            if (bpf_map_lookup_elem(table_fd, &key, &v) == 0 && is_expired(key, v))
+                expired.push_back(key);
+        }
+    }
+    size_t n = 0;
+    for (const auto& k : expired) {
+        // Re-read: the flow may have shown up again since the walk.
+        ef_ct_value v{};
+        if (bpf_map_lookup_elem(table_fd, &k, &v) || !is_expired(k, v)) continue;
+        if (bpf_map_delete_elem(table_fd, &k) == 0) n++;
+    }
+    return n;
+}
+
 size_t Dataplane::ct_entries() const {
-    return count_map_entries(fd_of(skel_->maps.ef_ct)) +
-           count_map_entries(fd_of(skel_->maps.ef_ct_dgram));
+    size_t n = 0;
+    for (bpf_map* m : {skel_->maps.ef_ct, skel_->maps.ef_ct_est, skel_->maps.ef_ct_dgram,
+                       skel_->maps.ef_ct_dgram_est})
+        n += count_map_entries(fd_of(m));
+    return n;
+}
+
+std::array<CtTableStats, EF_CT_TABLES> Dataplane::ct_stats() const {
+    return read_ct_stats(fd_of(skel_->maps.ef_ct_stats),
+                         {fd_of(skel_->maps.ef_ct), fd_of(skel_->maps.ef_ct_est),
+                          fd_of(skel_->maps.ef_ct_dgram), fd_of(skel_->maps.ef_ct_dgram_est)});
+}
+
+size_t Dataplane::sweep_conntrack() {
+    return kernel::sweep_conntrack(fd_of(skel_->maps.ef_ct_est), opts_.timeouts) +
+           kernel::sweep_conntrack(fd_of(skel_->maps.ef_ct_dgram_est), opts_.timeouts);
 }
 
 size_t Dataplane::frag_entries() const { return count_map_entries(fd_of(skel_->maps.ef_frags)); }
 
 void Dataplane::clear_conntrack() {
     clear_map(fd_of(skel_->maps.ef_ct), sizeof(ef_ct_key), "ef_ct");
+    clear_map(fd_of(skel_->maps.ef_ct_est), sizeof(ef_ct_key), "ef_ct_est");
     clear_map(fd_of(skel_->maps.ef_ct_dgram), sizeof(ef_ct_key), "ef_ct_dgram");
+    clear_map(fd_of(skel_->maps.ef_ct_dgram_est), sizeof(ef_ct_key), "ef_ct_dgram_est");
     clear_map(fd_of(skel_->maps.ef_frags), sizeof(ef_frag_key), "ef_frags");
 }
 
@@ -380,7 +497,10 @@ SharedMaps Dataplane::shared_maps() const {
     s.rule_counters = fd_of(skel_->maps.ef_rule_counters);
     s.reason_counters = fd_of(skel_->maps.ef_reason_counters);
     s.ct = fd_of(skel_->maps.ef_ct);
+    s.ct_est = fd_of(skel_->maps.ef_ct_est);
     s.ct_dgram = fd_of(skel_->maps.ef_ct_dgram);
+    s.ct_dgram_est = fd_of(skel_->maps.ef_ct_dgram_est);
+    s.ct_stats = fd_of(skel_->maps.ef_ct_stats);
     s.frags = fd_of(skel_->maps.ef_frags);
     s.log = fd_of(skel_->maps.ef_log);
     s.log_counters = fd_of(skel_->maps.ef_log_counters);
@@ -401,7 +521,10 @@ void Dataplane::pin(const std::string& dir) const {
     pin_fd(fd_of(skel_->maps.ef_rule_counters), "ef_rule_counters", false);
     pin_fd(fd_of(skel_->maps.ef_reason_counters), "ef_reason_counters", false);
     pin_fd(fd_of(skel_->maps.ef_ct), "ef_ct", false);
+    pin_fd(fd_of(skel_->maps.ef_ct_est), "ef_ct_est", false);
     pin_fd(fd_of(skel_->maps.ef_ct_dgram), "ef_ct_dgram", false);
+    pin_fd(fd_of(skel_->maps.ef_ct_dgram_est), "ef_ct_dgram_est", false);
+    pin_fd(fd_of(skel_->maps.ef_ct_stats), "ef_ct_stats", false);
     pin_fd(fd_of(skel_->maps.ef_frags), "ef_frags", false);
     pin_fd(fd_of(skel_->maps.ef_log), "ef_log", false);
     pin_fd(fd_of(skel_->maps.ef_log_counters), "ef_log_counters", false);

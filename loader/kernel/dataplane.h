@@ -4,6 +4,7 @@
 // the counters back. Attaching to devices is the caller's business (skeleton()).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -37,15 +38,19 @@ struct SharedMaps {
     int ifaces = -1;
     int rule_counters = -1;
     int reason_counters = -1;
-    int ct = -1;
-    int ct_dgram = -1;
+    int ct = -1;        // TCP, new (LRU)
+    int ct_est = -1;    // TCP, established (hash)
+    int ct_dgram = -1;  // UDP and ICMP, new (LRU)
+    int ct_dgram_est = -1;
+    int ct_stats = -1;  // enum ef_ct_stat per enum ef_ct_table
     int frags = -1;
     int log = -1;  // ef_log ring buffer: `edgefw log` readers survive reloads
     int log_counters = -1;
 };
 
 struct Options {
-    uint32_t ct_size = EF_CT_DEFAULT_SIZE;  // max_entries of ef_ct (TCP) and of ef_ct_dgram each
+    // max_entries of each conntrack table: ef_ct, ef_ct_est (TCP), ef_ct_dgram, ef_ct_dgram_est
+    uint32_t ct_size = EF_CT_DEFAULT_SIZE;
     SharedMaps shared;
     ef_ct_timeouts timeouts = EF_CT_TIMEOUTS_DEFAULT;
     uint32_t frag_timeout = EF_FRAG_TIMEOUT_S;  // seconds a fragment entry lives (tests shorten it)
@@ -66,6 +71,29 @@ struct RunResult {
     uint32_t index = 0;        // rule index or enum ef_reason, when counted
     uint32_t duration_ns = 0;  // kernel's average per run
 };
+
+// The conntrack tables in enum ef_ct_table order, by map (and pin) name.
+extern const char* const kCtTableNames[EF_CT_TABLES];
+
+// One conntrack table's counters (ef_ct_stats, summed over CPUs) and fill.
+struct CtTableStats {
+    uint64_t inserts = 0, removed = 0, refused = 0, rst = 0;
+    size_t entries = 0, max = 0;
+    bool lru = false;  // a new table
+    // New (LRU) tables: what inserts - removed - entries leaves, an upper
+    // bound of the entries the LRU evicted. 0 for the established tables.
+    uint64_t evicted_bound() const;
+};
+
+// Reads ef_ct_stats (stats_fd) for every table; table_fds in enum ef_ct_table
+// order, -1 where a table is absent (its fill stays 0).
+std::array<CtTableStats, EF_CT_TABLES> read_ct_stats(
+    int stats_fd, const std::array<int, EF_CT_TABLES>& table_fds);
+
+// Deletes the expired entries of an established table (nothing evicts them,
+// and the programs delete an expired entry only when its flow shows up again).
+// The clock is CLOCK_MONOTONIC_COARSE, the programs' clock. Returns how many.
+size_t sweep_conntrack(int table_fd, const ef_ct_timeouts& timeouts);
 
 struct ProgInfo {
     int fd = -1;
@@ -96,9 +124,11 @@ class Dataplane {
 
     ef_counter rule_counter(uint32_t rule) const;      // summed over CPUs
     ef_counter reason_counter(uint32_t reason) const;  // enum ef_reason
-    size_t ct_entries() const;
+    size_t ct_entries() const;                         // all four conntrack tables
     size_t frag_entries() const;
-    void clear_conntrack();  // ef_ct and ef_frags
+    void clear_conntrack();  // the four conntrack tables and ef_frags (not ef_ct_stats)
+    std::array<CtTableStats, EF_CT_TABLES> ct_stats() const;
+    size_t sweep_conntrack();  // ::sweep_conntrack on both established tables
 
     ProgInfo prog_info(packet::Dir dir) const;
     int prog_fd(packet::Dir dir) const;

@@ -700,14 +700,24 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
     opts.shared.rule_counters = open_pin(dir, shown, "ef_rule_counters");
     opts.shared.reason_counters = open_pin(dir, shown, "ef_reason_counters");
     opts.shared.ct = open_pin(dir, shown, "ef_ct");
+    // Conntrack maps an instance loaded by an earlier edgefw may not have:
+    // absent, they are created (and pinned) with this object.
+    auto open_pin_new = [&](const char* name) {
+        int fd = bpf_obj_get((dir + "/" + name).c_str());
+        return fd >= 0 || errno != ENOENT ? (fd >= 0 ? fd : open_pin(dir, shown, name)) : -1;
+    };
+    opts.shared.ct_est = open_pin_new("ef_ct_est");
     opts.shared.ct_dgram = open_pin(dir, shown, "ef_ct_dgram");
+    opts.shared.ct_dgram_est = open_pin_new("ef_ct_dgram_est");
+    opts.shared.ct_stats = open_pin_new("ef_ct_stats");
     opts.shared.frags = open_pin(dir, shown, "ef_frags");
     opts.shared.log = open_pin(dir, shown, "ef_log");
     opts.shared.log_counters = open_pin(dir, shown, "ef_log_counters");
     kernel::Dataplane dp(opts);
-    for (int fd : {opts.shared.ifaces, opts.shared.rule_counters, opts.shared.reason_counters,
-                   opts.shared.ct, opts.shared.ct_dgram, opts.shared.frags, opts.shared.log,
-                   opts.shared.log_counters})
+    for (int fd :
+         {opts.shared.ifaces, opts.shared.rule_counters, opts.shared.reason_counters,
+          opts.shared.ct, opts.shared.ct_est, opts.shared.ct_dgram, opts.shared.ct_dgram_est,
+          opts.shared.ct_stats, opts.shared.frags, opts.shared.log, opts.shared.log_counters})
         close(fd);
     dp.write_image(img);
 
@@ -792,7 +802,15 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
     }
     phases.mark("swap");
     // Only steps that cannot fail (or whose failure changes nothing the
-    // kernel runs) from here: the phase times and tidying kept copies.
+    // kernel runs) from here: the conntrack sweep, the phase times and
+    // tidying kept copies. Nothing evicts an established conntrack entry: the
+    // ones that expired without their flow showing up again go now.
+    try {
+        dp.sweep_conntrack();
+    } catch (const std::exception&) {
+        // Expired entries stay until their flow's next packet or the next reload.
+    }
+    phases.mark("ct_sweep");
     meta["reload_ms"] = phases.ms;
     try {
         kernel::write_meta(dir, encode(meta));

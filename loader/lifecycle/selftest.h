@@ -29,11 +29,11 @@ struct SelfTest {
     std::vector<std::string> mismatches;  // one line each, model vs kernel
 };
 
-// The model walks the rules in order, so a probe costs O(rules) and probing
-// every rule's edges costs O(rules^2): beyond this many probes, an evenly
-// spaced sample of them runs (the reference policy has 136 on edge1; 1,000
-// synthetic rules have about 8,600).
-inline constexpr size_t kMaxSelfTestProbes = 4096;
+// The model finds a probe's candidate rules through its port index (O(log n)
+// plus the rules whose ports hold the probe's), so every boundary probe runs
+// (10,000 synthetic rules have about 84,000). Beyond this many, an evenly
+// spaced sample of them runs.
+inline constexpr size_t kMaxSelfTestProbes = 1u << 20;
 
 // Throws kernel::Error if the scratch programs cannot be loaded.
 SelfTest self_test(const policy::Policy& p, const std::string& node, const image::MapImage& img);

@@ -63,16 +63,29 @@ ef_counter sum(int fd, uint32_t slot) {
     return s;
 }
 
-// Both conntrack tables (TCP and datagram): the sum, and each on its own so a
-// flood shows which table is under pressure.
+// The conntrack tables (TCP and datagram, new and established): the sum, and
+// each on its own with its counters (ef_ct_stats) so a flood shows which table
+// is under pressure and what it evicted or refused.
 void conntrack_fill(const std::string& dir, json& out) {
     size_t entries = 0, max = 0;
-    for (const char* name : {"ef_ct", "ef_ct_dgram"}) {
-        PinnedMap m(dir + "/" + name);
-        size_t n = m.fd >= 0 ? kernel::count_map_entries(m.fd) : 0;
-        out["conntrack_tables"][name] = {{"entries", n}, {"max", m.max_entries}};
-        entries += n;
-        max += m.max_entries;
+    std::array<int, EF_CT_TABLES> fds{};
+    for (uint32_t t = 0; t < EF_CT_TABLES; t++)
+        fds[t] = bpf_obj_get((dir + "/" + kernel::kCtTableNames[t]).c_str());
+    PinnedMap stats(dir + "/ef_ct_stats");
+    auto per = kernel::read_ct_stats(stats.fd, fds);
+    for (uint32_t t = 0; t < EF_CT_TABLES; t++) {
+        if (fds[t] < 0) continue;
+        close(fds[t]);
+        const kernel::CtTableStats& c = per[t];
+        out["conntrack_tables"][kernel::kCtTableNames[t]] = {{"entries", c.entries},
+                                                             {"max", c.max},
+                                                             {"inserts", c.inserts},
+                                                             {"removed", c.removed},
+                                                             {"refused", c.refused},
+                                                             {"rst", c.rst},
+                                                             {"evicted_bound", c.evicted_bound()}};
+        entries += c.entries;
+        max += c.max;
     }
     out["conntrack_entries"] = entries;
     out["conntrack_max"] = max;

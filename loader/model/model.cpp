@@ -51,6 +51,36 @@ Model::Model(const policy::Policy& p, std::string node) : policy_(p), node_(std:
         sides_.push_back({p.expand(r.src, node_), p.expand(r.dst, node_)});
     for (uint32_t role : {EF_ROLE_EXTERNAL, EF_ROLE_INTERNAL})
         locals_[role] = p.local_addresses(node_, role);
+    for (uint32_t pos = 0; pos < p.rules.size(); pos++) {
+        const policy::Rule& r = p.rules[pos];
+        uint8_t proto = policy::proto_number(r.proto);
+        if (icmp_proto(proto)) {
+            // matches(): a type given must equal the packet's; none matches every type.
+            if (r.icmp_type)
+                index_rule(proto, *r.icmp_type, *r.icmp_type, pos);
+            else
+                index_rule(proto, 0, 255, pos);
+        } else {
+            for (const auto& range : r.dport)
+                if (range.lo <= range.hi) index_rule(proto, range.lo, range.hi, pos);
+        }
+    }
+}
+
+// [lo, hi] as the canonical nodes of the segment tree over [0, 2^16): node 1
+// is the root, node n's children are 2n and 2n + 1, key k's leaf is 2^16 + k.
+void Model::index_rule(uint8_t proto, uint32_t lo, uint32_t hi, uint32_t pos) {
+    uint32_t l = lo + (1u << kKeyBits), r = hi + (1u << kKeyBits) + 1;  // [l, r)
+    for (; l < r; l >>= 1, r >>= 1) {
+        if (l & 1) {
+            auto& v = by_port_[node_key(proto, l++)];
+            if (v.empty() || v.back() != pos) v.push_back(pos);
+        }
+        if (r & 1) {
+            auto& v = by_port_[node_key(proto, --r)];
+            if (v.empty() || v.back() != pos) v.push_back(pos);
+        }
+    }
 }
 
 void Model::clear() {
@@ -100,8 +130,20 @@ bool Model::matches(const policy::Rule& r, uint32_t role, const Tuple& t) const 
 }
 
 const policy::Rule* Model::first_match(uint32_t role, const Tuple& t) const {
-    for (const auto& r : policy_.rules)
+    // The rules whose port (ICMP: type) can match, in file order; matches()
+    // still checks everything.
+    uint32_t key = icmp_proto(t.proto) ? t.icmp_type : t.dport;
+    std::vector<uint32_t> candidates;
+    for (uint32_t n = key + (1u << kKeyBits); n >= 1; n >>= 1) {
+        auto it = by_port_.find(node_key(t.proto, n));
+        if (it != by_port_.end())
+            candidates.insert(candidates.end(), it->second.begin(), it->second.end());
+    }
+    std::sort(candidates.begin(), candidates.end());
+    for (uint32_t pos : candidates) {
+        const policy::Rule& r = policy_.rules[pos];
         if (policy_.rule_enabled(r) && matches(r, role, t)) return &r;
+    }
     return nullptr;
 }
 
@@ -164,11 +206,11 @@ Verdict Model::judge(uint32_t role, Dir dir, const FrameView& v) {
     bool src_is_a = source_is_a(t);
     CtKey key = ct_key(t, role);
     if (auto it = ct_.find(key); it != ct_.end() && accepts(it->second, dir, src_is_a)) {
+        // A RST does not end the flow: it could be blind. (The kernel moves
+        // the flow to the closing timeout until its next other packet; the
+        // model has no clock, so the entry simply stays.)
         uint32_t rule = it->second.rule;
-        if (tcp && (v.tcp_flags & RST))
-            ct_.erase(it);
-        else if (tcp && (v.tcp_flags & FIN))
-            it->second.closing = true;
+        if (tcp && !(v.tcp_flags & RST) && (v.tcp_flags & FIN)) it->second.closing = true;
         return Verdict{true, true, rule};
     }
 

@@ -15,6 +15,8 @@
 #include <span>
 #include <string>
 #include <tuple>
+#include <unordered_map>
+#include <vector>
 
 #include "packet/packet.h"
 #include "policy/policy.h"
@@ -93,6 +95,15 @@ class Model {
     };
     std::vector<Sides> sides_;
     std::map<uint32_t, std::vector<packet::Addr>> locals_;  // by role
+    // Which rules can match a packet, by protocol and destination port (ICMP:
+    // type): a segment tree over the 16-bit key space. A rule's ranges are
+    // stored at the canonical nodes that cover them, in file order; a lookup
+    // gathers the nodes from the key's leaf up to the root, so first_match
+    // checks only the rules whose port (type) matches, in file order.
+    static constexpr uint32_t kKeyBits = 16;
+    static uint32_t node_key(uint8_t proto, uint32_t node) { return uint32_t(proto) << 20 | node; }
+    void index_rule(uint8_t proto, uint32_t lo, uint32_t hi, uint32_t pos);
+    std::unordered_map<uint32_t, std::vector<uint32_t>> by_port_;
     std::map<CtKey, Flow> ct_;
     std::map<FragKey, FragVerdict> frags_;
 };

@@ -21,8 +21,8 @@ const char* version() { return EDGEFW_VERSION; }
 
 namespace {
 
-constexpr const char* kFillMaps[] = {"ef_ct",     "ef_ct_dgram", "ef_local",
-                                     "ef_remote", "ef_sport",    "ef_frags"};
+constexpr const char* kFillMaps[] = {"ef_ct",    "ef_ct_est", "ef_ct_dgram", "ef_ct_dgram_est",
+                                     "ef_local", "ef_remote", "ef_sport",    "ef_frags"};
 
 class Fd {
   public:

@@ -135,6 +135,38 @@ std::string to_prometheus(const json& snapshot) {
                   {}};
     Family ct{"edgefw_conntrack_entries", "gauge", "Flows in the conntrack table.", {}};
     Family ct_max{"edgefw_conntrack_entries_max", "gauge", "Size of the conntrack table.", {}};
+    Family ct_table{"edgefw_conntrack_table_entries",
+                    "gauge",
+                    "Flows in one conntrack table (ef_ct, ef_ct_dgram: new, LRU; ef_ct_est, "
+                    "ef_ct_dgram_est: established, never evicted).",
+                    {}};
+    Family ct_table_max{
+        "edgefw_conntrack_table_entries_max", "gauge", "Size of one conntrack table.", {}};
+    Family ct_inserts{"edgefw_conntrack_inserts_total",
+                      "counter",
+                      "Entries written to the table: new flows (new tables), promotions of "
+                      "answered flows (established tables).",
+                      {}};
+    Family ct_removed{"edgefw_conntrack_removed_total",
+                      "counter",
+                      "Entries the programs deleted: expired, promoted to the established table, "
+                      "replaced.",
+                      {}};
+    Family ct_refused{"edgefw_conntrack_refused_total",
+                      "counter",
+                      "Inserts the table refused (established tables: promotions refused because "
+                      "the table is full; the flow stays in the new table).",
+                      {}};
+    Family ct_rst{"edgefw_conntrack_rst_total",
+                  "counter",
+                  "TCP RSTs that hit a flow of the table, blind ones included; a RST only "
+                  "shortens the flow's timeout.",
+                  {}};
+    Family ct_evicted{"edgefw_conntrack_evicted_upper_bound",
+                      "gauge",
+                      "Upper bound of the entries the LRU evicted from a new table: inserts - "
+                      "removed - entries.",
+                      {}};
     Family map_entries{"edgefw_map_entries", "gauge", "Entries in a pinned BPF map.", {}};
     Family map_max{"edgefw_map_entries_max", "gauge", "max_entries of a pinned BPF map.", {}};
 
@@ -191,6 +223,19 @@ std::string to_prometheus(const json& snapshot) {
                 ct.add(l, number(stats, "conntrack_entries"));
                 ct_max.add(l, number(stats, "conntrack_max"));
             }
+            if (stats.contains("conntrack_tables") && stats["conntrack_tables"].is_object()) {
+                for (const auto& [table, c] : stats["conntrack_tables"].items()) {
+                    Labels l{{"instance_name", name}, {"node", node}, {"table", table}};
+                    ct_table.add(l, number(c, "entries"));
+                    ct_table_max.add(l, number(c, "max"));
+                    if (!c.contains("inserts")) continue;
+                    ct_inserts.add(l, number(c, "inserts"));
+                    ct_removed.add(l, number(c, "removed"));
+                    ct_refused.add(l, number(c, "refused"));
+                    ct_rst.add(l, number(c, "rst"));
+                    ct_evicted.add(l, number(c, "evicted_bound"));
+                }
+            }
         }
         if (inst.contains("maps") && inst["maps"].is_object()) {
             for (const auto& [map, fill] : inst["maps"].items()) {
@@ -203,8 +248,10 @@ std::string to_prometheus(const json& snapshot) {
 
     std::string out;
     for (const Family* f :
-         {&build, &up, &policy, &attach, &rule_packets, &rule_bytes, &rule_last_hit, &drops,
-          &passes, &ct, &ct_max, &map_entries, &map_max}) {
+         {&build,         &up,         &policy,     &attach,     &rule_packets, &rule_bytes,
+          &rule_last_hit, &drops,      &passes,     &ct,         &ct_max,       &ct_table,
+          &ct_table_max,  &ct_inserts, &ct_removed, &ct_refused, &ct_rst,       &ct_evicted,
+          &map_entries,   &map_max}) {
         if (f->samples.empty()) continue;
         out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", f->name, escape_help(f->help), f->name,
                            f->type);

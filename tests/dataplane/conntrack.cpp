@@ -110,8 +110,12 @@ Test(conntrack, ingress_flow_replies_through_tc) {
         });
 }
 
-Test(conntrack, rst_deletes_the_entry) {
-    auto dp = make_dataplane();
+// A RST cannot be told from a blind one: it does not delete the flow, it moves
+// it to the closing timeout, and the flow's next other packet reopens it.
+Test(conntrack, rst_shortens_the_flow) {
+    kernel::Options o;
+    o.timeouts.tcp_closing = 1;
+    auto dp = make_dataplane(EF_ROLE_EXTERNAL, o);
     run_table(*dp, {
                        {"syn out",
                         "egress tcp 198.18.155.10:40000 > 192.0.2.1:80 flags S",
@@ -121,15 +125,31 @@ Test(conntrack, rst_deletes_the_entry) {
                         "tcp 192.0.2.1:80 > 198.18.155.10:40000 flags SA",
                         {},
                         rule(kRuleCrlHttp)},
+                       {"rst in passes",
+                        "tcp 192.0.2.1:80 > 198.18.155.10:40000 flags R",
+                        {},
+                        rule(kRuleCrlHttp)},
                    });
-    cr_expect_eq(dp->ct_entries(), 1u);
-    run_table(*dp, {{"rst in passes",
-                     "tcp 192.0.2.1:80 > 198.18.155.10:40000 flags R",
+    cr_expect_eq(dp->ct_entries(), 1u, "a rst deleted the flow");
+    usleep(600'000);
+    run_table(*dp, {{"ack in within the closing timeout reopens",
+                     "tcp 192.0.2.1:80 > 198.18.155.10:40000 flags A",
                      {},
                      rule(kRuleCrlHttp)}});
-    cr_expect_eq(dp->ct_entries(), 0u, "rst left %zu entries", dp->ct_entries());
+    usleep(600'000);  // past the closing timeout since the rst: the flow is open again
     run_table(*dp, {
-                       {"ack in after rst",
+                       {"ack out, reopened",
+                        "egress tcp 198.18.155.10:40000 > 192.0.2.1:80 flags A",
+                        {},
+                        rule(kRuleCrlHttp)},
+                       {"rst out",
+                        "egress tcp 198.18.155.10:40000 > 192.0.2.1:80 flags R",
+                        {},
+                        rule(kRuleCrlHttp)},
+                   });
+    usleep(1'300'000);
+    run_table(*dp, {
+                       {"ack in after the closing timeout",
                         "tcp 192.0.2.1:80 > 198.18.155.10:40000 flags A",
                         {},
                         kExtInDefault},
@@ -139,6 +159,74 @@ Test(conntrack, rst_deletes_the_entry) {
                         rule(kRuleAccessTls)},
                    });
     cr_expect_eq(dp->ct_entries(), 0u, "an untracked rst created an entry");
+    auto st = dp->ct_stats();
+    // The first rst hit the flow in the new table, the second once the
+    // opener's ack after the reply had made it established.
+    cr_expect_eq(st[EF_CT_TCP_NEW].rst, 1u, "rst counted %lu", st[EF_CT_TCP_NEW].rst);
+    cr_expect_eq(st[EF_CT_TCP_EST].rst, 1u, "rst counted %lu", st[EF_CT_TCP_EST].rst);
+}
+
+// The flow moves to the established table on its first reply; a full
+// established table refuses the move, counted, and the flow goes on from the
+// new table.
+Test(conntrack, reply_promotes_to_established) {
+    kernel::Options o;
+    o.ct_size = 2;
+    auto dp = make_dataplane(EF_ROLE_EXTERNAL, o);
+    for (int port = 40000; port < 40003; ++port) {
+        std::string p = std::to_string(port);
+        expect_spec(*dp, "egress udp 198.18.155.10:" + p + " > 198.51.100.53:53", rule(kRuleDns));
+        expect_spec(*dp, "udp 198.51.100.53:53 > 198.18.155.10:" + p, rule(kRuleDns));
+        expect_spec(*dp, "udp 198.51.100.53:53 > 198.18.155.10:" + p, rule(kRuleDns));
+    }
+    auto st = dp->ct_stats();
+    cr_expect_eq(st[EF_CT_DGRAM_NEW].inserts, 3u);
+    cr_expect_eq(st[EF_CT_DGRAM_EST].inserts, 2u);
+    cr_expect_eq(st[EF_CT_DGRAM_EST].entries, 2u);
+    cr_expect_eq(st[EF_CT_DGRAM_NEW].removed, 2u, "promoted out");
+    cr_expect_eq(st[EF_CT_DGRAM_NEW].entries, 1u, "the refused flow stays new");
+    cr_expect_eq(st[EF_CT_DGRAM_EST].refused, 2u, "both replies of the third flow refused");
+    cr_expect_eq(st[EF_CT_DGRAM_NEW].evicted_bound(), 0u);
+    expect_spec(*dp, "egress udp 198.18.155.10:40002 > 198.51.100.53:53", rule(kRuleDns));
+}
+
+// TCP is established by the opener's packet after the reply (the handshake's
+// ACK), not by the reply itself: a server answering spoofed SYNs does not
+// fill the established table.
+Test(conntrack, tcp_established_after_the_handshake) {
+    auto dp = make_dataplane();
+    expect_spec(*dp, "egress tcp 198.18.155.10:40000 > 192.0.2.1:80 flags S", rule(kRuleCrlHttp));
+    expect_spec(*dp, "tcp 192.0.2.1:80 > 198.18.155.10:40000 flags SA", rule(kRuleCrlHttp));
+    expect_spec(*dp, "tcp 192.0.2.1:80 > 198.18.155.10:40000 flags SA", rule(kRuleCrlHttp));
+    auto st = dp->ct_stats();
+    cr_expect_eq(st[EF_CT_TCP_EST].entries, 0u, "a syn-ack made the flow established");
+    cr_expect_eq(st[EF_CT_TCP_NEW].entries, 1u);
+    expect_spec(*dp, "egress tcp 198.18.155.10:40000 > 192.0.2.1:80 flags A", rule(kRuleCrlHttp));
+    st = dp->ct_stats();
+    cr_expect_eq(st[EF_CT_TCP_EST].entries, 1u, "the handshake's ack did not establish the flow");
+    cr_expect_eq(st[EF_CT_TCP_NEW].entries, 0u);
+    expect_spec(*dp, "tcp 192.0.2.1:80 > 198.18.155.10:40000 flags PA", rule(kRuleCrlHttp));
+}
+
+// The loader sweeps expired established entries: nothing evicts them.
+Test(conntrack, sweep_removes_expired_established) {
+    kernel::Options o;
+    o.ct_size = 8192;
+    o.timeouts.udp = 3;  // longer than making 5,000 flows on a busy machine
+    auto dp = make_dataplane(EF_ROLE_EXTERNAL, o);
+    expect_spec(*dp, "egress udp 198.18.155.10:40000 > 198.51.100.53:53", rule(kRuleDns));
+    expect_spec(*dp, "udp 198.51.100.53:53 > 198.18.155.10:40000", rule(kRuleDns));
+    // More flows than one batch of the sweep's scan.
+    for (int port = 30000; port < 35000; ++port) {
+        std::string p = std::to_string(port);
+        expect_spec(*dp, "egress udp 198.18.155.10:" + p + " > 198.51.100.53:53", rule(kRuleDns));
+        expect_spec(*dp, "udp 198.51.100.53:53 > 198.18.155.10:" + p, rule(kRuleDns));
+    }
+    cr_expect_eq(dp->ct_stats()[EF_CT_DGRAM_EST].entries, 5001u);
+    cr_expect_eq(dp->sweep_conntrack(), 0u, "a live flow swept");
+    usleep(3'300'000);
+    cr_expect_eq(dp->sweep_conntrack(), 5001u);
+    cr_expect_eq(dp->ct_entries(), 0u);
 }
 
 Test(conntrack, fin_keeps_the_flow_until_closing_timeout) {

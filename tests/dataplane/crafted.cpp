@@ -736,17 +736,24 @@ Test(crafted, egress_error_to_a_third_party) {
 Test(crafted, reused_id_after_rst) {
     auto dp = make_dataplane();
     const char* tls = "tcp 203.0.113.7:40000 > 198.18.155.110:443";
-    run_table(
-        *dp,
-        {
-            {"syn, first fragment", std::string(tls) + " flags S", first(50), rule(kRuleAccessTls)},
-            {"its later fragment", tls, later(50), rule(kRuleAccessTls)},
-            {"rst closes the flow", std::string(tls) + " flags R", {}, rule(kRuleAccessTls)},
-            {"same id, syn-ack first fragment", std::string(tls) + " flags SA", first(50),
-             drop_reason(EF_R_TCP_SYNACK_UNTRACKED)},
-            {"its later fragment", tls, later(50), kUntracked},
-        });
-    cr_expect_eq(dp->ct_entries(), 0u, "%zu entries", dp->ct_entries());
+    run_table(*dp, {
+                       {"syn, first fragment", std::string(tls) + " flags S", first(50),
+                        rule(kRuleAccessTls)},
+                       {"its later fragment", tls, later(50), rule(kRuleAccessTls)},
+                       {"rst (it may be blind) keeps the flow",
+                        std::string(tls) + " flags R",
+                        {},
+                        rule(kRuleAccessTls)},
+                       {"same id, first fragment of the flow", std::string(tls) + " flags A",
+                        first(50), rule(kRuleAccessTls)},
+                       {"its later fragment", tls, later(50), rule(kRuleAccessTls)},
+                       {"same id, a syn-ack no flow admits",
+                        "tcp 203.0.113.7:40001 > 198.18.155.110:443 flags SA", first(50),
+                        drop_reason(EF_R_TCP_SYNACK_UNTRACKED)},
+                       {"its later fragment", "tcp 203.0.113.7:40001 > 198.18.155.110:443",
+                        later(50), kUntracked},
+                   });
+    cr_expect_eq(dp->ct_entries(), 1u, "%zu entries", dp->ct_entries());
     cr_expect_eq(dp->frag_entries(), 0u, "%zu entries", dp->frag_entries());
 }
 

@@ -1,11 +1,20 @@
-// Conntrack under flood: with both tables sized 1,024, a flood of 10x that
-// many new allowed datagram flows (STUN from spoofed sources) interleaved with
-// denied packets. Protection: TCP and datagram flows live in separate LRU
-// tables, so the flood evicts datagram flows only. Measured: how many of 100
-// established TCP flows and 100 established UDP flows still get their replies
-// out (egress is enforce, so a reply passes only with its flow), that no
-// denied packet passes, and the table fill. The same with a TCP SYN flood
-// shows what the separation does not cover.
+// Conntrack under flood (docs/dataplane.md step 6), on the reference policy
+// with every conntrack table sized 1,024.
+//
+// New flows go to their family's LRU "new" table and move to the
+// "established" hash on their first reply, so a flood of new flows, however
+// large, evicts only unanswered flows. The flood: 10x the table in spoofed TCP
+// SYNs to the Access Edge VIP and 10x in spoofed STUN datagrams to the A/V
+// VIP, interleaved, with denied packets between them and the servers answering
+// each spoofed source (SYN-ACK, STUN response), while 100 established
+// TCP and 100 established UDP flows keep exchanging (egress is enforce, so a
+// reply passes only with its flow). Then: every established flow must still
+// pass both ways, no denied packet may have passed, and the per-table counters
+// are printed.
+//
+// And a RST flood: 65,536 spoofed RSTs from a federation partner's address and
+// port 5061, one to every port of the node, leave the node's outbound
+// federation connection working.
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 
@@ -13,13 +22,9 @@
 
 #include "compile/compile.h"
 #include "fixture.h"
+#include "model/model.h"
 
 namespace {
-
-struct Flood {
-    size_t tcp_alive = 0, udp_alive = 0, denied_passed = 0, flood_passed = 0;
-    size_t tcp_entries = 0, entries = 0;
-};
 
 packet::Addr v4(uint32_t a) {
     packet::Addr x;
@@ -41,71 +46,150 @@ packet::Packet pkt(packet::Dir dir, uint8_t proto, packet::Addr src, uint16_t sp
     return p;
 }
 
-Flood run(bool tcp_flood) {
-    using namespace packet::tcp_flag;
+constexpr uint32_t kCtSize = 1024;
+
+struct Reference {
+    policy::Policy policy;
+    image::MapImage img;
+    std::unique_ptr<kernel::Dataplane> dp;
+};
+
+Reference load_reference() {
     policy::Diagnostics d;
     auto p = policy::load("policies/lync2010-edge-hlb.yaml", "policies/site-test.yaml", d);
     cr_assert(p.has_value());
-    auto img = compile::compile_node(*p, "edge1");
-    auto opts = kernel::Options::from_image(img);
-    opts.ct_size = 1024;
-    kernel::Dataplane dp(opts);
-    dp.write_image(img);
-    dp.set_iface_role(kernel::Dataplane::kTestRunIfindex, EF_ROLE_EXTERNAL);
-    const auto in = packet::Dir::ingress, out = packet::Dir::egress;
-    const packet::Addr access_vip = v4(0xc6129b6e),
-                       av_vip = v4(0xc6129b82);  // 198.18.155.110 / .130
-    const packet::Addr av_node = v4(0xc6129b1e), access_node = v4(0xc6129b0a);  // .30 / .10
-    auto send = [&](const packet::Packet& q) { return dp.run(q.dir, packet::build_frame(q)).pass; };
+    Reference r{*p, compile::compile_node(*p, "edge1"), nullptr};
+    auto opts = kernel::Options::from_image(r.img);
+    opts.ct_size = kCtSize;
+    r.dp = std::make_unique<kernel::Dataplane>(opts);
+    r.dp->write_image(r.img);
+    r.dp->set_iface_role(kernel::Dataplane::kTestRunIfindex, EF_ROLE_EXTERNAL);
+    return r;
+}
 
-    for (uint32_t i = 0; i < 100; i++) {  // established flows: a request in, its reply out
-        cr_assert(send(pkt(in, IPPROTO_TCP, v4(0xc6120100 + i), 40000, access_vip, 443, SYN)));
-        cr_assert(
-            send(pkt(out, IPPROTO_TCP, access_vip, 443, v4(0xc6120100 + i), 40000, SYN | ACK)));
-        cr_assert(send(pkt(in, IPPROTO_UDP, v4(0xc6120200 + i), 40000, av_vip, 3478)));
-        cr_assert(send(pkt(out, IPPROTO_UDP, av_vip, 3478, v4(0xc6120200 + i), 40000)));
+void print_tables(const kernel::Dataplane& dp) {
+    auto st = dp.ct_stats();
+    for (uint32_t t = 0; t < EF_CT_TABLES; t++) {
+        const auto& c = st[t];
+        fprintf(stderr,
+                "  %-16s entries %5zu/%zu inserts %6lu removed %6lu refused %5lu rst %5lu "
+                "evicted <= %lu\n",
+                kernel::kCtTableNames[t], c.entries, c.max, c.inserts, c.removed, c.refused, c.rst,
+                c.evicted_bound());
     }
-    Flood f;
-    std::mt19937 rng(42);
-    for (uint32_t i = 0; i < 10 * 1024; i++) {
-        packet::Addr spoofed = v4(0x64400000u | (rng() & 0x3fffff));  // 100.64.0.0/10
-        auto flood =
-            tcp_flood
-                ? pkt(in, IPPROTO_TCP, spoofed, static_cast<uint16_t>(rng()), access_vip, 443, SYN)
-                : pkt(in, IPPROTO_UDP, spoofed, static_cast<uint16_t>(rng()), av_vip, 3478);
-        f.flood_passed += send(flood);
-        f.denied_passed += send(pkt(in, IPPROTO_UDP, spoofed, 40000, av_node, 60000));
-        f.denied_passed += send(pkt(in, IPPROTO_TCP, spoofed, 40000, access_node, 22, SYN));
-        f.denied_passed += send(pkt(out, IPPROTO_UDP, av_node, 40000, spoofed, 9));
-    }
-    for (uint32_t i = 0; i < 100; i++) {  // the replies of the established flows
-        f.tcp_alive += send(pkt(out, IPPROTO_TCP, access_vip, 443, v4(0xc6120100 + i), 40000, ACK));
-        f.udp_alive += send(pkt(out, IPPROTO_UDP, av_vip, 3478, v4(0xc6120200 + i), 40000));
-    }
-    f.entries = dp.ct_entries();
-    return f;
 }
 
 }  // namespace
 
-Test(ct_flood, datagram_flood_cannot_evict_tcp_flows, .timeout = 300) {
+Test(ct_flood, established_flows_survive_a_syn_and_stun_flood, .timeout = 600) {
     dptest::require_root();
-    Flood udp = run(false);
-    fprintf(stderr,
-            "ct flood (tables 1024 + 1024, 10240 new STUN flows + 30720 denied packets): "
-            "established TCP replies passing %zu/100, established UDP replies %zu/100, "
-            "denied packets passed %zu, flood packets passed %zu, entries %zu\n",
-            udp.tcp_alive, udp.udp_alive, udp.denied_passed, udp.flood_passed, udp.entries);
-    cr_assert_eq(udp.tcp_alive, 100u, "a datagram flood evicted TCP flows");
-    cr_assert_eq(udp.denied_passed, 0u);
-    cr_assert_eq(udp.flood_passed, 10u * 1024u, "allowed flood packets are still allowed");
+    using namespace packet::tcp_flag;
+    Reference ref = load_reference();
+    kernel::Dataplane& dp = *ref.dp;
+    const auto in = packet::Dir::ingress, out = packet::Dir::egress;
+    const packet::Addr access_vip = v4(0xc6129b6e), av_vip = v4(0xc6129b82);    // .110 / .130
+    const packet::Addr av_node = v4(0xc6129b1e), access_node = v4(0xc6129b0a);  // .30 / .10
+    auto send = [&](const packet::Packet& q) { return dp.run(q.dir, packet::build_frame(q)).pass; };
+    auto tcp_client = [](uint32_t i) { return v4(0xc6120100 + i); };
+    auto udp_client = [](uint32_t i) { return v4(0xc6120200 + i); };
 
-    Flood tcp = run(true);
+    for (uint32_t i = 0; i < 100; i++) {  // established: a packet each way
+        cr_assert(send(pkt(in, IPPROTO_TCP, tcp_client(i), 40000, access_vip, 443, SYN)));
+        cr_assert(send(pkt(out, IPPROTO_TCP, access_vip, 443, tcp_client(i), 40000, SYN | ACK)));
+        cr_assert(send(pkt(in, IPPROTO_TCP, tcp_client(i), 40000, access_vip, 443, ACK)));
+        cr_assert(send(pkt(in, IPPROTO_UDP, udp_client(i), 40000, av_vip, 3478)));
+        cr_assert(send(pkt(out, IPPROTO_UDP, av_vip, 3478, udp_client(i), 40000)));
+    }
+    // A flow is alive while every one of its packets passes, both ways.
+    std::vector<bool> tcp_ok(100, true), udp_ok(100, true);
+    auto exchange = [&]() {
+        for (uint32_t i = 0; i < 100; i++) {
+            bool t = send(pkt(out, IPPROTO_TCP, access_vip, 443, tcp_client(i), 40000, ACK)) &&
+                     send(pkt(in, IPPROTO_TCP, tcp_client(i), 40000, access_vip, 443, ACK));
+            bool u = send(pkt(out, IPPROTO_UDP, av_vip, 3478, udp_client(i), 40000)) &&
+                     send(pkt(in, IPPROTO_UDP, udp_client(i), 40000, av_vip, 3478));
+            tcp_ok[i] = tcp_ok[i] && t;
+            udp_ok[i] = udp_ok[i] && u;
+        }
+    };
+
+    size_t syn_passed = 0, stun_passed = 0, denied_passed = 0, answered = 0;
+    std::mt19937 rng(42);
+    const uint32_t n = 10 * kCtSize;
+    for (uint32_t i = 0; i < n; i++) {
+        packet::Addr spoofed = v4(0x64400000u | (rng() & 0x3fffff));  // 100.64.0.0/10
+        uint16_t sport = static_cast<uint16_t>(1024 + rng() % 64000);
+        syn_passed += send(pkt(in, IPPROTO_TCP, spoofed, sport, access_vip, 443, SYN));
+        stun_passed += send(pkt(in, IPPROTO_UDP, spoofed, sport, av_vip, 3478));
+        // The servers answer the spoofed sources.
+        answered += send(pkt(out, IPPROTO_TCP, access_vip, 443, spoofed, sport, SYN | ACK));
+        answered += send(pkt(out, IPPROTO_UDP, av_vip, 3478, spoofed, sport));
+        denied_passed += send(pkt(in, IPPROTO_UDP, spoofed, 40000, av_node, 60000));
+        denied_passed += send(pkt(in, IPPROTO_TCP, spoofed, 40000, access_node, 22, SYN));
+        denied_passed += send(pkt(in, IPPROTO_TCP, spoofed, 443, access_vip, sport, SYN | ACK));
+        denied_passed += send(pkt(out, IPPROTO_UDP, av_node, 40000, spoofed, 9));
+        if (i % kCtSize == kCtSize - 1) exchange();
+    }
+    exchange();
+    size_t tcp_alive = std::count(tcp_ok.begin(), tcp_ok.end(), true);
+    size_t udp_alive = std::count(udp_ok.begin(), udp_ok.end(), true);
     fprintf(stderr,
-            "ct flood (same, 10240 new TCP SYN flows instead): established TCP replies passing "
-            "%zu/100, "
-            "UDP %zu/100, denied passed %zu\n",
-            tcp.tcp_alive, tcp.udp_alive, tcp.denied_passed);
-    cr_assert_eq(tcp.denied_passed, 0u);
-    cr_assert_eq(tcp.udp_alive, 100u, "a TCP flood evicted datagram flows");
+            "ct flood (4 tables of %u; %u spoofed SYNs + %u spoofed STUN + %u denied, "
+            "interleaved, 11 exchange rounds): established TCP %zu/100, established UDP %zu/100, "
+            "denied passed %zu, flood passed %zu SYN + %zu STUN, answers to it passed %zu\n",
+            kCtSize, n, n, 4 * n, tcp_alive, udp_alive, denied_passed, syn_passed, stun_passed,
+            answered);
+    print_tables(dp);
+    cr_expect_eq(tcp_alive, 100u, "the flood broke established TCP flows");
+    cr_expect_eq(udp_alive, 100u, "the flood broke established UDP flows");
+    cr_expect_eq(denied_passed, 0u);
+    cr_expect_eq(syn_passed, n, "allowed flood packets are still allowed");
+    cr_expect_eq(stun_passed, n, "allowed flood packets are still allowed");
+    auto st = dp.ct_stats();
+    cr_expect_eq(answered, 2 * n, "the servers' answers pass with their flows");
+    // Answered SYNs stay half-open, never established; answered STUN is a
+    // flow each way: it fills the established table, which then refuses.
+    cr_expect_eq(st[EF_CT_TCP_EST].entries, 100u);
+    cr_expect_eq(st[EF_CT_DGRAM_EST].entries, kCtSize);
+    cr_expect_gt(st[EF_CT_DGRAM_EST].refused, 0u);
+    cr_expect_gt(st[EF_CT_TCP_NEW].evicted_bound(), 0u, "the SYN flood must have evicted");
+}
+
+Test(ct_flood, blind_rsts_leave_a_connection_working, .timeout = 600) {
+    dptest::require_root();
+    using namespace packet::tcp_flag;
+    Reference ref = load_reference();
+    kernel::Dataplane& dp = *ref.dp;
+    const auto in = packet::Dir::ingress, out = packet::Dir::egress;
+    const packet::Addr node = v4(0xc6129b0a);     // 198.18.155.10, the Access node
+    const packet::Addr partner = v4(0xcb007132);  // 203.0.113.50, a federation partner
+    auto send = [&](const packet::Packet& q) { return dp.run(q.dir, packet::build_frame(q)).pass; };
+    const uint16_t port = 50123;
+
+    cr_assert(send(pkt(out, IPPROTO_TCP, node, port, partner, 5061, SYN)));
+    cr_assert(send(pkt(in, IPPROTO_TCP, partner, 5061, node, port, SYN | ACK)));
+    cr_assert(send(pkt(out, IPPROTO_TCP, node, port, partner, 5061, ACK)));
+    cr_assert(send(pkt(in, IPPROTO_TCP, partner, 5061, node, port, ACK)));
+
+    size_t passed = 0, by_rule = 0;  // by_rule: RSTs a rule admits anyway (no entry made)
+    model::Model m(ref.policy, "edge1");
+    for (uint32_t p = 0; p < 65536; p++) {
+        auto rst = pkt(in, IPPROTO_TCP, partner, 5061, node, static_cast<uint16_t>(p), RST);
+        passed += send(rst);
+        by_rule += p != port && m.classify(EF_ROLE_EXTERNAL, rst) != nullptr;
+    }
+    bool out_ok = send(pkt(out, IPPROTO_TCP, node, port, partner, 5061, ACK | PSH));
+    bool in_ok = send(pkt(in, IPPROTO_TCP, partner, 5061, node, port, ACK | PSH));
+    auto st = dp.ct_stats();
+    fprintf(stderr,
+            "rst flood: 65536 spoofed RSTs 203.0.113.50:5061 > 198.18.155.10:0-65535: %zu "
+            "passed (the flow's, and %zu to ports a rule admits), the connection "
+            "afterwards: egress %s, ingress %s; ct_rst %lu\n",
+            passed, by_rule, out_ok ? "passes" : "DROPS", in_ok ? "passes" : "DROPS",
+            st[EF_CT_TCP_EST].rst + st[EF_CT_TCP_NEW].rst);
+    print_tables(dp);
+    cr_expect(out_ok && in_ok, "blind RSTs tore the connection down");
+    cr_expect_eq(st[EF_CT_TCP_EST].rst, 1u, "one RST hit the flow");
+    cr_expect_eq(passed, 1 + by_rule, "only the flow's RST and those a rule admits pass");
+    cr_expect_eq(dp.ct_entries(), 1u, "RSTs created entries");
 }

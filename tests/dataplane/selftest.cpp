@@ -5,9 +5,12 @@
 
 #include <criterion/criterion.h>
 
+#include <chrono>
+
 #include "compile/compile.h"
 #include "fixture.h"
 #include "policy/policy.h"
+#include "synth/synth.h"
 
 using namespace dptest;
 
@@ -43,4 +46,26 @@ Test(selftest, icmp_rules_on_objects_of_both_families) {
     for (const auto& m : st.mismatches) cr_log_error("%s", m.c_str());
     cr_expect(st.mismatches.empty(), "%zu of %zu probes disagree", st.mismatches.size(), st.probes);
     cr_expect_gt(st.probes, 0u);
+}
+
+// A 10,000-rule synthetic policy: compile and self-test times, and how many of
+// its boundary probes the self-test ran.
+Test(selftest, ten_thousand_rules_timed, .timeout = 600) {
+    require_root();
+    synth::Options o;
+    o.rules = 10000;
+    o.seed = 99;
+    auto p = load(synth::generate(o));
+    auto t0 = std::chrono::steady_clock::now();
+    auto img = compile::compile_node(p, "syn1");
+    auto t1 = std::chrono::steady_clock::now();
+    auto st = lifecycle::self_test(p, "syn1", img);
+    auto t2 = std::chrono::steady_clock::now();
+    auto ms = [](auto a, auto b) {
+        return std::chrono::duration<double, std::milli>(b - a).count();
+    };
+    fprintf(stderr, "selftest 10000 rules: compile %.0f ms, self-test %.0f ms, %zu of %zu probes\n",
+            ms(t0, t1), ms(t1, t2), st.probes, st.of);
+    for (const auto& m : st.mismatches) cr_log_error("%s", m.c_str());
+    cr_expect(st.mismatches.empty(), "%zu of %zu probes disagree", st.mismatches.size(), st.probes);
 }

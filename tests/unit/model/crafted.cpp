@@ -300,11 +300,16 @@ Test(model_crafted, s5_reused_id_after_rst) {
     expect(e.packet(fragment_of(data, 9, 0, true)), true, "edge1-ext-crl-http", "first");
     expect(e.packet(fragment_of(data, 9, 100, false)), true, "edge1-ext-crl-http", "later");
     expect(e.spec("tcp 192.0.2.1:80 > 131.107.155.10:40000 flags R"), true, "edge1-ext-crl-http",
-           "RST closes the flow");
-    expect(e.packet(fragment_of(data, 9, 0, true)), false, "default_external_ingress",
+           "RST (it may be blind) keeps the flow");
+    expect(e.packet(fragment_of(data, 9, 0, true)), true, "edge1-ext-crl-http",
            "first fragment after the RST");
-    expect(e.packet(fragment_of(data, 9, 100, false)), false, "fragment_untracked",
+    expect(e.packet(fragment_of(data, 9, 100, false)), true, "edge1-ext-crl-http",
            "later fragment after the RST");
+    // A datagram the policy denies that reuses the id clears the entry.
+    expect(e.packet(fragment_of("tcp 192.0.2.1:80 > 131.107.155.10:40001 flags A", 9, 0, true)),
+           false, "default_external_ingress", "denied first fragment, same id");
+    expect(e.packet(fragment_of(data, 9, 100, false)), false, "fragment_untracked",
+           "later fragment after the denied one");
 }
 
 Test(model_crafted, s5_later_fragment_offsets_below_24_bytes) {

@@ -68,8 +68,14 @@ Test(model_reference, tcp_handshake_and_synack_without_syn) {
     cr_assert(ok.pass);
     cr_assert_eq(p.rules[ok.index].id, "edge1-ext-crl-http");
     cr_assert(run(m, EF_ROLE_EXTERNAL, "tcp 192.0.2.1:80 > 131.107.155.10:40001 flags R").pass);
-    cr_assert_eq(m.conntrack_entries(), 0u, "RST closes the flow");
-    cr_assert(!run(m, EF_ROLE_EXTERNAL, "tcp 192.0.2.1:80 > 131.107.155.10:40001 flags A").pass);
+    cr_assert_eq(m.conntrack_entries(), 1u, "a RST (it may be blind) keeps the flow");
+    cr_assert(run(m, EF_ROLE_EXTERNAL, "tcp 192.0.2.1:80 > 131.107.155.10:40001 flags A").pass);
+    cr_assert(
+        run(m, EF_ROLE_EXTERNAL, "egress tcp 131.107.155.10:40001 > 192.0.2.1:80 flags A").pass);
+    // A RST never creates a flow.
+    cr_assert(
+        run(m, EF_ROLE_EXTERNAL, "egress tcp 131.107.155.10:40002 > 192.0.2.1:80 flags R").pass);
+    cr_assert_eq(m.conntrack_entries(), 1u);
 }
 
 Test(model_reference, track_only_egress_passes_unmatched) {

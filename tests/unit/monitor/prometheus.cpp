@@ -45,7 +45,24 @@ json loaded(bool with_last_hit) {
                        {"passes", false}},
                       {{"name", "arp_pass"}, {"packets", 3}, {"bytes", 180}, {"passes", true}}})},
         {"conntrack_entries", 12},
-        {"conntrack_max", 65536}};
+        {"conntrack_max", 65536},
+        {"conntrack_tables",
+         {{"ef_ct",
+           {{"entries", 10},
+            {"max", 1024},
+            {"inserts", 10340},
+            {"removed", 100},
+            {"refused", 0},
+            {"rst", 0},
+            {"evicted_bound", 9216}}},
+          {"ef_ct_est",
+           {{"entries", 2},
+            {"max", 1024},
+            {"inserts", 100},
+            {"removed", 98},
+            {"refused", 7},
+            {"rst", 65},
+            {"evicted_bound", 0}}}}}};
     if (with_last_hit) {
         stats["rules"][0]["last_hit_unix"] = 1700000000;
         stats["rules"][1]["last_hit_unix"] = 0;
@@ -178,6 +195,27 @@ Test(monitor_prometheus, loaded_instance_series) {
         has_line(t, R"(edgefw_map_entries{instance_name="t1",node="edge1",map="ef_local"} 33)"));
     cr_assert(has_line(
         t, R"(edgefw_map_entries_max{instance_name="t1",node="edge1",map="ef_ct"} 65536)"));
+    // Per conntrack table: fill and counters.
+    cr_assert(has_line(
+        t, R"(edgefw_conntrack_table_entries{instance_name="t1",node="edge1",table="ef_ct"} 10)"));
+    cr_assert(has_line(
+        t,
+        R"(edgefw_conntrack_table_entries_max{instance_name="t1",node="edge1",table="ef_ct_est"} 1024)"));
+    cr_assert(has_line(
+        t,
+        R"(edgefw_conntrack_inserts_total{instance_name="t1",node="edge1",table="ef_ct"} 10340)"));
+    cr_assert(has_line(
+        t,
+        R"(edgefw_conntrack_removed_total{instance_name="t1",node="edge1",table="ef_ct_est"} 98)"));
+    cr_assert(has_line(
+        t,
+        R"(edgefw_conntrack_refused_total{instance_name="t1",node="edge1",table="ef_ct_est"} 7)"));
+    cr_assert(has_line(
+        t, R"(edgefw_conntrack_rst_total{instance_name="t1",node="edge1",table="ef_ct_est"} 65)"));
+    cr_assert(has_line(
+        t,
+        R"(edgefw_conntrack_evicted_upper_bound{instance_name="t1",node="edge1",table="ef_ct"} 9216)"));
+    cr_assert(has_line(t, "# TYPE edgefw_conntrack_inserts_total counter"));
     cr_assert(has_line(t, "# TYPE edgefw_rule_packets_total counter"));
     cr_assert(has_line(t, "# TYPE edgefw_conntrack_entries gauge"));
     // Without last_hit_unix in the stats the family is left out.
