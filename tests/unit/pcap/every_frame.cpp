@@ -14,30 +14,16 @@
 #include <string>
 #include <vector>
 
+#include "capture_files.h"
 #include "pcap/reader.h"
 #include "policy/policy.h"
 
 using Bytes = std::vector<uint8_t>;
+using namespace capture_files;
 
 namespace {
 
 const char* kPolicy = "policies/lync2010-edge-hlb.yaml";
-
-Bytes frame_of(const char* spec) {
-    packet::SpecError err;
-    auto p = packet::parse_spec(spec, packet::Dir::ingress, err);
-    cr_assert(p.has_value(), "'%s': %s", spec, err.message.c_str());
-    return packet::build_frame(*p);
-}
-
-Bytes arp_frame() {
-    Bytes f(42, 0);
-    std::memset(f.data(), 0xff, 6);
-    f[11] = 1;
-    f[12] = 0x08;
-    f[13] = 0x06;
-    return f;
-}
 
 // The frames of the capture, as edge1's external NIC would see them.
 std::vector<Bytes> frames() {
@@ -48,37 +34,6 @@ std::vector<Bytes> frames() {
         frame_of("udp 203.0.113.7:1 > 198.51.100.1:2"),               // 4 another host
         arp_frame(),                                                  // 5 ARP
     };
-}
-
-std::string temp_path(const char* suffix) {
-    char tmpl[] = "/tmp/edgefw-pcap-XXXXXX";
-    int fd = mkstemp(tmpl);
-    cr_assert(fd >= 0);
-    close(fd);
-    std::string path = std::string(tmpl) + suffix;
-    std::rename(tmpl, path.c_str());
-    return path;
-}
-
-// `cut`: frame number (1-based) recorded with 5 bytes more on the wire than captured.
-std::string write_pcap(const std::vector<Bytes>& records, int linktype, size_t cut = 0) {
-    std::string path = temp_path(".pcap");
-    pcap_t* dead = pcap_open_dead(linktype, 65535);
-    cr_assert_not_null(dead);
-    pcap_dumper_t* d = pcap_dump_open(dead, path.c_str());
-    cr_assert_not_null(d, "%s", pcap_geterr(dead));
-    size_t n = 0;
-    for (const auto& f : records) {
-        pcap_pkthdr h{};
-        h.ts.tv_sec = 1700000000;
-        h.ts.tv_usec = long(++n);
-        h.caplen = h.len = uint32_t(f.size());
-        if (n == cut) h.len += 5;
-        pcap_dump(reinterpret_cast<u_char*>(d), &h, f.data());
-    }
-    pcap_dump_close(d);
-    pcap_close(dead);
-    return path;
 }
 
 // Linux cooked headers: SLL (16 bytes, protocol last) and SLL2 (20 bytes,

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "capture_files.h"
 #include "compile/compile.h"
 #include "image/reasons.h"
 #include "kernel/dataplane.h"
@@ -19,6 +20,7 @@
 #include "policy/policy.h"
 
 using Bytes = std::vector<uint8_t>;
+using namespace capture_files;
 
 namespace {
 
@@ -34,57 +36,11 @@ const char* const kSpecs[] = {
     "udp 203.0.113.7:1000 > 198.51.100.1:2000",         // neither to nor from edge1
 };
 
-Bytes frame_of(const char* spec) {
-    packet::SpecError err;
-    auto p = packet::parse_spec(spec, packet::Dir::ingress, err);
-    cr_assert(p.has_value(), "'%s': %s", spec, err.message.c_str());
-    return packet::build_frame(*p);
-}
-
-// An ARP request: Ethernet but not IP, so parse_frame cannot read it.
-Bytes arp_frame() {
-    Bytes f(42, 0);
-    std::memset(f.data(), 0xff, 6);
-    f[11] = 1;
-    f[12] = 0x08;
-    f[13] = 0x06;
-    return f;
-}
-
 std::vector<Bytes> capture_frames() {
     std::vector<Bytes> out;
     for (const char* s : kSpecs) out.push_back(frame_of(s));
     out.push_back(arp_frame());
     return out;
-}
-
-std::string temp_path(const char* suffix) {
-    char tmpl[] = "/tmp/edgefw-pcap-XXXXXX";
-    int fd = mkstemp(tmpl);
-    cr_assert(fd >= 0);
-    close(fd);
-    std::string path = std::string(tmpl) + suffix;
-    std::rename(tmpl, path.c_str());
-    return path;
-}
-
-std::string write_pcap(const std::vector<Bytes>& frames, int linktype = DLT_EN10MB) {
-    std::string path = temp_path(".pcap");
-    pcap_t* dead = pcap_open_dead(linktype, 65535);
-    cr_assert_not_null(dead);
-    pcap_dumper_t* d = pcap_dump_open(dead, path.c_str());
-    cr_assert_not_null(d, "%s", pcap_geterr(dead));
-    long usec = 0;
-    for (const auto& f : frames) {
-        pcap_pkthdr h{};
-        h.ts.tv_sec = 1700000000;
-        h.ts.tv_usec = usec += 1000;
-        h.caplen = h.len = uint32_t(f.size());
-        pcap_dump(reinterpret_cast<u_char*>(d), &h, f.data());
-    }
-    pcap_dump_close(d);
-    pcap_close(dead);
-    return path;
 }
 
 void put32(Bytes& b, uint32_t v) {
