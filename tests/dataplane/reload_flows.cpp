@@ -4,6 +4,9 @@
 // default), a flow another rule admits counts there from its next packet.
 #include <criterion/criterion.h>
 
+#include <chrono>
+#include <string>
+
 #include "fixture.h"
 #include "image/lookup.h"
 
@@ -86,4 +89,35 @@ Test(reload_flows, kept_moved_closed) {
     auto again = dp->rejudge_conntrack(image::Lookup(img));
     cr_expect_eq(again.kept, 3u, "kept %zu", again.kept);
     cr_expect_eq(again.moved + again.closed, 0u);
+}
+
+// What the walk costs: 50,000 open UDP flows judged twice, once kept and
+// once closed (the time is logged, not asserted: the machine is shared).
+Test(reload_flows, many_flows, .timeout = 120) {
+    require_root();
+    auto dp = make_dataplane();
+    constexpr uint32_t kFlows = 50000;
+    for (uint32_t i = 0; i < kFlows; i++) {
+        auto line = "udp 203.0.113." + std::to_string(1 + i / 10000) + ":" +
+                    std::to_string(10000 + i % 10000) + " > 198.18.155.30:50001";
+        auto r = dp->run(packet::Dir::ingress, frame_of(line));
+        cr_assert(r.pass, "%s", line.c_str());
+    }
+    cr_assert_eq(dp->ct_entries(), kFlows);
+    auto timed = [&](const image::MapImage& img, const char* what) {
+        auto t0 = std::chrono::steady_clock::now();
+        auto f = dp->rejudge_conntrack(image::Lookup(img));
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                        .count();
+        cr_log_info("%u flows %s: %.1f ms (kept %zu, moved %zu, closed %zu)", kFlows, what, ms,
+                    f.kept, f.moved, f.closed);
+        return f;
+    };
+    auto kept = timed(build_image(test_rules()), "kept");
+    cr_expect_eq(kept.kept, kFlows);
+    auto rules = test_rules();
+    rules[kRuleAvRelay].dport_lo = 50002;
+    auto closed = timed(build_image(rules), "closed");
+    cr_expect_eq(closed.closed, kFlows);
+    cr_expect_eq(dp->ct_entries(), 0u);
 }
