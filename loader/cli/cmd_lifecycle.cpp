@@ -80,8 +80,9 @@ void print_status(const nlohmann::json& s) {
         else if (f.contains("skipped"))
             fmt::print("  last reload: open flows kept their rules (--keep-flows)\n");
         else
-            fmt::print("  last reload: open flows kept {}, moved {}, closed {}\n",
-                       f.value("kept", 0u), f.value("moved", 0u), f.value("closed", 0u));
+            fmt::print("  last reload: open flows kept {}, moved {}, closed {} ({:.1f} ms)\n",
+                       f.value("kept", 0u), f.value("moved", 0u), f.value("closed", 0u),
+                       s.contains("reload_ms") ? s["reload_ms"].value("flows", 0.0) : 0.0);
     }
     if (!s["netns"].get<std::string>().empty())
         fmt::print("  netns {}\n", s["netns"].get<std::string>());

@@ -86,7 +86,7 @@ done
 
 # 1. The rule renamed: the flows move to the new id.
 out=$("$EDGEFW" reload "$tmp/renamed.yaml" --site "$site" --instance "$inst")
-grep -q "open flows kept 0, moved 3, closed 0" <<<"$out" || fail "rename: reload said: $out"
+grep "open flows kept 0, moved 3, closed 0" <<<"$out" || fail "rename: reload said: $out"
 [ "$(flows)" = "closed=0 kept=0 moved=3" ] || fail "rename: status reload_flows $(flows)"
 [ "$(rule_packets ext-vip-av-stun-udp-renamed)" = 0 ] || fail "the renamed rule has counts already"
 send 40002 10
@@ -104,7 +104,7 @@ echo "--keep-flows: 10/10 datagrams passed"
 
 # 3. Judged again: no rule admits the flows any more; they close.
 out=$("$EDGEFW" reload "$tmp/without.yaml" --site "$site" --instance "$inst")
-grep -q "open flows kept 0, moved 0, closed 3" <<<"$out" || fail "remove: reload said: $out"
+grep "open flows kept 0, moved 0, closed 3" <<<"$out" || fail "remove: reload said: $out"
 before=$(reason_packets default_external_ingress)
 send 40001 10
 [ "$(got 40001)" = 3 ] || fail "remove: $(($(got 40001) - 3)) of 10 datagrams arrived after the rule went"
