@@ -72,6 +72,18 @@ void print_status(const nlohmann::json& s) {
             t.value("parse_compile", 0.0), t.value("self_test", 0.0), st.value("probes", 0u),
             st.value("of", 0u), t.value("programs_maps", 0.0), t.value("swap", 0.0));
     }
+    if (s.contains("reload_flows")) {
+        const auto& f = s["reload_flows"];
+        if (f.contains("error"))
+            fmt::print("  last reload: open flows not judged again ({}); they keep their rules\n",
+                       f["error"].get<std::string>());
+        else if (f.contains("skipped"))
+            fmt::print("  last reload: open flows kept their rules (--keep-flows)\n");
+        else
+            fmt::print("  last reload: open flows kept {}, moved {}, closed {} ({:.1f} ms)\n",
+                       f.value("kept", 0u), f.value("moved", 0u), f.value("closed", 0u),
+                       s.contains("reload_ms") ? s["reload_ms"].value("flows", 0.0) : 0.0);
+    }
     if (!s["netns"].get<std::string>().empty())
         fmt::print("  netns {}\n", s["netns"].get<std::string>());
     const auto& c = s["confirm"];

@@ -114,6 +114,8 @@ int main(int argc, char** argv) {
     auto* reload_cmd =
         app.add_subcommand("reload", "swap the policy hitlessly (counters and flows kept)");
     add_lifecycle(reload_cmd, false);
+    reload_cmd->add_flag("--keep-flows", load_args.keep_flows,
+                         "open flows keep their rule (default: the new policy judges them)");
     load_cmd_log_rate(load_cmd);
     load_cmd_log_rate(reload_cmd);
     std::string instance = "default";

@@ -13,10 +13,13 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include "edgefw.skel.h"
+#include "image/rejudge.h"
 
 namespace kernel {
 
@@ -382,6 +385,47 @@ std::array<CtTableStats, EF_CT_TABLES> read_ct_stats(
     return out;
 }
 
+namespace {
+
+// Calls f on every entry of a conntrack table. Reads in batches (a few system
+// calls for the whole table); a kernel without batch operations gets the walk
+// key by key. Returns false when the walk ended on an error rather than at
+// the table's end (what it saw until then was passed to f).
+bool walk_conntrack(int table_fd,
+                    const std::function<void(const ef_ct_key&, const ef_ct_value&)>& f) {
+    constexpr uint32_t kBatch = 4096;
+    std::vector<ef_ct_key> keys(kBatch);
+    std::vector<ef_ct_value> values(kBatch);
+    uint64_t in_token = 0, out_token = 0;  // hash tables: a bucket index
+    bool first = true;
+    for (;;) {
+        uint32_t count = kBatch;
+        int err = bpf_map_lookup_batch(table_fd, first ? nullptr : &in_token, &out_token,
+                                       keys.data(), values.data(), &count, nullptr);
+        int e = err ? errno : 0;
+        if (err && e != ENOENT) {
+            if (first) break;  // no batch operations: key by key below
+            return false;
+        }
+        for (uint32_t i = 0; i < count; i++) f(keys[i], values[i]);
+        if (err) return true;  // ENOENT: the last batch
+        in_token = out_token;
+        first = false;
+    }
+    ef_ct_key key{}, next{};
+    const void* prev = nullptr;
+    int err;
+    while ((err = bpf_map_get_next_key(table_fd, prev, &next)) == 0) {
+        key = next;
+        prev = &key;
+        ef_ct_value v{};
+        if (bpf_map_lookup_elem(table_fd, &key, &v) == 0) f(key, v);
+    }
+    return errno == ENOENT;
+}
+
+}  // namespace
+
 size_t sweep_conntrack(int table_fd, const ef_ct_timeouts& timeouts) {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
@@ -397,39 +441,9 @@ size_t sweep_conntrack(int table_fd, const ef_ct_timeouts& timeouts) {
         return now > v.last_seen_ns && now - v.last_seen_ns > timeout_ns(k, v);
     };
     std::vector<ef_ct_key> expired;
-    // The scan reads the table in batches (a few system calls for the whole
-    // table); a kernel without batch operations gets the walk key by key.
-    constexpr uint32_t kBatch = 4096;
-    std::vector<ef_ct_key> keys(kBatch);
-    std::vector<ef_ct_value> values(kBatch);
-    uint64_t in_token = 0, out_token = 0;  // hash tables: a bucket index
-    bool first = true, batched = true;
-    for (;;) {
-        uint32_t count = kBatch;
-        int err = bpf_map_lookup_batch(table_fd, first ? nullptr : &in_token, &out_token,
-                                       keys.data(), values.data(), &count, nullptr);
-        int e = err ? errno : 0;
-        if (err && e != ENOENT) {
-            if (first) batched = false;
-            break;
-        }
-        for (uint32_t i = 0; i < count; i++)
-            if (is_expired(keys[i], values[i])) expired.push_back(keys[i]);
-        if (err) break;  // ENOENT: the last batch
-        in_token = out_token;
-        first = false;
-    }
-    if (!batched) {
-        ef_ct_key key{}, next{};
-        const void* prev = nullptr;
-        while (bpf_map_get_next_key(table_fd, prev, &next) == 0) {
-            key = next;
-            prev = &key;
-            ef_ct_value v{};
-            if (bpf_map_lookup_elem(table_fd, &key, &v) == 0 && is_expired(key, v))
-                expired.push_back(key);
-        }
-    }
+    (void)walk_conntrack(table_fd, [&](const ef_ct_key& k, const ef_ct_value& v) {
+        if (is_expired(k, v)) expired.push_back(k);
+    });
     size_t n = 0;
     for (const auto& k : expired) {
         // Re-read: the flow may have shown up again since the walk.
@@ -457,6 +471,63 @@ std::array<CtTableStats, EF_CT_TABLES> Dataplane::ct_stats() const {
 size_t Dataplane::sweep_conntrack() {
     return kernel::sweep_conntrack(fd_of(skel_->maps.ef_ct_est), opts_.timeouts) +
            kernel::sweep_conntrack(fd_of(skel_->maps.ef_ct_dgram_est), opts_.timeouts);
+}
+
+FlowsRejudged rejudge_conntrack(const std::array<int, EF_CT_TABLES>& table_fds,
+                                const image::Lookup& lookup) {
+    FlowsRejudged out;
+    // New tables first: a flow the data plane promotes during the walk is
+    // then met again in its established table rather than missed. A key is
+    // judged once, in the first table it is seen in.
+    std::set<std::array<uint8_t, sizeof(ef_ct_key)>> seen;
+    for (int t : {EF_CT_TCP_NEW, EF_CT_DGRAM_NEW, EF_CT_TCP_EST, EF_CT_DGRAM_EST}) {
+        const int fd = table_fds[t];
+        if (fd < 0) continue;
+        std::vector<std::pair<ef_ct_key, ef_ct_value>> entries;
+        if (!walk_conntrack(
+                fd, [&](const ef_ct_key& k, const ef_ct_value& v) { entries.emplace_back(k, v); }))
+            throw Error(std::string("kernel: reading conntrack table ") + kCtTableNames[t] + ": " +
+                        strerror(errno));
+        for (const auto& [k, v] : entries) {
+            std::array<uint8_t, sizeof(ef_ct_key)> raw;
+            std::memcpy(raw.data(), &k, sizeof k);
+            if (!seen.insert(raw).second) continue;
+            auto verdict = image::rejudge_flow(lookup, k, v);
+            switch (verdict.kind) {
+                case image::FlowVerdict::keep:
+                    out.kept++;
+                    break;
+                case image::FlowVerdict::close:
+                    // Gone already (expired, promoted to the other table) is fine:
+                    // an entry promoted meanwhile is met again in its new table.
+                    if (bpf_map_delete_elem(fd, &k) == 0) out.closed++;
+                    break;
+                case image::FlowVerdict::move: {
+                    // Only the rule changes. The data plane updates the value in
+                    // place (last_seen, state) under no lock we can take: a packet
+                    // between this read and the write loses its refresh or state
+                    // step to the values read here. That is at most a few
+                    // microseconds of last_seen (the flow lives as long, give or
+                    // take that) or one state step, which the flow's next packet
+                    // makes again. BPF_EXIST: an entry that left the table
+                    // meanwhile is not recreated.
+                    ef_ct_value nv{};
+                    if (bpf_map_lookup_elem(fd, &k, &nv) != 0) break;
+                    nv.rule = verdict.rule;
+                    if (bpf_map_update_elem(fd, &k, &nv, BPF_EXIST) == 0) out.moved++;
+                    break;
+                }
+            }
+        }
+    }
+    return out;
+}
+
+FlowsRejudged Dataplane::rejudge_conntrack(const image::Lookup& lookup) {
+    return kernel::rejudge_conntrack(
+        {fd_of(skel_->maps.ef_ct), fd_of(skel_->maps.ef_ct_est), fd_of(skel_->maps.ef_ct_dgram),
+         fd_of(skel_->maps.ef_ct_dgram_est)},
+        lookup);
 }
 
 size_t Dataplane::frag_entries() const { return count_map_entries(fd_of(skel_->maps.ef_frags)); }

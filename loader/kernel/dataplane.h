@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "image/lookup.h"
 #include "image/map_image.h"
 #include "packet/packet.h"
 
@@ -95,6 +96,21 @@ std::array<CtTableStats, EF_CT_TABLES> read_ct_stats(
 // The clock is CLOCK_MONOTONIC_COARSE, the programs' clock. Returns how many.
 size_t sweep_conntrack(int table_fd, const ef_ct_timeouts& timeouts);
 
+// A reload's judgment of the open flows (image::rejudge_flow): entries whose
+// rule stays, entries moved to another rule, entries deleted (no rule admits
+// the flow any more; its next packets are classified, and drop or pass as the
+// policy's default says, counted there).
+struct FlowsRejudged {
+    size_t kept = 0, moved = 0, closed = 0;
+};
+
+// Judges every entry of the four conntrack tables (enum ef_ct_table order, -1
+// where absent) with `lookup` (built from the image as written: counter
+// slots). Throws kernel::Error when a table cannot be read; entries judged
+// before that stay judged.
+FlowsRejudged rejudge_conntrack(const std::array<int, EF_CT_TABLES>& table_fds,
+                                const image::Lookup& lookup);
+
 struct ProgInfo {
     int fd = -1;
     uint32_t id = 0;
@@ -129,6 +145,7 @@ class Dataplane {
     void clear_conntrack();  // the four conntrack tables and ef_frags (not ef_ct_stats)
     std::array<CtTableStats, EF_CT_TABLES> ct_stats() const;
     size_t sweep_conntrack();  // ::sweep_conntrack on both established tables
+    FlowsRejudged rejudge_conntrack(const image::Lookup& lookup);  // the four tables
 
     ProgInfo prog_info(packet::Dir dir) const;
     int prog_fd(packet::Dir dir) const;

@@ -756,6 +756,7 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
         }
         for (uint32_t slot : fresh) zero_counter(dp.shared_maps().rule_counters, slot);
         dp.pin(dir);
+        meta.erase("reload_flows");  // the previous reload's, until this one's judgment
         meta["reload_ms"] = phases.ms;
         kernel::write_meta(dir, encode(meta));
         kernel::NetnsGuard ns(meta.value("netns", ""));
@@ -811,6 +812,22 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
         // Expired entries stay until their flow's next packet or the next reload.
     }
     phases.mark("ct_sweep");
+    // Open flows are judged again by the new policy (unless --keep-flows): a
+    // flow no rule admits any more is closed, one another rule admits moves
+    // there. The lookups are built from the image as written (counter slots,
+    // the numbering of the entries). A failure leaves the flows unjudged and
+    // is reported; the new policy runs either way.
+    if (a.keep_flows) {
+        meta["reload_flows"] = {{"skipped", "--keep-flows"}};
+    } else {
+        try {
+            auto f = dp.rejudge_conntrack(image::Lookup(img));
+            meta["reload_flows"] = {{"kept", f.kept}, {"moved", f.moved}, {"closed", f.closed}};
+        } catch (const std::exception& e) {
+            meta["reload_flows"] = {{"error", e.what()}};
+        }
+    }
+    phases.mark("flows");
     meta["reload_ms"] = phases.ms;
     try {
         kernel::write_meta(dir, encode(meta));

@@ -30,6 +30,7 @@ struct LoadArgs {
     int log_rate = -1;     // drop log events per second and CPU; -1: keep (reload) or 100 (load)
     int confirm_secs = 0;
     bool force = false;
+    bool keep_flows = false;  // reload: open flows keep their rule (no judgment by the new policy)
     bool verbose = false;
 };
 
