@@ -2,6 +2,7 @@
 
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "cli/commands.h"
 #include "compile/compile.h"
@@ -18,10 +19,16 @@ int cmd_diff(const DiffArgs& a) {
         if (!role) return kTrouble;
     }
     PolicyArgs oa{a.old_policy, a.site, a.options}, na{a.new_policy, a.site, a.options};
-    auto op = load_policy(oa);
-    if (!op) return kTrouble;
-    auto np = load_policy(na);
-    if (!np) return kTrouble;
+    // The two policies load side by side (parsing dominates for large ones).
+    policy::Diagnostics od, nd;
+    std::optional<policy::Policy> np;
+    std::thread t([&] { np = policy::load(na.policy, na.site, nd, na.options); });
+    auto op = policy::load(oa.policy, oa.site, od, oa.options);
+    t.join();
+    for (const auto* d : {&od, &nd})
+        for (const auto& x : d->all())
+            if (x.severity == policy::Severity::error) std::cerr << "edgefw: " << x.str() << "\n";
+    if (!op || !np) return kTrouble;
     for (const auto* pa : {&oa, &na}) {
         const auto& p = pa == &oa ? *op : *np;
         if (!p.nodes.count(a.node)) {
@@ -42,6 +49,8 @@ int cmd_diff(const DiffArgs& a) {
         j["regions"] = nlohmann::ordered_json::array();
         for (const auto& g : r.regions) {
             bool icmp = g.slot == EF_PS_ICMP || g.slot == EF_PS_ICMP6;
+            nlohmann::ordered_json except = nlohmann::ordered_json::array();
+            for (const auto& x : g.except) except.push_back(diff::remote_str(x));
             nlohmann::ordered_json o = {
                 {"change", diff::change_name(g.change)},
                 {"iface", policy::role_name(g.role)},
@@ -49,6 +58,7 @@ int cmd_diff(const DiffArgs& a) {
                 {"proto", diff::slot_name(g.slot)},
                 {"local", g.local.str()},
                 {"remote", diff::remote_str(g.remote)},
+                {"except", except},
                 {"sport", icmp ? "any" : diff::ports_str(g.slot, g.sport, false)},
                 {"dport", diff::ports_str(g.slot, g.dport, true)},
             };

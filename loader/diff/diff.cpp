@@ -97,33 +97,6 @@ std::vector<size_t> lis(const std::vector<size_t>& seq) {
     return out;
 }
 
-Prefix half(const Prefix& p, int bit) {
-    Prefix h{p.addr, p.plen + 1};
-    if (bit) h.addr.bytes[p.plen / 8] |= uint8_t(0x80 >> (p.plen % 8));
-    return h;
-}
-
-// q minus the (disjoint, sorted, strictly-or-equally inside q) prefixes in k,
-// as maximal prefixes.
-void subtract(const Prefix& q, std::vector<Prefix> k, std::vector<Prefix>& out) {
-    if (k.empty()) {
-        out.push_back(q);
-        return;
-    }
-    if (k.size() == 1 && k[0] == q) return;
-    for (int b = 0; b < 2; b++) {
-        Prefix h = half(q, b);
-        std::vector<Prefix> kk;
-        for (const auto& x : k)
-            if (h.contains(x)) kk.push_back(x);
-        subtract(h, std::move(kk), out);
-    }
-}
-
-struct Side {
-    std::vector<const Ent*> ents;  // matching so far, in rule order
-};
-
 class Differ {
   public:
     Differ(const policy::Policy& o, const policy::Policy& n, const std::string& node,
@@ -199,13 +172,11 @@ void Differ::cell(uint32_t role, uint32_t dir, uint32_t slot, const packet::Addr
         else
             continue;
         // The cell: nodes[i] minus the subtrees of kids that decide otherwise.
-        std::vector<Prefix> cut, out;
+        std::vector<Prefix> cut;
         for (size_t k : kids[i])
             if (!uniform[k] || !same(i, k)) cut.push_back(nodes[k]);
-        subtract(nodes[i], cut, out);
-        for (const auto& p : out)
-            res_.regions.push_back(Region{ch, role, dir, slot, local, p, sport, dport,
-                                          ro[i] ? ro[i]->id : "", rn[i] ? rn[i]->id : ""});
+        res_.regions.push_back(Region{ch, role, dir, slot, local, nodes[i], std::move(cut), sport,
+                                      dport, ro[i] ? ro[i]->id : "", rn[i] ? rn[i]->id : ""});
     }
 }
 
@@ -228,27 +199,29 @@ Result Differ::run() {
         if (v.empty()) order_n.push_back(e.rule->id);
         v.push_back(sig_of(e));
     }
+    // Rules by id (Policy::find_rule is a linear scan).
+    std::map<std::string, const policy::Rule*> ro, rn;
+    for (const auto& r : old_.rules) ro.emplace(r.id, &r);
+    for (const auto& r : new_.rules) rn.emplace(r.id, &r);
     // Renames: an old id gone from the new policy whose placements equal those
     // of a new id the old policy did not have.
     std::map<std::string, std::string> rename;
-    std::set<std::string> claimed;
+    std::map<std::vector<Sig>, std::vector<std::string>> fresh;  // new-only ids by effect
+    for (auto it = order_n.rbegin(); it != order_n.rend(); ++it)
+        if (!so.count(*it) && !ro.count(*it)) fresh[sn[*it]].push_back(*it);
     for (const auto& id : order_o) {
-        if (sn.count(id) || new_.find_rule(id)) continue;
-        for (const auto& nid : order_n) {
-            if (so.count(nid) || old_.find_rule(nid) || claimed.count(nid)) continue;
-            if (sn[nid] == so[id]) {
-                rename[id] = nid;
-                claimed.insert(nid);
-                res_.renamed.push_back({id, nid});
-                break;
-            }
-        }
+        if (sn.count(id) || rn.count(id)) continue;
+        auto f = fresh.find(so[id]);
+        if (f == fresh.end() || f->second.empty()) continue;
+        rename[id] = f->second.back();
+        res_.renamed.push_back({id, f->second.back()});
+        f->second.pop_back();
     }
     for (const auto& id : order_n) {
         auto it = so.find(id);
         if (it == so.end() || it->second != sn[id]) continue;
-        const auto* a = old_.find_rule(id);
-        const auto* b = new_.find_rule(id);
+        const auto* a = ro[id];
+        const auto* b = rn[id];
         if (a->app != b->app || a->note != b->note || a->feature != b->feature ||
             a->table != b->table || a->row != b->row || a->edge_role != b->edge_role)
             res_.relabelled.push_back(id);
@@ -368,8 +341,9 @@ Result Differ::run() {
     auto& R = res_.regions;
     auto merge = [&](bool by_dport) {
         auto key = [&](const Region& r) {
-            return std::tie(r.role, r.dir, r.slot, r.local, r.remote, r.change, r.old_rule,
-                            r.new_rule, by_dport ? r.sport : r.dport, by_dport ? r.dport : r.sport);
+            return std::tie(r.role, r.dir, r.slot, r.local, r.remote, r.except, r.change,
+                            r.old_rule, r.new_rule, by_dport ? r.sport : r.dport,
+                            by_dport ? r.dport : r.sport);
         };
         std::sort(R.begin(), R.end(),
                   [&](const Region& a, const Region& b) { return key(a) < key(b); });
@@ -379,11 +353,11 @@ Result Differ::run() {
                 Region& l = out.back();
                 PortRange& lr = by_dport ? l.dport : l.sport;
                 const PortRange& rr = by_dport ? r.dport : r.sport;
-                bool same =
-                    std::tie(l.role, l.dir, l.slot, l.local, l.remote, l.change, l.old_rule,
-                             l.new_rule) == std::tie(r.role, r.dir, r.slot, r.local, r.remote,
-                                                     r.change, r.old_rule, r.new_rule) &&
-                    (by_dport ? l.sport == r.sport : l.dport == r.dport);
+                bool same = std::tie(l.role, l.dir, l.slot, l.local, l.remote, l.except, l.change,
+                                     l.old_rule, l.new_rule) ==
+                                std::tie(r.role, r.dir, r.slot, r.local, r.remote, r.except,
+                                         r.change, r.old_rule, r.new_rule) &&
+                            (by_dport ? l.sport == r.sport : l.dport == r.dport);
                 if (same && uint32_t(lr.hi) + 1 == rr.lo) {
                     lr.hi = rr.hi;
                     continue;
@@ -443,6 +417,24 @@ std::string ports_str(uint32_t slot, const PortRange& r, bool dport) {
     return fmt::format("{} code {} - {} code {}", tl, cl, th, chh);
 }
 
+std::string remote_text(const Region& r) {
+    std::string s = remote_str(r.remote);
+    for (size_t i = 0; i < r.except.size(); i++)
+        s += (i ? ", " : " except ") + remote_str(r.except[i]);
+    return s;
+}
+
+bool contains(const Region& r, uint32_t role, uint32_t dir, uint32_t slot,
+              const packet::Addr& local, const packet::Addr& remote, uint16_t sport,
+              uint16_t dport) {
+    if (r.role != role || r.dir != dir || r.slot != slot || !(r.local == local)) return false;
+    if (!r.sport.contains(sport) || !r.dport.contains(dport)) return false;
+    if (!r.remote.contains(remote)) return false;
+    for (const auto& x : r.except)
+        if (x.contains(remote)) return false;
+    return true;
+}
+
 std::string region_line(const Region& r) {
     const char* mark = r.change == Change::open    ? "+ open "
                        : r.change == Change::close ? "- close"
@@ -464,7 +456,7 @@ std::string region_line(const Region& r) {
         why = "old " + name(r.old_rule) + ", new " + name(r.new_rule);
     return fmt::format("{} {} {} {} {} {} {} {} ({})", mark, policy::role_name(r.role),
                        policy::dir_name(r.dir), slot_name(r.slot), r.local.str(),
-                       in ? "from" : "to", remote_str(r.remote), ports, why);
+                       in ? "from" : "to", remote_text(r), ports, why);
 }
 
 }  // namespace diff

@@ -26,7 +26,10 @@ struct Region {
     uint32_t dir = 0;   // enum ef_dir
     uint32_t slot = 0;  // enum ef_proto_slot
     packet::Addr local;
-    policy::Prefix remote;           // bit prefix of the 128-bit space (IPv4 mapped)
+    // Remote addresses: the bit prefix `remote` of the 128-bit space (IPv4
+    // mapped) minus the prefixes in `except` (each inside `remote`).
+    policy::Prefix remote;
+    std::vector<policy::Prefix> except;
     policy::PortRange sport, dport;  // ICMP: dport is type << 8 | code, sport 0
     std::string old_rule, new_rule;  // empty: the default
 };
@@ -52,6 +55,11 @@ Result compute(const policy::Policy& old_p, const policy::Policy& new_p, const s
 const char* slot_name(uint32_t slot);
 std::string remote_str(const policy::Prefix& p);  // "any", "192.0.2.0/24", "2001:db8::/32"
 std::string ports_str(uint32_t slot, const policy::PortRange& r, bool dport);
-std::string region_line(const Region& r);  // "+ open  external ingress udp ... (new rule X)"
+std::string remote_text(const Region& r);  // "any", "any except 10.0.0.0/8, 2001:db8::/32"
+std::string region_line(const Region& r);
+// Whether the region holds a new flow (role, dir, slot, local, remote, ports).
+bool contains(const Region& r, uint32_t role, uint32_t dir, uint32_t slot,
+              const packet::Addr& local, const packet::Addr& remote, uint16_t sport,
+              uint16_t dport);  // "+ open  external ingress udp ... (new rule X)"
 
 }  // namespace diff
