@@ -173,7 +173,13 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 16384));
     synth_cmd->add_option("--seed", synth_opts.seed, "random seed");
 
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        // diff exits like diff(1): 2 for any trouble, usage included.
+        return rc != 0 && *diff_cmd ? 2 : rc;
+    }
     if (verbose) kernel::set_verbose(true);
     if (*synth_cmd) {
         fputs(synth::generate(synth_opts).c_str(), stdout);
