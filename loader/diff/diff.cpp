@@ -97,6 +97,55 @@ std::vector<size_t> lis(const std::vector<size_t>& seq) {
     return out;
 }
 
+// Merges the regions appended since construction (one role, direction,
+// protocol and local address) across adjacent port ranges, then orders them
+// by port ranges and remote prefix.
+class MergeSlice {
+  public:
+    explicit MergeSlice(std::vector<Region>& r) : r_(r), from_(r.size()) {}
+    ~MergeSlice() {
+        merge(true);
+        merge(false);
+        merge(true);
+        std::sort(r_.begin() + from_, r_.end(), [](const Region& a, const Region& b) {
+            return std::tie(a.dport, a.sport, a.remote) < std::tie(b.dport, b.sport, b.remote);
+        });
+    }
+
+  private:
+    void merge(bool by_dport) {
+        if (r_.size() - from_ < 2) return;
+        auto key = [&](const Region& r) {
+            return std::tie(by_dport ? r.sport : r.dport, r.remote, r.change, r.except, r.old_rule,
+                            r.new_rule, by_dport ? r.dport : r.sport);
+        };
+        std::sort(r_.begin() + from_, r_.end(),
+                  [&](const Region& a, const Region& b) { return key(a) < key(b); });
+        size_t out = from_;
+        for (size_t i = from_; i < r_.size(); i++) {
+            if (out > from_) {
+                Region& l = r_[out - 1];
+                const Region& r = r_[i];
+                PortRange& lr = by_dport ? l.dport : l.sport;
+                const PortRange& rr = by_dport ? r.dport : r.sport;
+                bool same = (by_dport ? l.sport == r.sport : l.dport == r.dport) &&
+                            l.remote == r.remote && l.change == r.change && l.except == r.except &&
+                            l.old_rule == r.old_rule && l.new_rule == r.new_rule;
+                if (same && uint32_t(lr.hi) + 1 == rr.lo) {
+                    lr.hi = rr.hi;
+                    continue;
+                }
+            }
+            if (out != i) r_[out] = std::move(r_[i]);
+            out++;
+        }
+        r_.resize(out);
+    }
+
+    std::vector<Region>& r_;
+    size_t from_;
+};
+
 class Differ {
   public:
     Differ(const policy::Policy& o, const policy::Policy& n, const std::string& node,
@@ -288,6 +337,7 @@ Result Differ::run() {
                     for (const auto& e : *es)
                         if (e.differs) locals.insert(e.sig.local.begin(), e.sig.local.end());
                 for (const auto& L : locals) {
+                    MergeSlice slice(res_.regions);
                     std::vector<const Ent*> ao, an;
                     bool any_d = universe;
                     for (const auto& e : O)
@@ -337,43 +387,6 @@ Result Differ::run() {
             }
     res_.moved.assign(moved.begin(), moved.end());
 
-    // Merge: adjacent port ranges with everything else equal.
-    auto& R = res_.regions;
-    auto merge = [&](bool by_dport) {
-        auto key = [&](const Region& r) {
-            return std::tie(r.role, r.dir, r.slot, r.local, r.remote, r.except, r.change,
-                            r.old_rule, r.new_rule, by_dport ? r.sport : r.dport,
-                            by_dport ? r.dport : r.sport);
-        };
-        std::sort(R.begin(), R.end(),
-                  [&](const Region& a, const Region& b) { return key(a) < key(b); });
-        std::vector<Region> out;
-        for (const auto& r : R) {
-            if (!out.empty()) {
-                Region& l = out.back();
-                PortRange& lr = by_dport ? l.dport : l.sport;
-                const PortRange& rr = by_dport ? r.dport : r.sport;
-                bool same = std::tie(l.role, l.dir, l.slot, l.local, l.remote, l.except, l.change,
-                                     l.old_rule, l.new_rule) ==
-                                std::tie(r.role, r.dir, r.slot, r.local, r.remote, r.except,
-                                         r.change, r.old_rule, r.new_rule) &&
-                            (by_dport ? l.sport == r.sport : l.dport == r.dport);
-                if (same && uint32_t(lr.hi) + 1 == rr.lo) {
-                    lr.hi = rr.hi;
-                    continue;
-                }
-            }
-            out.push_back(r);
-        }
-        R = std::move(out);
-    };
-    merge(true);
-    merge(false);
-    merge(true);
-    std::sort(R.begin(), R.end(), [](const Region& a, const Region& b) {
-        return std::tie(a.role, a.dir, a.slot, a.local, a.dport, a.sport, a.remote) <
-               std::tie(b.role, b.dir, b.slot, b.local, b.dport, b.sport, b.remote);
-    });
     return std::move(res_);
 }
 
