@@ -26,6 +26,14 @@ int cmd_test(const PacketArgs& a);
 // --pcap: replay a capture through the model (explain) or the kernel (test).
 int cmd_pcap(const PacketArgs& a, bool kernel_side);
 
+// diff (cmd_diff.cpp): what NEW opens, closes and moves against OLD.
+struct DiffArgs {
+    std::string old_policy, new_policy, site, node, iface;
+    policy::LoadOptions options;
+    bool json = false;
+};
+int cmd_diff(const DiffArgs& a);
+
 int cmd_load(const lifecycle::LoadArgs& a, bool reload);
 int cmd_unload(const std::string& instance);
 int cmd_log(const lifecycle::LogArgs& a);

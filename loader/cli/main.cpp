@@ -72,6 +72,22 @@ int main(int argc, char** argv) {
     auto* test = app.add_subcommand("test", "run packets through the real BPF programs");
     add_packets(test, test_args);
 
+    cli::DiffArgs diff_args;
+    auto* diff_cmd = app.add_subcommand(
+        "diff", "the new flows whose verdict NEW changes against OLD, as regions");
+    diff_cmd->add_option("OLD", diff_args.old_policy, "policy in force (YAML)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    diff_cmd->add_option("NEW", diff_args.new_policy, "candidate policy (YAML)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    diff_cmd->add_option("--site", diff_args.site, "site file applied to both")
+        ->check(CLI::ExistingFile);
+    add_allow_wide(diff_cmd, diff_args.options);
+    diff_cmd->add_option("--node", diff_args.node, "node to compare on")->required();
+    diff_cmd->add_option("--iface", diff_args.iface, "only this interface role");
+    diff_cmd->add_flag("--json", diff_args.json, "JSON regions");
+
     // Lifecycle: load, reload, unload, status, stats, confirm.
     std::function<void(CLI::App*)> load_cmd_log_rate;
     lifecycle::LoadArgs load_args;
@@ -159,13 +175,20 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 16384));
     synth_cmd->add_option("--seed", synth_opts.seed, "random seed");
 
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        // diff exits like diff(1): 2 for any trouble, usage included.
+        return rc != 0 && *diff_cmd ? 2 : rc;
+    }
     if (verbose) kernel::set_verbose(true);
     if (*synth_cmd) {
         fputs(synth::generate(synth_opts).c_str(), stdout);
         return cli::kExitOk;
     }
     if (*check) return cli::cmd_check(check_args, check_json);
+    if (*diff_cmd) return cli::cmd_diff(diff_args);
     if (*load_cmd || *reload_cmd) {
         for (const auto& spec : load_ifaces) {
             auto eq = spec.find('=');
