@@ -77,23 +77,6 @@ std::function<void(packet::Packet&)> quoting(const std::string& quoted) {
     return [quoted](packet::Packet& p) { p.icmp_quote = packet::quote_of(spec(quoted)); };
 }
 
-std::function<void(packet::Packet&)> first(uint32_t id) {
-    return [id](packet::Packet& p) {
-        p.fragment = true;
-        p.more_fragments = true;
-        p.frag_offset = 0;
-        p.frag_id = id;
-    };
-}
-std::function<void(packet::Packet&)> later(uint32_t id, uint16_t offset = 185) {
-    return [id, offset](packet::Packet& p) {
-        p.fragment = true;
-        p.more_fragments = false;
-        p.frag_offset = offset;
-        p.frag_id = id;
-    };
-}
-
 Bytes shaped(const std::string& line, const std::function<void(packet::Packet&)>& shape) {
     packet::Packet p = spec(line);
     shape(p);
@@ -193,7 +176,7 @@ Test(crafted, issue1_ipv6_payload_length_zero) {
     Bytes opts = shaped(tls6, [](packet::Packet& p) { p.ipv6_ext = {60}; });
     expect_run(*dp, "dstopts, payload length 0", packet::Dir::ingress, payload_len(opts, 0), kV6);
     expect_run(*dp, "dstopts, payload length 4", packet::Dir::ingress, payload_len(opts, 4), kV6);
-    Bytes frag = shaped(tls6, first(3));
+    Bytes frag = shaped(tls6, first_fragment(3));
     expect_run(*dp, "fragment header, payload length 0", packet::Dir::ingress, payload_len(frag, 0),
                kV6);
     cr_expect_eq(dp->ct_entries(), 0u);
@@ -282,19 +265,21 @@ Test(crafted, issue5_dns_reply_fragments_and_reused_id) {
     const char* query = "egress udp 131.107.155.10:40000 > 198.51.100.53:53";
     const char* reply = "udp 198.51.100.53:53 > 131.107.155.10:40000";
     e.run("query", query, rule(dns));
-    run_table(*e.dp, {
-                         {"reply first fragment (conntrack)", reply, first(0x4242), rule(dns)},
-                         {"reply later fragment", reply, later(0x4242), rule(dns)},
-                         {"same id, egress", "egress udp 198.51.100.53:53 > 131.107.155.10:40000",
-                          later(0x4242), kUntracked},
-                     });
+    run_table(*e.dp,
+              {
+                  {"reply first fragment (conntrack)", reply, first_fragment(0x4242), rule(dns)},
+                  {"reply later fragment", reply, later_fragment(0x4242), rule(dns)},
+                  {"same id, egress", "egress udp 198.51.100.53:53 > 131.107.155.10:40000",
+                   later_fragment(0x4242), kUntracked},
+              });
     // The id comes back on a datagram the policy denies: its first fragment
     // drops, and its later fragments must not inherit the reply's verdict.
-    run_table(*e.dp, {
-                         {"reused id, denied first fragment",
-                          "udp 198.51.100.53:53 > 131.107.155.10:40001", first(0x4242), kExtIn},
-                         {"reused id, later fragment", reply, later(0x4242), kUntracked},
-                     });
+    run_table(*e.dp,
+              {
+                  {"reused id, denied first fragment",
+                   "udp 198.51.100.53:53 > 131.107.155.10:40001", first_fragment(0x4242), kExtIn},
+                  {"reused id, later fragment", reply, later_fragment(0x4242), kUntracked},
+              });
 }
 
 // Issue 13 section 5: an IPv6 datagram is (src, dst, id): the Next Header of
@@ -306,15 +291,15 @@ Test(crafted, issue5_ipv6_fragment_identity) {
                        {"first fragment, dstopts after the fragment header", tls6,
                         [](packet::Packet& p) {
                             p.ipv6_ext = {44, 60};
-                            first(0x77)(p);
+                            first_fragment(0x77)(p);
                         },
                         rule(kRuleAccessTls6)},
-                       {"later fragment, fragment header names tcp", tls6, later(0x77),
+                       {"later fragment, fragment header names tcp", tls6, later_fragment(0x77),
                         rule(kRuleAccessTls6)},
                        {"later fragment, fragment header names dstopts", tls6,
                         [](packet::Packet& p) {
                             p.ipv6_ext = {44, 60};
-                            later(0x77)(p);
+                            later_fragment(0x77)(p);
                         },
                         rule(kRuleAccessTls6)},
                    });
@@ -400,7 +385,7 @@ Test(crafted, udp_length_lies) {
     expect_run(*dp, "udp length shorter than the datagram", packet::Dir::ingress, with_ulen(big, 8),
                rule(kRuleAvRelay));
     expect_run(*dp, "udp length exact", packet::Dir::ingress, big, rule(kRuleAvRelay));
-    Bytes frag = shaped(av, first(21));
+    Bytes frag = shaped(av, first_fragment(21));
     expect_run(*dp, "first fragment: udp length covers later fragments", packet::Dir::ingress,
                with_ulen(frag, 1400), rule(kRuleAvRelay));
     expect_run(*dp, "first fragment: udp length 7", packet::Dir::ingress, with_ulen(frag, 7), kL4);
@@ -516,8 +501,8 @@ Test(crafted, mapped_and_compatible_ipv6) {
                kMapped);
     // Mapped is checked before the fragment table: no entry, no lookup.
     Bytes frag_mapped =
-        with_v6_addrs(shaped("tcp [2001:db8:1::7]:40000 > [2001:db8::10]:443", first(5)), nullptr,
-                      "::ffff:198.18.155.110");
+        with_v6_addrs(shaped("tcp [2001:db8:1::7]:40000 > [2001:db8::10]:443", first_fragment(5)),
+                      nullptr, "::ffff:198.18.155.110");
     expect_run(*dp, "mapped dst, first fragment", packet::Dir::ingress, frag_mapped, kMapped);
     cr_expect_eq(dp->frag_entries(), 0u);
 }
@@ -527,18 +512,18 @@ Test(crafted, reused_fragment_id_after_dropped_first) {
     auto dp = make_dataplane();
     const char* av = "udp 203.0.113.7:3478 > 198.18.155.30:50000";
     run_table(*dp, {
-                       {"first fragment", av, first(7), rule(kRuleAvRelay)},
-                       {"later fragment", av, later(7), rule(kRuleAvRelay)},
+                       {"first fragment", av, first_fragment(7), rule(kRuleAvRelay)},
+                       {"later fragment", av, later_fragment(7), rule(kRuleAvRelay)},
                        {"same id, first fragment to a denied port",
-                        "udp 203.0.113.7:3478 > 198.18.155.30:40000", first(7), kExtIn},
-                       {"later fragment of the reused id", av, later(7), kUntracked},
+                        "udp 203.0.113.7:3478 > 198.18.155.30:40000", first_fragment(7), kExtIn},
+                       {"later fragment of the reused id", av, later_fragment(7), kUntracked},
                    });
     cr_expect_eq(dp->frag_entries(), 0u, "%zu entries", dp->frag_entries());
-    run_table(*dp, {{"first fragment again", av, first(7), rule(kRuleAvRelay)}});
-    Bytes bad = shaped(av, first(7));
+    run_table(*dp, {{"first fragment again", av, first_fragment(7), rule(kRuleAvRelay)}});
+    Bytes bad = shaped(av, first_fragment(7));
     set16(bad, kL4v4 + 4, 7);  // UDP length 7
     expect_run(*dp, "malformed first fragment", packet::Dir::ingress, bad, kL4);
-    run_table(*dp, {{"later fragment after the malformed one", av, later(7), kUntracked}});
+    run_table(*dp, {{"later fragment after the malformed one", av, later_fragment(7), kUntracked}});
 }
 
 // Step 3: a first fragment passed by a conntrack hit records the flow's rule.
@@ -547,16 +532,16 @@ Test(crafted, later_fragment_after_conntrack_hit) {
     const char* reply = "udp 198.51.100.53:53 > 198.18.155.10:40000";
     expect_spec(*dp, "egress udp 198.18.155.10:40000 > 198.51.100.53:53", rule(kRuleDns));
     run_table(*dp, {
-                       {"reply first fragment", reply, first(300), rule(kRuleDns)},
+                       {"reply first fragment", reply, first_fragment(300), rule(kRuleDns)},
                        {"reply middle fragment", reply,
                         [](packet::Packet& p) {
-                            later(300)(p);
+                            later_fragment(300)(p);
                             p.more_fragments = true;
                         },
                         rule(kRuleDns)},
-                       {"reply last fragment", reply, later(300, 370), rule(kRuleDns)},
-                       {"same datagram on egress", "egress " + std::string(reply), later(300),
-                        kUntracked},
+                       {"reply last fragment", reply, later_fragment(300, 370), rule(kRuleDns)},
+                       {"same datagram on egress", "egress " + std::string(reply),
+                        later_fragment(300), kUntracked},
                    });
 }
 
@@ -568,18 +553,18 @@ Test(crafted, fragment_expiry) {
     auto dp = make_dataplane(EF_ROLE_EXTERNAL, o);
     const char* av = "udp 203.0.113.7:3478 > 198.18.155.30:50000";
     run_table(*dp, {
-                       {"first fragment", av, first(9), rule(kRuleAvRelay)},
-                       {"later fragment at once", av, later(9, 100), rule(kRuleAvRelay)},
+                       {"first fragment", av, first_fragment(9), rule(kRuleAvRelay)},
+                       {"later fragment at once", av, later_fragment(9, 100), rule(kRuleAvRelay)},
                    });
     usleep(700'000);
-    run_table(*dp, {{"later fragment at 0.7 s", av, later(9, 200), rule(kRuleAvRelay)}});
+    run_table(*dp, {{"later fragment at 0.7 s", av, later_fragment(9, 200), rule(kRuleAvRelay)}});
     usleep(600'000);
-    run_table(*dp, {{"later fragment at 1.3 s", av, later(9, 300), kUntracked}});
+    run_table(*dp, {{"later fragment at 1.3 s", av, later_fragment(9, 300), kUntracked}});
     cr_expect_eq(dp->frag_entries(), 0u, "the expired entry was not deleted");
     // The flow itself is still tracked: a new datagram's fragments pass.
     run_table(*dp, {
-                       {"new datagram, first fragment", av, first(10), rule(kRuleAvRelay)},
-                       {"new datagram, later fragment", av, later(10), rule(kRuleAvRelay)},
+                       {"new datagram, first fragment", av, first_fragment(10), rule(kRuleAvRelay)},
+                       {"new datagram, later fragment", av, later_fragment(10), rule(kRuleAvRelay)},
                    });
 }
 
@@ -589,15 +574,15 @@ Test(crafted, overlapping_later_fragments) {
     const char* av = "udp 203.0.113.7:3478 > 198.18.155.30:50000";
     const char* tls6 = "tcp [2001:db8:1::7]:40000 > [2001:db8::10]:443";
     run_table(*dp, {
-                       {"first fragment", av, first(12), rule(kRuleAvRelay)},
-                       {"offset 1 (8 bytes)", av, later(12, 1), kV4},
-                       {"offset 2 (16 bytes)", av, later(12, 2), kV4},
-                       {"offset 3 (24 bytes)", av, later(12, 3), rule(kRuleAvRelay)},
-                       {"offset 1, untracked id", av, later(13, 1), kV4},
-                       {"ipv6 first fragment", tls6, first(14), rule(kRuleAccessTls6)},
-                       {"ipv6 offset 1", tls6, later(14, 1), kV6},
-                       {"ipv6 offset 2", tls6, later(14, 2), kV6},
-                       {"ipv6 offset 3", tls6, later(14, 3), rule(kRuleAccessTls6)},
+                       {"first fragment", av, first_fragment(12), rule(kRuleAvRelay)},
+                       {"offset 1 (8 bytes)", av, later_fragment(12, 1), kV4},
+                       {"offset 2 (16 bytes)", av, later_fragment(12, 2), kV4},
+                       {"offset 3 (24 bytes)", av, later_fragment(12, 3), rule(kRuleAvRelay)},
+                       {"offset 1, untracked id", av, later_fragment(13, 1), kV4},
+                       {"ipv6 first fragment", tls6, first_fragment(14), rule(kRuleAccessTls6)},
+                       {"ipv6 offset 1", tls6, later_fragment(14, 1), kV6},
+                       {"ipv6 offset 2", tls6, later_fragment(14, 2), kV6},
+                       {"ipv6 offset 3", tls6, later_fragment(14, 3), rule(kRuleAccessTls6)},
                    });
 }
 
@@ -617,22 +602,22 @@ Test(crafted, fragments_follow_a_reason) {
              [](packet::Packet& p) {
                  p.icmp_quote =
                      packet::quote_of(spec("egress tcp 198.18.155.10:40000 > 192.0.2.1:80"));
-                 first(40)(p);
+                 first_fragment(40)(p);
              },
              kRelated},
-            {"its later fragment", err, later(40), kRelated},
+            {"its later fragment", err, later_fragment(40), kRelated},
             {"unrelated error, first fragment", err,
              [](packet::Packet& p) {
                  p.icmp_quote =
                      packet::quote_of(spec("egress tcp 198.18.155.10:40001 > 192.0.2.1:80"));
-                 first(41)(p);
+                 first_fragment(41)(p);
              },
              kUnrelated},
-            {"its later fragment", err, later(41), kUntracked},
+            {"its later fragment", err, later_fragment(41), kUntracked},
             {"track-only default, first fragment", "egress udp 198.18.155.10:40000 > 192.0.2.1:9",
-             first(42), pass_reason(EF_R_DEFAULT_EXTERNAL_EGRESS)},
-            {"its later fragment", "egress udp 198.18.155.10:40000 > 192.0.2.1:9", later(42),
-             pass_reason(EF_R_DEFAULT_EXTERNAL_EGRESS)},
+             first_fragment(42), pass_reason(EF_R_DEFAULT_EXTERNAL_EGRESS)},
+            {"its later fragment", "egress udp 198.18.155.10:40000 > 192.0.2.1:9",
+             later_fragment(42), pass_reason(EF_R_DEFAULT_EXTERNAL_EGRESS)},
         });
 }
 
@@ -737,21 +722,21 @@ Test(crafted, reused_id_after_rst) {
     auto dp = make_dataplane();
     const char* tls = "tcp 203.0.113.7:40000 > 198.18.155.110:443";
     run_table(*dp, {
-                       {"syn, first fragment", std::string(tls) + " flags S", first(50),
+                       {"syn, first fragment", std::string(tls) + " flags S", first_fragment(50),
                         rule(kRuleAccessTls)},
-                       {"its later fragment", tls, later(50), rule(kRuleAccessTls)},
+                       {"its later fragment", tls, later_fragment(50), rule(kRuleAccessTls)},
                        {"rst (it may be blind) keeps the flow",
                         std::string(tls) + " flags R",
                         {},
                         rule(kRuleAccessTls)},
                        {"same id, first fragment of the flow", std::string(tls) + " flags A",
-                        first(50), rule(kRuleAccessTls)},
-                       {"its later fragment", tls, later(50), rule(kRuleAccessTls)},
+                        first_fragment(50), rule(kRuleAccessTls)},
+                       {"its later fragment", tls, later_fragment(50), rule(kRuleAccessTls)},
                        {"same id, a syn-ack no flow admits",
-                        "tcp 203.0.113.7:40001 > 198.18.155.110:443 flags SA", first(50),
+                        "tcp 203.0.113.7:40001 > 198.18.155.110:443 flags SA", first_fragment(50),
                         drop_reason(EF_R_TCP_SYNACK_UNTRACKED)},
                        {"its later fragment", "tcp 203.0.113.7:40001 > 198.18.155.110:443",
-                        later(50), kUntracked},
+                        later_fragment(50), kUntracked},
                    });
     cr_expect_eq(dp->ct_entries(), 1u, "%zu entries", dp->ct_entries());
     cr_expect_eq(dp->frag_entries(), 0u, "%zu entries", dp->frag_entries());
@@ -787,7 +772,7 @@ Test(crafted, second_fragment_header) {
     const char* tls6 = "tcp [2001:db8:1::7]:40000 > [2001:db8::10]:443";
     // Two listed fragment headers: build_frame writes the packet's fields in both.
     Bytes two_first = shaped(tls6, [](packet::Packet& p) {
-        first(9)(p);
+        first_fragment(9)(p);
         p.ipv6_ext = {44, 44};
     });
     expect_run(*dp, "two first-fragment headers", packet::Dir::ingress, two_first, kV6);

@@ -170,4 +170,22 @@ std::vector<uint8_t> raw_frame(uint16_t ethertype, size_t payload) {
     return f;
 }
 
+std::function<void(packet::Packet&)> first_fragment(uint32_t id) {
+    return [id](packet::Packet& p) {
+        p.fragment = true;
+        p.more_fragments = true;
+        p.frag_offset = 0;
+        p.frag_id = id;
+    };
+}
+
+std::function<void(packet::Packet&)> later_fragment(uint32_t id, uint16_t offset, bool more) {
+    return [id, offset, more](packet::Packet& p) {
+        p.fragment = true;
+        p.more_fragments = more;
+        p.frag_offset = offset;
+        p.frag_id = id;
+    };
+}
+
 }  // namespace dptest

@@ -78,6 +78,12 @@ struct Row {
 };
 void run_table(kernel::Dataplane& dp, const std::vector<Row>& rows);
 
+// Fragment shaping for rows: a first fragment (offset 0, more fragments) and a
+// later one (offset in 8-byte units; 185 is past any header).
+std::function<void(packet::Packet&)> first_fragment(uint32_t id);
+std::function<void(packet::Packet&)> later_fragment(uint32_t id, uint16_t offset = 185,
+                                                    bool more = false);
+
 // A raw Ethernet frame with the given ethertype and payload length.
 std::vector<uint8_t> raw_frame(uint16_t ethertype, size_t payload);
 

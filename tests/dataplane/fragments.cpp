@@ -9,23 +9,6 @@ using namespace dptest;
 
 namespace {
 
-std::function<void(packet::Packet&)> first(uint32_t id) {
-    return [id](packet::Packet& p) {
-        p.fragment = true;
-        p.more_fragments = true;
-        p.frag_offset = 0;
-        p.frag_id = id;
-    };
-}
-std::function<void(packet::Packet&)> later(uint32_t id, bool more = false) {
-    return [id, more](packet::Packet& p) {
-        p.fragment = true;
-        p.more_fragments = more;
-        p.frag_offset = 185;
-        p.frag_id = id;
-    };
-}
-
 const Expect kUntracked = drop_reason(EF_R_FRAGMENT_UNTRACKED);
 
 }  // namespace
@@ -33,23 +16,23 @@ const Expect kUntracked = drop_reason(EF_R_FRAGMENT_UNTRACKED);
 Test(fragments, ipv4_first_then_later) {
     auto dp = make_dataplane();
     const char* av = "udp 203.0.113.7:3478 > 198.18.155.30:50000";
-    run_table(
-        *dp,
-        {
-            {"later before first", av, later(77), kUntracked},
-            {"first fragment", av, first(77), rule(kRuleAvRelay)},
-            {"middle fragment", av, later(77, true), rule(kRuleAvRelay)},
-            {"last fragment", av, later(77), rule(kRuleAvRelay)},
-            {"other id", av, later(78), kUntracked},
-            {"other source", "udp 203.0.113.8:3478 > 198.18.155.30:50000", later(77), kUntracked},
-            {"denied first fragment", "udp 203.0.113.7:3478 > 198.18.155.30:40000", first(79),
-             drop_reason(EF_R_DEFAULT_EXTERNAL_INGRESS)},
-            {"its later fragment", "udp 203.0.113.7:3478 > 198.18.155.30:40000", later(79),
-             kUntracked},
-            {"unsupported protocol first", "47 203.0.113.7 > 198.18.155.30", first(80),
-             drop_reason(EF_R_PROTO_UNSUPPORTED)},
-            {"unsupported protocol later", "47 203.0.113.7 > 198.18.155.30", later(80), kUntracked},
-        });
+    run_table(*dp, {
+                       {"later before first", av, later_fragment(77), kUntracked},
+                       {"first fragment", av, first_fragment(77), rule(kRuleAvRelay)},
+                       {"middle fragment", av, later_fragment(77, 185, true), rule(kRuleAvRelay)},
+                       {"last fragment", av, later_fragment(77), rule(kRuleAvRelay)},
+                       {"other id", av, later_fragment(78), kUntracked},
+                       {"other source", "udp 203.0.113.8:3478 > 198.18.155.30:50000",
+                        later_fragment(77), kUntracked},
+                       {"denied first fragment", "udp 203.0.113.7:3478 > 198.18.155.30:40000",
+                        first_fragment(79), drop_reason(EF_R_DEFAULT_EXTERNAL_INGRESS)},
+                       {"its later fragment", "udp 203.0.113.7:3478 > 198.18.155.30:40000",
+                        later_fragment(79), kUntracked},
+                       {"unsupported protocol first", "47 203.0.113.7 > 198.18.155.30",
+                        first_fragment(80), drop_reason(EF_R_PROTO_UNSUPPORTED)},
+                       {"unsupported protocol later", "47 203.0.113.7 > 198.18.155.30",
+                        later_fragment(80), kUntracked},
+                   });
     cr_expect_eq(dp->frag_entries(), 1u, "one admitted datagram, %zu frag entries",
                  dp->frag_entries());
 }
@@ -58,19 +41,19 @@ Test(fragments, ipv6_first_then_later) {
     auto dp = make_dataplane();
     const char* tls6 = "tcp [2001:db8:1::7]:40000 > [2001:db8::10]:443";
     run_table(*dp, {
-                       {"first fragment", tls6, first(0x12345678), rule(kRuleAccessTls6)},
-                       {"later fragment", tls6, later(0x12345678), rule(kRuleAccessTls6)},
-                       {"later, other id", tls6, later(0x12345679), kUntracked},
+                       {"first fragment", tls6, first_fragment(0x12345678), rule(kRuleAccessTls6)},
+                       {"later fragment", tls6, later_fragment(0x12345678), rule(kRuleAccessTls6)},
+                       {"later, other id", tls6, later_fragment(0x12345679), kUntracked},
                        {"first after dstopts", tls6,
                         [](packet::Packet& p) {
                             p.ipv6_ext = {60};
-                            first(9)(p);
+                            first_fragment(9)(p);
                         },
                         rule(kRuleAccessTls6)},
                        {"later after dstopts", tls6,
                         [](packet::Packet& p) {
                             p.ipv6_ext = {60};
-                            later(9)(p);
+                            later_fragment(9)(p);
                         },
                         rule(kRuleAccessTls6)},
                        {"atomic fragment (offset 0, no M) is a whole packet",
@@ -86,27 +69,28 @@ Test(fragments, ipv6_first_then_later) {
 Test(fragments, egress_and_conntrack_admitted) {
     auto dp = make_dataplane();
     run_table(
-        *dp, {
-                 {"egress first fragment", "egress udp 198.18.155.10:40000 > 198.51.100.53:53",
-                  first(1), rule(kRuleDns)},
-                 {"egress later fragment", "egress udp 198.18.155.10:40000 > 198.51.100.53:53",
-                  later(1), rule(kRuleDns)},
-                 // The reply's first fragment passes through conntrack: still admitted.
-                 {"reply first fragment", "udp 198.51.100.53:53 > 198.18.155.10:40000", first(2),
-                  rule(kRuleDns)},
-                 {"reply later fragment", "udp 198.51.100.53:53 > 198.18.155.10:40000", later(2),
-                  rule(kRuleDns)},
-                 {"same id and addresses, egress",
-                  "egress udp 198.51.100.53:53 > 198.18.155.10:40000", later(2), kUntracked},
-                 {"same id, addresses swapped", "egress udp 198.18.155.10:40000 > 198.51.100.53:53",
-                  later(2), kUntracked},
-             });
+        *dp,
+        {
+            {"egress first fragment", "egress udp 198.18.155.10:40000 > 198.51.100.53:53",
+             first_fragment(1), rule(kRuleDns)},
+            {"egress later fragment", "egress udp 198.18.155.10:40000 > 198.51.100.53:53",
+             later_fragment(1), rule(kRuleDns)},
+            // The reply's first fragment passes through conntrack: still admitted.
+            {"reply first fragment", "udp 198.51.100.53:53 > 198.18.155.10:40000",
+             first_fragment(2), rule(kRuleDns)},
+            {"reply later fragment", "udp 198.51.100.53:53 > 198.18.155.10:40000",
+             later_fragment(2), rule(kRuleDns)},
+            {"same id and addresses, egress", "egress udp 198.51.100.53:53 > 198.18.155.10:40000",
+             later_fragment(2), kUntracked},
+            {"same id, addresses swapped", "egress udp 198.18.155.10:40000 > 198.51.100.53:53",
+             later_fragment(2), kUntracked},
+        });
 }
 
 Test(fragments, role_is_part_of_the_key) {
     auto dp = make_dataplane();
     const char* av = "udp 203.0.113.7:3478 > 198.18.155.30:50000";
-    run_table(*dp, {{"first fragment", av, first(42), rule(kRuleAvRelay)}});
+    run_table(*dp, {{"first fragment", av, first_fragment(42), rule(kRuleAvRelay)}});
     dp->set_iface_role(kernel::Dataplane::kTestRunIfindex, EF_ROLE_INTERNAL);
-    run_table(*dp, {{"later fragment on internal", av, later(42), kUntracked}});
+    run_table(*dp, {{"later fragment on internal", av, later_fragment(42), kUntracked}});
 }
