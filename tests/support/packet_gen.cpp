@@ -18,6 +18,23 @@ packet::Addr step(packet::Addr a, int delta) {
     return a;
 }
 
+// Every address a rule names (passed to add) and every port range edge of the
+// rules, with its neighbours: the values where verdicts change.
+template <class AddAddr>
+void add_rule_edges(const policy::Policy& p, AddAddr add, std::vector<uint16_t>& ports) {
+    for (const auto& r : p.rules) {
+        for (const auto* e : {&r.src, &r.dst})
+            for (const auto& t : e->terms)
+                if (!t.cidr.is_any()) add(t.cidr.addr);
+        for (const auto* ranges : {&r.sport, &r.dport})
+            for (const auto& pr : *ranges)
+                for (int d : {-1, 0, 1}) {
+                    ports.push_back(static_cast<uint16_t>(pr.lo + d));
+                    ports.push_back(static_cast<uint16_t>(pr.hi + d));
+                }
+    }
+}
+
 }  // namespace
 
 PacketGen::PacketGen(const policy::Policy& p, const std::string& node, uint64_t seed)
@@ -37,17 +54,7 @@ PacketGen::PacketGen(const policy::Policy& p, const std::string& node, uint64_t 
         add(v.address);
         for (const auto& [n, b] : v.backends) add(b);
     }
-    for (const auto& r : p.rules) {
-        for (const auto* e : {&r.src, &r.dst})
-            for (const auto& t : e->terms)
-                if (!t.cidr.is_any()) add(t.cidr.addr);
-        for (const auto* ranges : {&r.sport, &r.dport})
-            for (const auto& pr : *ranges)
-                for (int d : {-1, 0, 1}) {
-                    ports_.push_back(static_cast<uint16_t>(pr.lo + d));
-                    ports_.push_back(static_cast<uint16_t>(pr.hi + d));
-                }
-    }
+    add_rule_edges(p, add, ports_);
     for (const auto& m : p.management) add(m.src.addr);
     if (v4_.empty()) add(*packet::parse_addr("198.18.0.1"));
     if (v6_.empty()) add(*packet::parse_addr("2001:db8::1"));
@@ -298,17 +305,7 @@ FrameMutator::FrameMutator(const policy::Policy& p, const std::string& node) {
             for (const auto& a : p.local_addresses(node, role)) add(a);
             for (const auto& a : iface.addresses) add(a);
         }
-    for (const auto& r : p.rules) {
-        for (const auto* e : {&r.src, &r.dst})
-            for (const auto& t : e->terms)
-                if (!t.cidr.is_any()) add(t.cidr.addr);
-        for (const auto* ranges : {&r.sport, &r.dport})
-            for (const auto& pr : *ranges)
-                for (int d : {-1, 0, 1}) {
-                    ports_.push_back(static_cast<uint16_t>(pr.lo + d));
-                    ports_.push_back(static_cast<uint16_t>(pr.hi + d));
-                }
-    }
+    add_rule_edges(p, add, ports_);
     for (const char* s :
          {"255.255.255.255", "224.0.0.1", "0.0.0.0", "127.0.0.1", "203.0.113.7", "198.51.100.53"})
         add(*packet::parse_addr(s));
