@@ -25,6 +25,9 @@ BPFFLAGS := -target bpf -O2 -g -Wall -Wextra -Werror -MMD -MP \
             -Imaps -I$(ARCH_INC) -D__TARGET_ARCH_x86
 
 DEPS_STAMP := $(BUILD)/.deps-installed
+# Feature areas install their own packages from stamps that `make -j2` may run
+# at the same time; one lock keeps two apt-get runs from meeting on dpkg's.
+APT_GET = flock $(BUILD)/.apt.lock apt-get
 LOADER_SRCS := $(shell find loader -name '*.cpp' ! -path loader/cli/main.cpp | sort)
 LOADER_OBJS := $(LOADER_SRCS:%.cpp=$(BUILD)/obj/%.o)
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)

@@ -35,8 +35,8 @@ $(DEB_DEPS_STAMP): mk/deb.mk | $(DEPS_STAMP)
 	    echo "edgefw: missing$$missing; run as root or: apt-get install$$missing" >&2; exit 1; \
 	  fi; \
 	  echo "edgefw: installing$$missing"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive $(APT_GET) update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	$(Q)touch $@
 

@@ -55,8 +55,8 @@ $(FUZZ_RT_STAMP): | $(DEPS_STAMP)
 	    echo "edgefw: $(FUZZ_CXX) -fsanitize=fuzzer does not link; install $$pkg as root" >&2; exit 1; \
 	  fi; \
 	  echo "edgefw: installing $$pkg (libFuzzer runtime)"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$pkg && link || exit 1; \
+	  DEBIAN_FRONTEND=noninteractive $(APT_GET) update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq --no-install-recommends $$pkg && link || exit 1; \
 	fi; rm -f $(@D)/.probe
 	$(Q)touch $@
 

@@ -35,7 +35,7 @@ $(BUILD)/systemd/edgefw.service: tools/systemd/edgefw.service.in
 # systemd-analyze checks the unit against the binary it names (the build's).
 systemd-verify: $(BUILD)/systemd/edgefw.service $(BUILD)/edgefw
 	$(call msg,VERIFY,edgefw.service)
-	$(Q)command -v systemd-analyze >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
+	$(Q)command -v systemd-analyze >/dev/null || DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq systemd >/dev/null
 	$(Q)mkdir -p $(BUILD)/systemd/verify
 	$(Q)sed 's|/etc/edgefw/edgefw.env|-/etc/edgefw/edgefw.env|' $< > $(BUILD)/systemd/verify/edgefw.service
 	$(Q)out=$$(systemd-analyze verify $(BUILD)/systemd/verify/edgefw.service 2>&1 | grep -v -e 'Cannot add dependency job' -e 'Failed to load configuration' -e 'Unit .* not found' ); \

@@ -22,8 +22,8 @@ $(MONITOR_DEPS_STAMP): | $(DEPS_STAMP)
 	    echo "edgefw: missing libmicrohttpd-dev; run as root or: apt-get install libmicrohttpd-dev" >&2; exit 1; \
 	  fi; \
 	  echo "edgefw: installing libmicrohttpd-dev"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libmicrohttpd-dev; \
+	  DEBIAN_FRONTEND=noninteractive $(APT_GET) update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq --no-install-recommends libmicrohttpd-dev; \
 	fi
 	$(Q)touch $@
 $(BUILD)/obj/loader/monitor/exporter.o $(BUILD)/asan/obj/loader/monitor/exporter.o: | $(MONITOR_DEPS_STAMP)
@@ -52,7 +52,7 @@ $(BUILD)/systemd/edgefw-exporter.service: tools/systemd/edgefw-exporter.service.
 
 monitor-systemd-verify: $(BUILD)/systemd/edgefw-exporter.service $(BUILD)/edgefw
 	$(call msg,VERIFY,edgefw-exporter.service)
-	$(Q)command -v systemd-analyze >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
+	$(Q)command -v systemd-analyze >/dev/null || DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq systemd >/dev/null
 	$(Q)mkdir -p $(BUILD)/systemd/verify
 	$(Q)cp $< $(BUILD)/systemd/verify/edgefw-exporter.service
 	$(Q)out=$$(systemd-analyze verify $(BUILD)/systemd/verify/edgefw-exporter.service 2>&1 | grep -v -e 'Cannot add dependency job' -e 'Failed to load configuration' -e 'Unit .* not found' ); \
