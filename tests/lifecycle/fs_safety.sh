@@ -12,7 +12,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/lifecycle/lib.sh
 require_root_python
-command -v useradd >/dev/null && command -v setpriv >/dev/null || { echo "SKIP: needs useradd, setpriv"; exit 77; }
 one_host effs
 private_state 1777
 test_user

@@ -60,6 +60,7 @@ private_state() {
 
 # test_user: a throwaway non-root user (removed by the trap). Sets $user.
 test_user() {
+  command -v useradd >/dev/null && command -v setpriv >/dev/null || { echo "SKIP: needs useradd, setpriv"; exit 77; }
   user="ef$$"
   user=${user:0:30}
   useradd -M -N -s /usr/sbin/nologin "$user" >/dev/null

@@ -11,7 +11,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/lifecycle/lib.sh
 require_root_python
-command -v useradd >/dev/null && command -v setpriv >/dev/null || { echo "SKIP: needs useradd, setpriv"; exit 77; }
 one_host efsi
 private_state
 test_user
