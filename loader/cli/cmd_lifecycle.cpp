@@ -36,59 +36,59 @@ void print_features() {
                f.tc_link ? "yes" : "no (netlink filters; tcx needs Linux 6.6)");
 }
 
-void print_status(const nlohmann::json& s) {
-    fmt::print("instance {}: {}\n", s.value("instance", "?"), s.value("state", "?"));
-    if (s.contains("error")) fmt::print("  error: {}\n", s["error"].get<std::string>());
-    if (s.contains("hint")) fmt::print("  {}\n", s["hint"].get<std::string>());
-    if (!s.contains("node")) return;
-    fmt::print("  node {}  policy {} ({})  hash {}\n", s["node"].get<std::string>(),
-               s["policy"].get<std::string>(), s["policy_name"].get<std::string>(),
-               s["policy_hash"].get<std::string>());
-    fmt::print("  loaded {}  reloaded {}  generation {}  egress {}\n",
-               s["loaded_at"].get<std::string>(),
-               s["reloaded_at"].is_null() ? "never" : s["reloaded_at"].get<std::string>(),
-               s["generation"].get<uint64_t>(), s["egress"].get<std::string>());
-    fmt::print("  rules {}  conntrack {}/{}  programs xdp id {} tc id {}\n",
-               s["rule_count"].get<size_t>(), s["conntrack_entries"].get<size_t>(),
-               s["conntrack_max"].get<uint32_t>(), s["prog_xdp_id"].get<uint32_t>(),
-               s["prog_tc_id"].get<uint32_t>());
-    for (const auto& i : s["ifaces"])
-        fmt::print("  {:<8} {:<16} ifindex {:<4} xdp {} link prog {}  tc {} prog {}  {}\n",
-                   i["role"].get<std::string>(), i["dev"].get<std::string>(),
-                   i["ifindex"].get<uint32_t>(), i.value("xdp_mode", s.value("mode", "?")),
-                   i.value("xdp_prog_id", 0u),
-                   i.value("tc_hook", "netlink") == "tcx" ? "tcx link" : "netlink filter",
-                   i.value("tc_prog_id", 0u),
-                   i.value("attachment", "") == "unknown" ? "attachment unknown (see hint)"
-                   : i.value("attached", false)           ? "attached"
-                                                          : "NOT ATTACHED");
-    print_features();
-    if (s.contains("reload_ms")) {
-        const auto& t = s["reload_ms"];
-        const auto& st = s["self_test"];
+void print_iface(const lifecycle::IfaceStatus& i) {
+    fmt::print("  {:<8} {:<16} ifindex {:<4} xdp {} link prog {}  tc {} prog {}  {}\n", i.meta.role,
+               i.meta.dev, i.meta.ifindex, i.meta.xdp_mode, i.xdp_prog_id,
+               i.meta.tc_hook == "tcx" ? "tcx link" : "netlink filter", i.tc_prog_id,
+               i.attachment == "unknown" ? "attachment unknown (see hint)"
+               : i.attached              ? "attached"
+                                         : "NOT ATTACHED");
+}
+
+void print_last_reload(const lifecycle::InstanceMeta& m) {
+    if (m.reload_ms) {
+        auto ms = [&](const char* phase) {
+            auto it = m.reload_ms->find(phase);
+            return it == m.reload_ms->end() ? 0.0 : it->second;
+        };
         fmt::print(
             "  last reload: parse+compile {:.0f} ms, self-test {:.0f} ms ({} of {} boundary "
             "probes), programs+maps {:.0f} ms, swap {:.1f} ms\n",
-            t.value("parse_compile", 0.0), t.value("self_test", 0.0), st.value("probes", 0u),
-            st.value("of", 0u), t.value("programs_maps", 0.0), t.value("swap", 0.0));
+            ms("parse_compile"), ms("self_test"), m.self_test.probes, m.self_test.of,
+            ms("programs_maps"), ms("swap"));
     }
-    if (s.contains("reload_flows")) {
-        const auto& f = s["reload_flows"];
-        if (f.contains("error"))
+    if (m.reload_flows) {
+        const auto& f = *m.reload_flows;
+        if (f.error)
             fmt::print("  last reload: open flows not judged again ({}); they keep their rules\n",
-                       f["error"].get<std::string>());
-        else if (f.contains("skipped"))
+                       *f.error);
+        else if (f.skipped)
             fmt::print("  last reload: open flows kept their rules (--keep-flows)\n");
         else
             fmt::print("  last reload: open flows kept {}, moved {}, closed {} ({:.1f} ms)\n",
-                       f.value("kept", 0u), f.value("moved", 0u), f.value("closed", 0u),
-                       s.contains("reload_ms") ? s["reload_ms"].value("flows", 0.0) : 0.0);
+                       f.kept.value_or(0), f.moved.value_or(0), f.closed.value_or(0),
+                       m.reload_ms && m.reload_ms->count("flows") ? m.reload_ms->at("flows") : 0.0);
     }
-    if (!s["netns"].get<std::string>().empty())
-        fmt::print("  netns {}\n", s["netns"].get<std::string>());
-    const auto& c = s["confirm"];
-    if (c.value("pending", false)) fmt::print("  waiting for 'edgefw confirm'\n");
-    if (c.contains("error")) fmt::print("  confirm: {}\n", c["error"].get<std::string>());
+}
+
+void print_status(const lifecycle::Status& s) {
+    fmt::print("instance {}: {}\n", s.meta ? s.meta->instance : s.instance, s.state);
+    if (s.error) fmt::print("  error: {}\n", *s.error);
+    if (s.hint) fmt::print("  {}\n", *s.hint);
+    if (!s.meta) return;
+    const auto& m = *s.meta;
+    fmt::print("  node {}  policy {} ({})  hash {}\n", m.node, m.policy, m.policy_name,
+               m.policy_hash);
+    fmt::print("  loaded {}  reloaded {}  generation {}  egress {}\n", m.loaded_at,
+               m.reloaded_at ? *m.reloaded_at : "never", m.generation, m.egress);
+    fmt::print("  rules {}  conntrack {}/{}  programs xdp id {} tc id {}\n", s.rule_count,
+               s.conntrack.entries, s.conntrack.max, s.prog_xdp_id, s.prog_tc_id);
+    for (const auto& i : s.ifaces) print_iface(i);
+    print_features();
+    print_last_reload(m);
+    if (!m.netns.empty()) fmt::print("  netns {}\n", m.netns);
+    if (m.confirm.pending) fmt::print("  waiting for 'edgefw confirm'\n");
+    if (m.confirm.error) fmt::print("  confirm: {}\n", *m.confirm.error);
 }
 
 }  // namespace
@@ -140,7 +140,7 @@ constexpr int kStatusNotRunning = 3;
 constexpr int kStatusUnknown = 4;
 
 int cmd_status(const std::string& instance, bool json) {
-    nlohmann::json s;
+    std::vector<lifecycle::Status> s;
     try {
         if (!instance.empty()) kernel::check_instance_name(instance);
         s = lifecycle::status(instance);
@@ -152,7 +152,8 @@ int cmd_status(const std::string& instance, bool json) {
         return kStatusUnknown;
     }
     if (json) {
-        std::cout << s.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+        std::cout << nlohmann::json(s).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                  << "\n";
     } else if (s.empty()) {
         if (instance.empty())
             fmt::print("no edgefw instance is loaded\n");
@@ -165,45 +166,43 @@ int cmd_status(const std::string& instance, bool json) {
     if (s.empty()) return kStatusNotRunning;
     int rc = kExitOk;
     for (const auto& one : s) {
-        std::string st = one.value("state", "");
-        if (st == "unknown")
+        if (one.state == "unknown")
             rc = kStatusUnknown;
-        else if (st != "enforcing" && rc == kExitOk)
+        else if (one.state != "enforcing" && rc == kExitOk)
             rc = kStatusNotRunning;
     }
     return rc;
 }
 
+void print_stats(const lifecycle::Stats& s) {
+    fmt::print("{:<32} {:<14} {:<18} {:>12} {:>14}  {}\n", "rule", "app", "where", "packets",
+               "bytes", "last hit");
+    double now = static_cast<double>(time(nullptr));
+    for (const auto& r : s.rules) {
+        std::string where;
+        for (const auto& p : r.rule.placements)
+            where += (where.empty() ? "" : ",") + p.iface.substr(0, 3) + "/" + p.dir.substr(0, 2);
+        double last = r.last_hit_unix;
+        std::string ago =
+            last > 0 ? fmt::format("{:.0f} s ago", std::max(0.0, now - last)) : "never";
+        fmt::print("{:<32} {:<14} {:<18} {:>12} {:>14}  {}\n", r.rule.id, r.rule.app, where,
+                   r.packets, r.bytes, ago);
+    }
+    fmt::print("\n{:<32} {:<5} {:>12} {:>14}\n", "reason", "", "packets", "bytes");
+    for (const auto& r : s.reasons)
+        if (r.packets > 0)
+            fmt::print("{:<32} {:<5} {:>12} {:>14}\n", r.name, r.passes ? "pass" : "drop",
+                       r.packets, r.bytes);
+    fmt::print("\nconntrack {}/{}\n", s.conntrack.entries, s.conntrack.max);
+}
+
 int cmd_stats(const std::string& instance, bool json) {
     return guarded("stats", [&] {
         auto s = lifecycle::stats(instance);
-        if (json) {
-            std::cout << s.dump() << "\n";
-            return kExitOk;
-        }
-        fmt::print("{:<32} {:<14} {:<18} {:>12} {:>14}  {}\n", "rule", "app", "where", "packets",
-                   "bytes", "last hit");
-        double now = static_cast<double>(time(nullptr));
-        for (const auto& r : s["rules"]) {
-            std::string where;
-            for (const auto& p : r["placements"])
-                where += (where.empty() ? "" : ",") + p["iface"].get<std::string>().substr(0, 3) +
-                         "/" + p["dir"].get<std::string>().substr(0, 2);
-            double last = r.value("last_hit_unix", 0.0);
-            std::string ago =
-                last > 0 ? fmt::format("{:.0f} s ago", std::max(0.0, now - last)) : "never";
-            fmt::print("{:<32} {:<14} {:<18} {:>12} {:>14}  {}\n", r["id"].get<std::string>(),
-                       r["app"].get<std::string>(), where, r["packets"].get<uint64_t>(),
-                       r["bytes"].get<uint64_t>(), ago);
-        }
-        fmt::print("\n{:<32} {:<5} {:>12} {:>14}\n", "reason", "", "packets", "bytes");
-        for (const auto& r : s["reasons"])
-            if (r["packets"].get<uint64_t>() > 0)
-                fmt::print("{:<32} {:<5} {:>12} {:>14}\n", r["name"].get<std::string>(),
-                           r["passes"].get<bool>() ? "pass" : "drop", r["packets"].get<uint64_t>(),
-                           r["bytes"].get<uint64_t>());
-        fmt::print("\nconntrack {}/{}\n", s["conntrack_entries"].get<size_t>(),
-                   s["conntrack_max"].get<uint32_t>());
+        if (json)
+            std::cout << nlohmann::json(s).dump() << "\n";
+        else
+            print_stats(s);
         return kExitOk;
     });
 }

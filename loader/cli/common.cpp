@@ -23,8 +23,7 @@ std::optional<policy::Policy> load_policy(const PolicyArgs& a, bool json_errors)
 }
 
 std::optional<uint32_t> parse_role(const std::string& s) {
-    if (s == "external") return EF_ROLE_EXTERNAL;
-    if (s == "internal") return EF_ROLE_INTERNAL;
+    if (auto r = policy::role_of(s)) return r;
     std::cerr << "edgefw: --iface '" << s << "' is not a role: use external or internal\n";
     return std::nullopt;
 }

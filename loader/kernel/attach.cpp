@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "kernel/dataplane.h"
+#include "kernel/fd.h"
 
 namespace kernel {
 
@@ -43,14 +44,9 @@ std::string prog_name(uint32_t id) {
 
 // Pins a new link (replacing a stale pin) and closes the fd: from then on the
 // pin holds the link, and removing the pin detaches it.
-void pin_link(int fd, const std::string& pin_path, const std::string& what) {
+void pin_link(Fd fd, const std::string& pin_path, const std::string& what) {
     unlink(pin_path.c_str());
-    if (bpf_obj_pin(fd, pin_path.c_str())) {
-        int e = errno;
-        close(fd);
-        fail("pin " + what + " at " + pin_path, e);
-    }
-    close(fd);
+    if (bpf_obj_pin(fd.get(), pin_path.c_str())) fail("pin " + what + " at " + pin_path, errno);
 }
 
 bpf_tc_hook egress_hook(uint32_t ifindex) {
@@ -141,35 +137,34 @@ XdpMode xdp_attach(int prog_fd, uint32_t ifindex, const std::string& dev, XdpMod
         opts.flags = m == XdpMode::native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
         return bpf_link_create(prog_fd, static_cast<int>(ifindex), BPF_XDP, &opts);
     };
-    int fd = create(got);
+    Fd fd(create(got));
     // A driver without native XDP answers EOPNOTSUPP (EINVAL on some kernels).
-    if (fd < 0 && mode == XdpMode::auto_ && (errno == EOPNOTSUPP || errno == EINVAL)) {
+    if (!fd && mode == XdpMode::auto_ && (errno == EOPNOTSUPP || errno == EINVAL)) {
         got = XdpMode::generic;
-        fd = create(got);
+        fd.reset(create(got));
     }
-    if (fd < 0)
+    if (!fd)
         fail("attach XDP (" + std::string(xdp_mode_name(got)) + ") to " + where, errno,
              got == XdpMode::native ? "the driver may lack native XDP: try --mode generic" : "");
-    pin_link(fd, pin_path, "XDP link of " + dev);
+    pin_link(std::move(fd), pin_path, "XDP link of " + dev);
     return got;
 }
 
 void tc_link_attach(int prog_fd, uint32_t ifindex, const std::string& dev,
                     const std::string& pin_path) {
-    int fd = bpf_link_create(prog_fd, static_cast<int>(ifindex),
-                             static_cast<bpf_attach_type>(kAttachTcxEgress), nullptr);
-    if (fd < 0)
+    Fd fd(bpf_link_create(prog_fd, static_cast<int>(ifindex),
+                          static_cast<bpf_attach_type>(kAttachTcxEgress), nullptr));
+    if (!fd)
         fail("attach TC egress link (tcx) to " + dev, errno,
              "this kernel may lack tcx (Linux 6.6): try --tc netlink");
-    pin_link(fd, pin_path, "TC egress link of " + dev);
+    pin_link(std::move(fd), pin_path, "TC egress link of " + dev);
 }
 
 void link_replace(const std::string& pin_path, int new_prog_fd) {
-    int fd = bpf_obj_get(pin_path.c_str());
-    if (fd < 0)
+    Fd fd(bpf_obj_get(pin_path.c_str()));
+    if (!fd)
         fail("open pinned link " + pin_path, errno, "is the instance loaded? see 'edgefw status'");
-    int err = bpf_link_update(fd, new_prog_fd, nullptr);
-    close(fd);
+    int err = bpf_link_update(fd.get(), new_prog_fd, nullptr);
     if (err) fail("swap the program of link " + pin_path, err);
 }
 
@@ -211,18 +206,17 @@ uint32_t tc_prog_id(uint32_t ifindex) {
 }
 
 uint32_t link_prog_id(const std::string& pin_path, uint32_t* ifindex) {
-    int fd = bpf_obj_get(pin_path.c_str());
-    if (fd < 0) return 0;
+    Fd fd(bpf_obj_get(pin_path.c_str()));
+    if (!fd) return 0;
     bpf_link_info info{};
     uint32_t len = sizeof info;
     uint32_t id = 0;
-    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+    if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0) {
         id = info.prog_id;
         // XDP and tcx link info both begin with the ifindex; Debian 12's
         // headers only name the XDP one.
         if (ifindex) *ifindex = info.xdp.ifindex;
     }
-    close(fd);
     return id;
 }
 

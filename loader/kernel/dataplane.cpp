@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <mutex>
 #include <set>
 #include <vector>
@@ -65,6 +66,33 @@ std::string default_hint(int err) {
 
 int fd_of(const bpf_map* m) { return bpf_map__fd(m); }
 
+// kKeptMaps' rows as skeleton fields, in the same order (checked by name):
+// the compiler checks each field, the name check keeps the two in step.
+using SkelMaps = decltype(::edgefw::maps);
+constexpr bpf_map* SkelMaps::*kKeptSkelMaps[] = {
+    &SkelMaps::ef_ifaces,       &SkelMaps::ef_rule_counters, &SkelMaps::ef_reason_counters,
+    &SkelMaps::ef_ct,           &SkelMaps::ef_ct_est,        &SkelMaps::ef_ct_dgram,
+    &SkelMaps::ef_ct_dgram_est, &SkelMaps::ef_ct_stats,      &SkelMaps::ef_frags,
+    &SkelMaps::ef_log,          &SkelMaps::ef_log_counters,
+};
+static_assert(std::size(kKeptSkelMaps) == std::size(kKeptMaps));
+
+bpf_map* kept_map(const ::edgefw& skel, const KeptMap& k) {
+    bpf_map* m = skel.maps.*kKeptSkelMaps[&k - kKeptMaps];
+    if (std::strcmp(bpf_map__name(m), k.name) != 0)
+        fail("find", std::string("map ") + k.name, EINVAL,
+             "kKeptMaps and the skeleton are out of step (kernel/dataplane.cpp)");
+    return m;
+}
+
+// The maps among kPolicyPins, as skeleton fields; the programs follow them.
+const std::pair<const char*, bpf_map * SkelMaps::*> kPolicyMaps[] = {
+    {"ef_port_class", &SkelMaps::ef_port_class},   {"ef_local", &SkelMaps::ef_local},
+    {"ef_remote", &SkelMaps::ef_remote},           {"ef_sport", &SkelMaps::ef_sport},
+    {"ef_local_addrs", &SkelMaps::ef_local_addrs},
+};
+static_assert(std::size(kPolicyMaps) + 2 == std::size(kPolicyPins));
+
 }  // namespace
 
 void set_verbose(bool verbose) {
@@ -89,7 +117,7 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
         }
     }
 
-    skel_ = edgefw__open();
+    skel_.reset(edgefw__open());
     if (!skel_) fail("open", "BPF object edgefw", errno);
 
     constexpr uint64_t ns = 1000000000ULL;
@@ -108,36 +136,17 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
     for (bpf_map* m : {skel_->maps.ef_ct, skel_->maps.ef_ct_est, skel_->maps.ef_ct_dgram,
                        skel_->maps.ef_ct_dgram_est})
         if (!err) err = bpf_map__set_max_entries(m, opts_.ct_size);
-    if (err) {
-        edgefw__destroy(skel_);
-        fail("size", "maps ef_ct, ef_ct_est, ef_ct_dgram and ef_ct_dgram_est", err);
-    }
-    const std::pair<bpf_map*, int> reuse[] = {
-        {skel_->maps.ef_ifaces, opts_.shared.ifaces},
-        {skel_->maps.ef_rule_counters, opts_.shared.rule_counters},
-        {skel_->maps.ef_reason_counters, opts_.shared.reason_counters},
-        {skel_->maps.ef_ct, opts_.shared.ct},
-        {skel_->maps.ef_ct_est, opts_.shared.ct_est},
-        {skel_->maps.ef_ct_dgram, opts_.shared.ct_dgram},
-        {skel_->maps.ef_ct_dgram_est, opts_.shared.ct_dgram_est},
-        {skel_->maps.ef_ct_stats, opts_.shared.ct_stats},
-        {skel_->maps.ef_frags, opts_.shared.frags},
-        {skel_->maps.ef_log, opts_.shared.log},
-        {skel_->maps.ef_log_counters, opts_.shared.log_counters},
-    };
-    for (const auto& [map, fd] : reuse) {
+    if (err) fail("size", "maps ef_ct, ef_ct_est, ef_ct_dgram and ef_ct_dgram_est", err);
+    for (const KeptMap& k : kKeptMaps) {
+        int fd = opts_.shared.*k.fd;
         if (fd < 0) continue;
-        err = bpf_map__reuse_fd(map, fd);
-        if (err) {
-            std::string name = bpf_map__name(map);
-            edgefw__destroy(skel_);
-            fail("reuse", "map " + name, err,
+        err = bpf_map__reuse_fd(kept_map(*skel_, k), fd);
+        if (err)
+            fail("reuse", std::string("map ") + k.name, err,
                  "the pinned map does not match this build; unload first");
-        }
     }
-    err = edgefw__load(skel_);
+    err = edgefw__load(skel_.get());
     if (err) {
-        edgefw__destroy(skel_);
         std::string hint = default_hint(-err);
         if (err == -EACCES || err == -EINVAL) {
             hint =
@@ -148,26 +157,19 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
     }
 
     ncpus_ = libbpf_num_possible_cpus();
-    if (ncpus_ <= 0) {
-        edgefw__destroy(skel_);
-        fail("count", "possible CPUs", ncpus_);
-    }
+    if (ncpus_ <= 0) fail("count", "possible CPUs", ncpus_);
 
     port_class_len_ = size_t(EF_PORT_CLASS_SLOTS) * sizeof(PortClassSlot);
     void* p = mmap(nullptr, port_class_len_, PROT_READ | PROT_WRITE, MAP_SHARED,
                    fd_of(skel_->maps.ef_port_class), 0);
-    if (p == MAP_FAILED) {
-        int e = errno;
-        edgefw__destroy(skel_);
-        fail("mmap", "map ef_port_class", e, "the map needs BPF_F_MMAPABLE (kernel >= 5.5)");
-    }
-    port_class_ = static_cast<PortClassSlot*>(p);
+    if (p == MAP_FAILED)
+        fail("mmap", "map ef_port_class", errno, "the map needs BPF_F_MMAPABLE (kernel >= 5.5)");
+    port_class_ = {static_cast<PortClassSlot*>(p), Unmap{port_class_len_}};
 }
 
-Dataplane::~Dataplane() {
-    if (port_class_) munmap(port_class_, port_class_len_);
-    edgefw__destroy(skel_);
-}
+void Dataplane::SkelDestroy::operator()(::edgefw* s) const { edgefw__destroy(s); }
+
+void Dataplane::Unmap::operator()(PortClassSlot* p) const { munmap(p, len); }
 
 void Dataplane::write_image(const image::MapImage& img) {
     for (const auto& r : img.port_classes) {
@@ -178,10 +180,10 @@ void Dataplane::write_image(const image::MapImage& img) {
                      std::to_string(r.port_class) + "; recompile the policy");
         }
     }
-    std::memset(port_class_, 0, port_class_len_);
+    std::memset(port_class_.get(), 0, port_class_len_);
     for (const auto& r : img.port_classes) {
         for (uint32_t port = r.lo; port <= r.hi; ++port) {
-            port_class_[EF_PORT_SLOT(r.combo, port)].port_class = r.port_class;
+            port_class_.get()[EF_PORT_SLOT(r.combo, port)].port_class = r.port_class;
         }
     }
 
@@ -564,17 +566,7 @@ int Dataplane::prog_fd(packet::Dir dir) const {
 
 SharedMaps Dataplane::shared_maps() const {
     SharedMaps s;
-    s.ifaces = fd_of(skel_->maps.ef_ifaces);
-    s.rule_counters = fd_of(skel_->maps.ef_rule_counters);
-    s.reason_counters = fd_of(skel_->maps.ef_reason_counters);
-    s.ct = fd_of(skel_->maps.ef_ct);
-    s.ct_est = fd_of(skel_->maps.ef_ct_est);
-    s.ct_dgram = fd_of(skel_->maps.ef_ct_dgram);
-    s.ct_dgram_est = fd_of(skel_->maps.ef_ct_dgram_est);
-    s.ct_stats = fd_of(skel_->maps.ef_ct_stats);
-    s.frags = fd_of(skel_->maps.ef_frags);
-    s.log = fd_of(skel_->maps.ef_log);
-    s.log_counters = fd_of(skel_->maps.ef_log_counters);
+    for (const KeptMap& k : kKeptMaps) s.*k.fd = fd_of(kept_map(*skel_, k));
     return s;
 }
 
@@ -588,22 +580,8 @@ void Dataplane::pin(const std::string& dir) const {
                  "is /sys/fs/bpf a bpffs mount? (mount -t bpf bpf /sys/fs/bpf)");
         }
     };
-    pin_fd(fd_of(skel_->maps.ef_ifaces), "ef_ifaces", false);
-    pin_fd(fd_of(skel_->maps.ef_rule_counters), "ef_rule_counters", false);
-    pin_fd(fd_of(skel_->maps.ef_reason_counters), "ef_reason_counters", false);
-    pin_fd(fd_of(skel_->maps.ef_ct), "ef_ct", false);
-    pin_fd(fd_of(skel_->maps.ef_ct_est), "ef_ct_est", false);
-    pin_fd(fd_of(skel_->maps.ef_ct_dgram), "ef_ct_dgram", false);
-    pin_fd(fd_of(skel_->maps.ef_ct_dgram_est), "ef_ct_dgram_est", false);
-    pin_fd(fd_of(skel_->maps.ef_ct_stats), "ef_ct_stats", false);
-    pin_fd(fd_of(skel_->maps.ef_frags), "ef_frags", false);
-    pin_fd(fd_of(skel_->maps.ef_log), "ef_log", false);
-    pin_fd(fd_of(skel_->maps.ef_log_counters), "ef_log_counters", false);
-    pin_fd(fd_of(skel_->maps.ef_port_class), "ef_port_class", true);
-    pin_fd(fd_of(skel_->maps.ef_local), "ef_local", true);
-    pin_fd(fd_of(skel_->maps.ef_remote), "ef_remote", true);
-    pin_fd(fd_of(skel_->maps.ef_sport), "ef_sport", true);
-    pin_fd(fd_of(skel_->maps.ef_local_addrs), "ef_local_addrs", true);
+    for (const KeptMap& k : kKeptMaps) pin_fd(fd_of(kept_map(*skel_, k)), k.name, false);
+    for (const auto& [name, map] : kPolicyMaps) pin_fd(fd_of(skel_->maps.*map), name, true);
     pin_fd(prog_fd(packet::Dir::ingress), "prog_xdp", true);
     pin_fd(prog_fd(packet::Dir::egress), "prog_tc", true);
 }

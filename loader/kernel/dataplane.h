@@ -49,6 +49,34 @@ struct SharedMaps {
     int log_counters = -1;
 };
 
+// The kept maps, one row each: a Dataplane reuses the fds it is given,
+// pins them (leaving a pin that is there already), and a reload opens them
+// from their pins -- all by iterating this table.
+struct KeptMap {
+    const char* name;  // map name and pin name
+    int SharedMaps::*fd;
+    bool optional;  // an instance loaded by an earlier edgefw may lack it: created then
+};
+inline constexpr KeptMap kKeptMaps[] = {
+    {"ef_ifaces", &SharedMaps::ifaces, false},
+    {"ef_rule_counters", &SharedMaps::rule_counters, false},
+    {"ef_reason_counters", &SharedMaps::reason_counters, false},
+    {"ef_ct", &SharedMaps::ct, false},
+    {"ef_ct_est", &SharedMaps::ct_est, true},
+    {"ef_ct_dgram", &SharedMaps::ct_dgram, false},
+    {"ef_ct_dgram_est", &SharedMaps::ct_dgram_est, true},
+    {"ef_ct_stats", &SharedMaps::ct_stats, true},
+    {"ef_frags", &SharedMaps::frags, false},
+    {"ef_log", &SharedMaps::log, false},
+    {"ef_log_counters", &SharedMaps::log_counters, false},
+};
+
+// The pins a policy replaces on every load and reload: its maps, then the
+// programs (Dataplane::pin writes them; a reload keeps the old ones to put
+// back when a swap is refused).
+inline constexpr const char* kPolicyPins[] = {"ef_port_class",  "ef_local", "ef_remote", "ef_sport",
+                                              "ef_local_addrs", "prog_xdp", "prog_tc"};
+
 struct Options {
     // max_entries of each conntrack table: ef_ct, ef_ct_est (TCP), ef_ct_dgram, ef_ct_dgram_est
     uint32_t ct_size = EF_CT_DEFAULT_SIZE;
@@ -123,7 +151,7 @@ class Dataplane {
   public:
     // Opens the skeleton, applies the options as rodata and map sizes, loads.
     explicit Dataplane(const Options& opts);
-    ~Dataplane();
+    ~Dataplane() = default;
     Dataplane(const Dataplane&) = delete;
     Dataplane& operator=(const Dataplane&) = delete;
 
@@ -156,7 +184,7 @@ class Dataplane {
     // are pinned already stay as they are.
     void pin(const std::string& dir) const;
     const Options& options() const { return opts_; }
-    ::edgefw* skeleton() { return skel_; }
+    ::edgefw* skeleton() { return skel_.get(); }
 
     // The interface BPF_PROG_TEST_RUN reports to both programs.
     static constexpr uint32_t kTestRunIfindex = 1;
@@ -165,15 +193,24 @@ class Dataplane {
     ef_counter percpu_counter(int map_fd, uint32_t index, const char* map_name) const;
     void clear_map(int map_fd, size_t key_size, const char* map_name);
 
-    Options opts_;
-    ::edgefw* skel_ = nullptr;
+    struct SkelDestroy {
+        void operator()(::edgefw* s) const;
+    };
     // mmap of ef_port_class. The kernel lays array elements out at
     // round_up(value_size, 8), so each u32 port class occupies 8 bytes.
     struct PortClassSlot {
         uint32_t port_class;
         uint32_t unused;
     };
-    PortClassSlot* port_class_ = nullptr;
+    struct Unmap {
+        size_t len;  // no initializer: default-constructible inside Dataplane
+        void operator()(PortClassSlot* p) const;
+    };
+
+    Options opts_;
+    std::unique_ptr<::edgefw, SkelDestroy> skel_;
+    // Declared after skel_: unmapped before the skeleton (and its map) goes.
+    std::unique_ptr<PortClassSlot, Unmap> port_class_;
     size_t port_class_len_ = 0;
     int ncpus_ = 0;
 };

@@ -114,19 +114,6 @@ Fd open_mount(bool mount_it) {
 
 }  // namespace
 
-Fd& Fd::operator=(Fd&& o) noexcept {
-    if (this != &o) {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = o.fd_;
-        o.fd_ = -1;
-    }
-    return *this;
-}
-
-Fd::~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-}
-
 std::string bpffs_root() {
     const char* env = getenv("EDGEFW_BPFFS");
     return env && *env ? env : kDefaultRoot;

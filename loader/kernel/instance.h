@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "kernel/fd.h"
+
 namespace kernel {
 
 std::string bpffs_root();  // /sys/fs/bpf/edgefw (EDGEFW_BPFFS overrides, for tests)
@@ -23,23 +25,6 @@ void check_instance_name(const std::string& instance);  // throws kernel::Error
 // Why edgefw's state cannot be read here (status maps these to exit code 4).
 struct Unreadable : std::runtime_error {
     using std::runtime_error::runtime_error;
-};
-
-// An open, checked directory descriptor (closed on destruction).
-class Fd {
-  public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-    Fd& operator=(Fd&& o) noexcept;
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd();
-    int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
-
-  private:
-    int fd_ = -1;
 };
 
 // Opens `name` under dirfd without following a link, creating it (mode 0700)

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 #include <iostream>
+#include <memory>
 #include <optional>
 
 #include "compile/placement.h"
@@ -32,7 +33,7 @@ namespace {
 volatile sig_atomic_t g_stop = 0;
 
 struct Context {
-    json meta;
+    InstanceMeta meta;
     std::optional<policy::Policy> policy;
     std::vector<compile::Entry> entries;
     bool json_out = false;
@@ -85,8 +86,8 @@ std::string nearest(const Context& c, const ef_drop_event& e) {
 }
 
 std::string iface_of(const Context& c, uint32_t ifindex) {
-    for (const auto& i : c.meta["ifaces"])
-        if (i["ifindex"] == ifindex) return i["dev"].get<std::string>();
+    for (const auto& i : c.meta.ifaces)
+        if (i.ifindex == ifindex) return i.dev;
     return "ifindex " + std::to_string(ifindex);
 }
 
@@ -109,7 +110,7 @@ int on_event(void* ctx, void* data, size_t size) {
     if (c.json_out) {
         json j = {{"time", when},
                   {"iface", iface_of(c, e.ifindex)},
-                  {"role", e.role == EF_ROLE_EXTERNAL ? "external" : "internal"},
+                  {"role", policy::role_name(e.role)},
                   {"dir", e.dir == EF_DIR_INGRESS ? "ingress" : "egress"},
                   {"proto", proto},
                   {"src", src},
@@ -148,15 +149,15 @@ void print_log(const LogArgs& a) {
     auto dir = kernel::InstanceDir::open(a.instance);
     auto text = dir ? kernel::read_meta(dir->path()) : std::nullopt;
     if (!text) throw Refused("instance '" + a.instance + "' is not loaded (see 'edgefw status')");
-    c.meta = json::parse(*text);
+    c.meta = parse_meta(*text);
     c.json_out = a.json;
     // The nearest-rule hints come from the policy as it was loaded: the copy
     // kept under /run/edgefw/<instance>, else the recorded paths -- opened
     // without blocking and only if they are regular files (a path that became
     // a FIFO must not hang `edgefw log`). Without either, events print bare.
     std::string ptext, stext;
-    std::string gen = std::to_string(c.meta.value("generation", 1ull));
-    std::string ppath = c.meta.value("policy", ""), spath = c.meta.value("site", "");
+    std::string gen = std::to_string(c.meta.generation);
+    const std::string &ppath = c.meta.policy, &spath = c.meta.site;
     bool have = false;
     try {
         kernel::Fd run = open_run_dir(a.instance);
@@ -171,7 +172,7 @@ void print_log(const LogArgs& a) {
         // Its site checks were passed when it was loaded.
         c.policy =
             policy::load_text(ptext, ppath, stext, spath, d, {.allow_wide_management = true});
-        if (c.policy) c.entries = compile::place(*c.policy, c.meta["node"]);
+        if (c.policy) c.entries = compile::place(*c.policy, c.meta.node);
     }
     timespec mono{}, real{};
     clock_gettime(CLOCK_MONOTONIC, &mono);
@@ -179,28 +180,25 @@ void print_log(const LogArgs& a) {
     c.mono_to_wall = (real.tv_sec - mono.tv_sec) + (real.tv_nsec - mono.tv_nsec) / 1e9;
 
     std::string path = dir->path() + "/ef_log";
-    int fd = bpf_obj_get(path.c_str());
-    if (fd < 0)
+    kernel::Fd fd(bpf_obj_get(path.c_str()));
+    if (!fd)
         throw kernel::Error("kernel: open " + path + ": " + std::strerror(errno) +
                             " -- load the instance with this version of edgefw");
-    ring_buffer* rb = ring_buffer__new(fd, on_event, &c, nullptr);
-    if (!rb) {
-        int e = errno;
-        close(fd);
-        throw kernel::Error(std::string("kernel: read ring buffer ef_log: ") + std::strerror(e));
-    }
+    std::unique_ptr<ring_buffer, decltype(&ring_buffer__free)> rb(
+        ring_buffer__new(fd.get(), on_event, &c, nullptr), ring_buffer__free);
+    if (!rb)
+        throw kernel::Error(std::string("kernel: read ring buffer ef_log: ") +
+                            std::strerror(errno));
     if (a.follow) {
         signal(SIGINT, [](int) { g_stop = 1; });
         signal(SIGTERM, [](int) { g_stop = 1; });
         while (!g_stop) {
-            int n = ring_buffer__poll(rb, 250);
+            int n = ring_buffer__poll(rb.get(), 250);
             if (n < 0 && n != -EINTR) break;
         }
     } else {
-        ring_buffer__consume(rb);
+        ring_buffer__consume(rb.get());
     }
-    ring_buffer__free(rb);
-    close(fd);
 }
 
 }  // namespace lifecycle

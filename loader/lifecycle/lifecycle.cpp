@@ -153,7 +153,7 @@ kernel::XdpMode xdp_mode_of(const std::string& m) {
 // Milliseconds since a start, for the phase times reload records.
 struct Phases {
     std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
-    json ms = json::object();
+    std::map<std::string, double> ms;
     void mark(const char* phase) {
         auto now = std::chrono::steady_clock::now();
         ms[phase] = std::chrono::duration<double, std::milli>(now - last).count();
@@ -162,8 +162,7 @@ struct Phases {
 };
 
 uint32_t role_of(const std::string& r) {
-    if (r == "external") return EF_ROLE_EXTERNAL;
-    if (r == "internal") return EF_ROLE_INTERNAL;
+    if (auto role = policy::role_of(r)) return *role;
     throw Refused("--iface role '" + r + "' is not external or internal");
 }
 
@@ -174,20 +173,51 @@ std::string now_text() {
     return buf;
 }
 
-json rules_json(const image::MapImage& img, const std::map<uint32_t, uint32_t>& slot_of) {
-    json rules = json::array();
+std::vector<RuleMeta> rules_meta(const image::MapImage& img,
+                                 const std::map<uint32_t, uint32_t>& slot_of) {
+    std::vector<RuleMeta> rules;
     for (const auto& r : img.rules) {
-        json pl = json::array();
+        RuleMeta m{r.id, slot_of.at(r.index), r.app, r.feature, r.proto, {}};
         for (auto [role, dir] : r.placements)
-            pl.push_back({{"iface", policy::role_name(role)}, {"dir", policy::dir_name(dir)}});
-        rules.push_back({{"id", r.id},
-                         {"slot", slot_of.at(r.index)},
-                         {"app", r.app},
-                         {"feature", r.feature},
-                         {"proto", r.proto},
-                         {"placements", pl}});
+            m.placements.push_back({policy::role_name(role), policy::dir_name(dir)});
+        rules.push_back(std::move(m));
     }
     return rules;
+}
+
+// Counter slots stay with rule ids: a rule the instance had keeps its slot
+// (and its counts); a new one takes its own index when that is free, else
+// the lowest free slot, and is listed in `fresh` (to be zeroed).
+struct Slots {
+    std::map<uint32_t, uint32_t> of;  // rule index -> counter slot
+    std::vector<uint32_t> fresh;
+};
+
+Slots allocate_slots(const image::MapImage& img, const std::vector<RuleMeta>& had) {
+    Slots out;
+    std::map<std::string, uint32_t> old_slot;
+    std::vector<bool> used(EF_MAX_RULES, false);
+    for (const auto& r : had) {
+        old_slot[r.id] = r.slot;
+        used.at(r.slot) = true;
+    }
+    uint32_t next = 0;
+    for (const auto& r : img.rules) {
+        if (auto it = old_slot.find(r.id); it != old_slot.end()) {
+            out.of[r.index] = it->second;
+            continue;
+        }
+        uint32_t slot = r.index;
+        if (slot >= EF_MAX_RULES || used[slot]) {
+            while (next < EF_MAX_RULES && used[next]) next++;
+            if (next >= EF_MAX_RULES) throw Refused("no free counter slot: unload and load again");
+            slot = next;
+        }
+        used[slot] = true;
+        out.of[r.index] = slot;
+        out.fresh.push_back(slot);
+    }
+    return out;
 }
 
 // Rewrites rule indices into counter slots (stable per rule id across reloads).
@@ -206,18 +236,32 @@ void zero_counter(int fd, uint32_t slot) {
     bpf_map_update_elem(fd, &slot, zero.data(), BPF_ANY);
 }
 
-int open_pin(const std::string& dir, const std::string& shown, const char* name) {
-    std::string path = dir + "/" + name;
-    int fd = bpf_obj_get(path.c_str());
-    if (fd < 0)
-        throw kernel::Error("kernel: open " + shown + "/" + name + ": " + std::strerror(errno) +
-                            " -- the instance is damaged: 'edgefw unload' and load again");
-    return fd;
+// The kept maps of a loaded instance, opened from their pins: what a reload's
+// new object reuses. The fds close when this goes, whatever step throws.
+struct KeptPins {
+    std::vector<kernel::Fd> fds;
+    kernel::SharedMaps shared;
+};
+
+KeptPins open_kept(const std::string& dir, const std::string& shown) {
+    KeptPins out;
+    for (const kernel::KeptMap& k : kernel::kKeptMaps) {
+        kernel::Fd fd(bpf_obj_get((dir + "/" + k.name).c_str()));
+        // A map an earlier edgefw did not make is created (and pinned) with the new object.
+        if (!fd && !(k.optional && errno == ENOENT))
+            throw kernel::Error("kernel: open " + shown + "/" + k.name + ": " +
+                                std::strerror(errno) +
+                                " -- the instance is damaged: 'edgefw unload' and load again");
+        out.shared.*k.fd = fd.get();
+        out.fds.push_back(std::move(fd));
+    }
+    return out;
 }
 
 // The description as stored. Text that is not UTF-8 (an app label holding
 // byte 0xFF) cannot be encoded: refused here, before anything changes.
-std::string encode(const json& meta) {
+std::string encode(const InstanceMeta& m) {
+    const json meta = m;
     try {
         return meta.dump();
     } catch (const json::type_error&) {
@@ -264,19 +308,18 @@ std::string random_id() {
 // The pins a reload replaces (dataplane.cpp's Dataplane::pin) and the
 // description: held open so a failed swap can put them back.
 struct PinSnapshot {
-    std::vector<std::pair<std::string, int>> fds;
+    std::vector<std::pair<std::string, kernel::Fd>> fds;
     std::optional<std::string> meta;
     void take(const std::string& dir) {
-        for (const char* n :
-             {"ef_port_class", "ef_local", "ef_remote", "ef_sport", "prog_xdp", "prog_tc"}) {
-            int fd = bpf_obj_get((dir + "/" + n).c_str());
-            if (fd >= 0) fds.emplace_back(n, fd);
+        for (const char* n : kernel::kPolicyPins) {
+            kernel::Fd fd(bpf_obj_get((dir + "/" + n).c_str()));
+            if (fd) fds.emplace_back(n, std::move(fd));
         }
         meta = kernel::read_meta(dir);
     }
     int fd(const char* name) const {
         for (const auto& [n, f] : fds)
-            if (n == name) return f;
+            if (n == name) return f.get();
         return -1;
     }
     // Best effort: what cannot be put back shows in status as "mixed".
@@ -284,21 +327,25 @@ struct PinSnapshot {
         for (const auto& [n, f] : fds) {
             std::string path = dir + "/" + n;
             unlink(path.c_str());
-            (void)bpf_obj_pin(f, path.c_str());
+            (void)bpf_obj_pin(f.get(), path.c_str());
         }
         if (meta) try {
                 kernel::write_meta(dir, *meta);
             } catch (const kernel::Error&) {
             }
     }
-    ~PinSnapshot() {
-        for (const auto& [n, f] : fds) close(f);
-    }
 };
 
-std::string pin_of(const kernel::InstanceDir& d, const json& path_in_meta) {
-    std::string p = path_in_meta.get<std::string>();
-    return d.path() + "/" + p.substr(p.rfind('/') + 1);
+std::string pin_of(const kernel::InstanceDir& d, const std::string& shown) {
+    return d.path() + "/" + pin_name(shown);
+}
+
+// The instance and its description; Refused when it is not loaded.
+std::pair<kernel::InstanceDir, InstanceMeta> open_loaded(const std::string& instance) {
+    auto d = kernel::InstanceDir::open(instance);
+    auto text = d ? kernel::read_meta(d->path()) : std::nullopt;
+    if (!text) throw Refused("instance '" + instance + "' is not loaded (see 'edgefw status')");
+    return {std::move(*d), parse_meta(*text)};
 }
 
 // ---- kept policy content and the confirm timer, in /run/edgefw/<instance>/
@@ -418,6 +465,45 @@ void arm_confirm(const std::string& instance, int run, const std::string& token,
         std::to_string(timer) + " " + std::to_string(start_time_of(timer)) + " " + token + "\n");
 }
 
+// Puts back what ran before the unconfirmed load or reload: the kept bytes of
+// the previous generation, or nothing (unload) after a load.
+void roll_back(const std::string& instance, int run, const InstanceMeta& meta) {
+    const auto& prev = meta.confirm.previous;
+    if (!prev) {
+        unload_locked(instance);
+        return;
+    }
+    Inputs in;
+    in.options.allow_wide_management = true;  // it was running
+    in.policy_name = in.policy_path = prev->policy;
+    in.site_name = in.site_path = prev->site;
+    if (!read_run_file(run, content_name("policy", prev->generation), in.policy_text) ||
+        (!in.site_path.empty() &&
+         !read_run_file(run, content_name("site", prev->generation), in.site_text)))
+        throw Refused("the kept copy of generation " + std::to_string(prev->generation) +
+                      "'s policy is missing from " + run_root() + "/" + instance);
+    LoadArgs back;
+    back.policy = in.policy_path;
+    back.site = in.site_path;
+    back.node = meta.node;
+    back.instance = instance;
+    back.force = true;
+    reload_locked(back, in, true);
+}
+
+// Where status shows a timer's failure when the description cannot say it:
+// beside the instance's lock, else the system log.
+void record_timer_error(const std::string& instance, const std::string& what) {
+    try {
+        kernel::Fd run = open_run_dir(instance);
+        write_run_file(run.get(), "timer.error", now_text() + " " + what + "\n");
+    } catch (const std::exception& e2) {
+        // The run directory itself is unusable: the system log is left.
+        syslog(LOG_ERR, "confirm timer of instance %s: %s (and recording it failed: %s)",
+               instance.c_str(), what.c_str(), e2.what());
+    }
+}
+
 void timer_main(const std::string& instance, const std::string& token, int secs) {
     close_inherited_fds();
     signal(SIGHUP, SIG_IGN);
@@ -435,98 +521,146 @@ void timer_main(const std::string& instance, const std::string& token, int secs)
         if (!d) _exit(0);
         auto text = kernel::read_meta(d->path());
         if (!text) _exit(0);
-        json meta = json::parse(*text);
-        const json& c = meta["confirm"];
-        if (!c.value("pending", false) || c.value("timer_id", "") != token) _exit(0);
+        InstanceMeta meta = parse_meta(*text);
+        if (!meta.confirm.pending || meta.confirm.timer_id.value_or("") != token) _exit(0);
         kernel::Fd run = open_run_dir(instance);
         try {
-            if (!c.contains("previous")) {
-                unload_locked(instance);
-            } else {
-                const json& prev = c["previous"];
-                uint64_t g = prev["generation"];
-                Inputs in;
-                in.options.allow_wide_management = true;  // it was running
-                in.policy_name = in.policy_path = prev["policy"];
-                in.site_name = in.site_path = prev["site"];
-                if (!read_run_file(run.get(), content_name("policy", g), in.policy_text) ||
-                    (!in.site_path.empty() &&
-                     !read_run_file(run.get(), content_name("site", g), in.site_text)))
-                    throw Refused("the kept copy of generation " + std::to_string(g) +
-                                  "'s policy is missing from " + run_root() + "/" + instance);
-                LoadArgs back;
-                back.policy = in.policy_path;
-                back.site = in.site_path;
-                back.node = meta["node"];
-                back.instance = instance;
-                back.force = true;
-                reload_locked(back, in, true);
-            }
+            roll_back(instance, run.get(), meta);
             (void)unlinkat(run.get(), "timer", 0);
         } catch (const std::exception& e) {
             // The unconfirmed policy stays; say so where status shows it.
-            meta["confirm"]["pending"] = false;
-            meta["confirm"]["error"] = std::string("rollback failed at ") + now_text() + ": " +
-                                       e.what() + " -- the unconfirmed policy is still enforcing";
+            meta.confirm.pending = false;
+            meta.confirm.error = std::string("rollback failed at ") + now_text() + ": " + e.what() +
+                                 " -- the unconfirmed policy is still enforcing";
             kernel::write_meta(d->path(),
-                               meta.dump(-1, ' ', false, json::error_handler_t::replace));
+                               json(meta).dump(-1, ' ', false, json::error_handler_t::replace));
             (void)unlinkat(run.get(), "timer", 0);
         }
     } catch (const std::exception& e) {
         // Could not even look: leave a trace beside the lock.
-        try {
-            kernel::Fd run = open_run_dir(instance);
-            write_run_file(run.get(), "timer.error", now_text() + " " + e.what() + "\n");
-        } catch (const std::exception& e2) {
-            // The run directory itself is unusable: the system log is left.
-            syslog(LOG_ERR, "confirm timer of instance %s: %s (and recording it failed: %s)",
-                   instance.c_str(), e.what(), e2.what());
-        }
+        record_timer_error(instance, e.what());
+    } catch (...) {
+        record_timer_error(instance, "an error that is not a std::exception");
     }
     _exit(0);
 }
 
+// ---- load, in the stages it runs
+
+// A load or unload that died half-way leaves pins but no enforcing instance:
+// cleared rather than left for manual cleanup. An enforcing one is refused.
+void clear_leftovers(const std::string& instance) {
+    auto existing = kernel::InstanceDir::open(instance);
+    if (!existing) return;
+    auto s = status(instance);
+    if (!s.empty() && s[0].state == "enforcing")
+        throw Refused("instance '" + instance +
+                      "' is already loaded: use 'edgefw reload' or 'edgefw unload --instance " +
+                      instance + "'");
+    existing.reset();
+    unload_locked(instance);
+}
+
+struct Nic {
+    uint32_t role;
+    std::string dev;
+    uint32_t ifindex;
+};
+
+std::vector<Nic> resolve_nics(const LoadArgs& a, const policy::Policy& p) {
+    std::vector<Nic> nics;
+    kernel::NetnsGuard ns(a.netns);
+    for (const auto& i : a.ifaces) {
+        uint32_t role = role_of(i.role);
+        if (!p.nodes.at(a.node).interfaces.count(role))
+            throw Refused("node '" + a.node + "' has no " + i.role + " interface in the policy");
+        nics.push_back({role, i.dev, kernel::ifindex_of(i.dev)});
+    }
+    return nics;
+}
+
+const char* egress_name(const image::MapImage& img) {
+    return img.egress_mode[0] == EF_EGRESS_ENFORCE ? "enforce" : "track-only";
+}
+
+ConfirmMeta confirm_meta(int secs, const std::string& token) {
+    ConfirmMeta c;
+    c.pending = secs > 0;
+    if (secs > 0) {
+        c.timer_id = token;
+        c.seconds = secs;
+    }
+    return c;
+}
+
+// The description of a new instance, before anything is made.
+InstanceMeta describe_load(const LoadArgs& a, const Inputs& in, const Prepared& pr,
+                           const Slots& slots, const SelfTest& probed, const std::vector<Nic>& nics,
+                           const std::string& tc_hook, const std::string& token, uint32_t ct_size) {
+    const auto& feat = kernel::features();
+    std::string shown = kernel::instance_dir(a.instance);
+    InstanceMeta m;
+    m.instance = a.instance;
+    m.instance_id = random_id();
+    m.node = a.node;
+    m.policy = in.policy_path;
+    m.site = in.site_path;
+    m.policy_name = pr.img.policy_name;
+    m.policy_hash = pr.img.policy_hash;
+    m.loaded_at = now_text();
+    m.generation = 1;
+    m.mode = a.mode;
+    m.tc = a.tc;
+    m.kernel = feat.kernel;
+    m.libbpf = feat.libbpf;
+    m.netns = a.netns;
+    m.ct_size = ct_size;
+    m.egress = egress_name(pr.img);
+    m.rules = rules_meta(pr.img, slots.of);
+    m.self_test = {probed.probes, probed.of};
+    m.confirm = confirm_meta(a.confirm_secs, token);
+    for (const auto& n : nics) {
+        std::string role = policy::role_name(n.role);
+        IfaceMeta i{role, n.dev, n.ifindex, shown + "/link_xdp_" + role, a.mode, tc_hook, {}};
+        if (tc_hook == "tcx") i.tc_link = shown + "/link_tc_" + role;
+        m.ifaces.push_back(std::move(i));
+    }
+    return m;
+}
+
+// TC egress first, then XDP, on every NIC; records the XDP mode each got.
+void attach_nics(const kernel::InstanceDir& d, const kernel::Dataplane& dp,
+                 const std::vector<Nic>& nics, InstanceMeta& meta, const LoadArgs& a) {
+    kernel::NetnsGuard ns(a.netns);
+    for (size_t k = 0; k < nics.size(); k++) {
+        const auto& n = nics[k];
+        IfaceMeta& iface = meta.ifaces[k];
+        if (iface.tc_hook == "tcx")
+            kernel::tc_link_attach(dp.prog_fd(packet::Dir::egress), n.ifindex, n.dev,
+                                   pin_of(d, iface.tc_link.value_or("")));
+        else
+            kernel::tc_attach(dp.prog_fd(packet::Dir::egress), n.ifindex, n.dev, false);
+        auto got = kernel::xdp_attach(dp.prog_fd(packet::Dir::ingress), n.ifindex, n.dev,
+                                      xdp_mode_of(a.mode), pin_of(d, iface.xdp_link));
+        iface.xdp_mode = kernel::xdp_mode_name(got);
+    }
+}
+
 void load_locked(const LoadArgs& a) {
     kernel::check_instance_name(a.instance);
-    if (auto existing = kernel::InstanceDir::open(a.instance)) {
-        // A load or unload that died half-way leaves pins but no enforcing
-        // instance: clear it rather than ask for manual cleanup.
-        auto s = status(a.instance);
-        if (!s.empty() && s[0].value("state", "") == "enforcing")
-            throw Refused("instance '" + a.instance +
-                          "' is already loaded: use 'edgefw reload' or 'edgefw unload --instance " +
-                          a.instance + "'");
-        existing.reset();
-        unload_locked(a.instance);
-    }
+    clear_leftovers(a.instance);
     if (a.ifaces.empty()) throw Refused("load needs --iface ROLE=DEV for each protected NIC");
+    // Parse, compile, self-test: nothing in the kernel yet.
     Inputs in = read_inputs(a);
     Prepared pr = prepare(in, a.node);
     check_lockout(pr, a.node, a.force);
     auto probed = run_self_test(pr, a.node);
+    std::vector<Nic> nics = resolve_nics(a, pr.policy);
 
-    struct Nic {
-        uint32_t role;
-        std::string dev;
-        uint32_t ifindex;
-    };
-    std::vector<Nic> nics;
-    {
-        kernel::NetnsGuard ns(a.netns);
-        for (const auto& i : a.ifaces) {
-            uint32_t role = role_of(i.role);
-            if (!pr.policy.nodes.at(a.node).interfaces.count(role))
-                throw Refused("node '" + a.node + "' has no " + i.role +
-                              " interface in the policy");
-            nics.push_back({role, i.dev, kernel::ifindex_of(i.dev)});
-        }
-    }
-
-    std::map<uint32_t, uint32_t> slot_of;
-    for (const auto& r : pr.img.rules) slot_of[r.index] = r.index;
+    // Programs and maps, loaded and written but not pinned or attached.
+    Slots slots = allocate_slots(pr.img, {});
     image::MapImage img = pr.img;
-    remap(img, slot_of);
-
+    remap(img, slots.of);
     kernel::Options opts = kernel::Options::from_image(img);
     if (a.ct_size) opts.ct_size = a.ct_size;
     opts.log_per_sec_per_cpu = a.log_rate >= 0 ? static_cast<uint32_t>(a.log_rate) : 100;
@@ -535,44 +669,11 @@ void load_locked(const LoadArgs& a) {
     for (const auto& n : nics) dp.set_iface_role(n.ifindex, n.role);
 
     std::string tc_hook = choose_tc_hook(a.tc);
-    std::string shown = kernel::instance_dir(a.instance);
-    const auto& feat = kernel::features();
     std::string token = a.confirm_secs > 0 ? random_id() : "";
-    json meta = {{"instance", a.instance},
-                 {"instance_id", random_id()},
-                 {"node", a.node},
-                 {"policy", in.policy_path},
-                 {"site", in.site_path},
-                 {"policy_name", img.policy_name},
-                 {"policy_hash", img.policy_hash},
-                 {"loaded_at", now_text()},
-                 {"reloaded_at", nullptr},
-                 {"generation", 1},
-                 {"mode", a.mode},
-                 {"tc", a.tc},
-                 {"kernel", feat.kernel},
-                 {"libbpf", feat.libbpf},
-                 {"netns", a.netns},
-                 {"ct_size", opts.ct_size},
-                 {"egress", img.egress_mode[0] == EF_EGRESS_ENFORCE ? "enforce" : "track-only"},
-                 {"rules", rules_json(pr.img, slot_of)},
-                 {"ifaces", json::array()},
-                 {"self_test", {{"probes", probed.probes}, {"of", probed.of}}},
-                 {"confirm", {{"pending", a.confirm_secs > 0}}}};
-    if (a.confirm_secs > 0) {
-        meta["confirm"]["timer_id"] = token;
-        meta["confirm"]["seconds"] = a.confirm_secs;
-    }
-    for (const auto& n : nics) {
-        std::string role = policy::role_name(n.role);
-        json iface = {{"role", role},         {"dev", n.dev},
-                      {"ifindex", n.ifindex}, {"xdp_link", shown + "/link_xdp_" + role},
-                      {"xdp_mode", a.mode},   {"tc_hook", tc_hook}};
-        if (tc_hook == "tcx") iface["tc_link"] = shown + "/link_tc_" + role;
-        meta["ifaces"].push_back(iface);
-    }
+    InstanceMeta meta = describe_load(a, in, pr, slots, probed, nics, tc_hook, token, opts.ct_size);
     (void)encode(meta);  // refuses text that is not UTF-8 before anything is made
 
+    // Pin, describe, attach.
     kernel::Fd run = open_run_dir(a.instance);
     std::optional<kernel::InstanceDir> d;
     {
@@ -585,21 +686,7 @@ void load_locked(const LoadArgs& a) {
         // Written before attaching: a load that dies half-way leaves a
         // description that the next load or unload uses to clean up.
         kernel::write_meta(d->path(), encode(meta));
-        {
-            kernel::NetnsGuard ns(a.netns);
-            for (size_t k = 0; k < nics.size(); k++) {
-                const auto& n = nics[k];
-                json& iface = meta["ifaces"][k];
-                if (tc_hook == "tcx")
-                    kernel::tc_link_attach(dp.prog_fd(packet::Dir::egress), n.ifindex, n.dev,
-                                           pin_of(*d, iface["tc_link"]));
-                else
-                    kernel::tc_attach(dp.prog_fd(packet::Dir::egress), n.ifindex, n.dev, false);
-                auto got = kernel::xdp_attach(dp.prog_fd(packet::Dir::ingress), n.ifindex, n.dev,
-                                              xdp_mode_of(a.mode), pin_of(*d, iface["xdp_link"]));
-                iface["xdp_mode"] = kernel::xdp_mode_name(got);
-            }
-        }
+        attach_nics(*d, dp, nics, meta, a);
         if (a.confirm_secs > 0) arm_confirm(a.instance, run.get(), token, a.confirm_secs);
         kernel::write_meta(d->path(), encode(meta));
     } catch (...) {
@@ -623,20 +710,82 @@ void load_locked(const LoadArgs& a) {
     }
 }
 
+// ---- reload, in the stages it runs
+
+// The confirm record of a reload: what its timer rolls back to.
+ConfirmMeta confirm_for_reload(const LoadArgs& a, const InstanceMeta& meta, int run,
+                               const std::string& token) {
+    ConfirmMeta c = confirm_meta(a.confirm_secs, token);
+    if (a.confirm_secs <= 0) return c;
+    // The rollback restores what runs now: its bytes as they were loaded,
+    // kept under /run/edgefw/<instance>, not its path.
+    std::string probe;
+    if (!read_run_file(run, content_name("policy", meta.generation), probe))
+        throw Refused("no copy of the running policy (generation " +
+                      std::to_string(meta.generation) +
+                      ") is kept, so there is nothing to roll back to: reload once without "
+                      "--confirm, then again with it. Nothing changed");
+    c.previous = ConfirmPrevious{meta.generation, meta.policy, meta.site, meta.policy_hash};
+    return c;
+}
+
+// Points every NIC's XDP and TC egress at the given programs (-1: that hook
+// stays). Throws on the first refusal.
+void swap_nic(const kernel::InstanceDir& d, const IfaceMeta& i, int xdp_fd, int tc_fd) {
+    if (xdp_fd >= 0) kernel::link_replace(pin_of(d, i.xdp_link), xdp_fd);
+    if (tc_fd < 0) return;
+    if (i.tc_hook == "tcx")
+        kernel::link_replace(pin_of(d, i.tc_link.value_or("")), tc_fd);
+    else
+        kernel::tc_attach(tc_fd, i.ifindex, i.dev, true);
+}
+
+// After a refused swap: the old programs on every NIC, as far as the kernel
+// lets us (what stays shows in status as "mixed").
+void swap_back(const kernel::InstanceDir& d, const InstanceMeta& meta, const PinSnapshot& before) {
+    try {
+        kernel::NetnsGuard ns(meta.netns);
+        for (const auto& i : meta.ifaces) {
+            try {
+                swap_nic(d, i, before.fd("prog_xdp"), before.fd("prog_tc"));
+            } catch (const kernel::Error&) {
+                // Left as it is: status compares and reports "mixed".
+            }
+        }
+    } catch (const kernel::Error&) {
+    }
+}
+
+// Judges open flows again by the new policy (unless --keep-flows): a flow no
+// rule admits any more is closed, one another rule admits moves there. The
+// lookups are built from the image as written (counter slots, the numbering
+// of the entries). A failure leaves the flows unjudged and is reported; the
+// new policy runs either way.
+ReloadFlows rejudge_flows(kernel::Dataplane& dp, const image::MapImage& img, bool keep_flows) {
+    ReloadFlows r;
+    if (keep_flows) {
+        r.skipped = "--keep-flows";
+        return r;
+    }
+    try {
+        auto f = dp.rejudge_conntrack(image::Lookup(img));
+        r.kept = f.kept;
+        r.moved = f.moved;
+        r.closed = f.closed;
+    } catch (const std::exception& e) {
+        r.error = e.what();
+    }
+    return r;
+}
+
 void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
-    auto d = kernel::InstanceDir::open(a_in.instance);
-    auto text = d ? kernel::read_meta(d->path()) : std::nullopt;
-    if (!text)
-        throw Refused("instance '" + a_in.instance + "' is not loaded (see 'edgefw status')");
-    json meta = json::parse(*text);
-    const json old_meta = meta;
+    auto [d, meta] = open_loaded(a_in.instance);
     LoadArgs a = a_in;
-    if (a.node.empty()) a.node = meta["node"];
-    if (a.node != meta["node"])
-        throw Refused("instance '" + a.instance + "' enforces node " +
-                      meta["node"].get<std::string>() + ", not " + a.node +
-                      ": unload it to change node");
-    std::string dir = d->path(), shown = d->shown();
+    if (a.node.empty()) a.node = meta.node;
+    if (a.node != meta.node)
+        throw Refused("instance '" + a.instance + "' enforces node " + meta.node + ", not " +
+                      a.node + ": unload it to change node");
+    std::string dir = d.path(), shown = d.shown();
     Phases phases;
     Prepared pr = prepare(in, a.node);
     check_lockout(pr, a.node, a.force);
@@ -644,93 +793,37 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
     auto st = run_self_test(pr, a.node);
     phases.mark("self_test");
 
-    // Counter slots stay with rule ids: kept rules keep their counts.
-    std::map<std::string, uint32_t> old_slot;
-    std::vector<bool> used(EF_MAX_RULES, false);
-    for (const auto& r : meta["rules"]) {
-        old_slot[r["id"]] = r["slot"];
-        used[r["slot"].get<uint32_t>()] = true;
-    }
-    std::map<uint32_t, uint32_t> slot_of;
-    std::vector<uint32_t> fresh;
-    uint32_t next = 0;
-    for (const auto& r : pr.img.rules) {
-        if (auto it = old_slot.find(r.id); it != old_slot.end()) {
-            slot_of[r.index] = it->second;
-            continue;
-        }
-        while (next < EF_MAX_RULES && used[next]) next++;
-        if (next >= EF_MAX_RULES) throw Refused("no free counter slot: unload and load again");
-        used[next] = true;
-        slot_of[r.index] = next;
-        fresh.push_back(next);
-    }
+    Slots slots = allocate_slots(pr.img, meta.rules);
     image::MapImage img = pr.img;
-    remap(img, slot_of);
+    remap(img, slots.of);
 
     // The new description, complete and encoded, before anything changes.
-    uint64_t old_generation = meta.value("generation", 1ull);
+    uint64_t old_generation = meta.generation;
     uint64_t generation = old_generation + 1;
     kernel::Fd run = open_run_dir(a.instance);
     std::string token = a.confirm_secs > 0 ? random_id() : "";
-    json confirm = {{"pending", a.confirm_secs > 0}};
-    if (a.confirm_secs > 0) {
-        // The rollback restores what runs now: its bytes as they were loaded,
-        // kept under /run/edgefw/<instance>, not its path.
-        std::string probe;
-        if (!read_run_file(run.get(), content_name("policy", old_generation), probe))
-            throw Refused("no copy of the running policy (generation " +
-                          std::to_string(old_generation) +
-                          ") is kept, so there is nothing to roll back to: reload once without "
-                          "--confirm, then again with it. Nothing changed");
-        confirm["timer_id"] = token;
-        confirm["seconds"] = a.confirm_secs;
-        confirm["previous"] = {{"generation", old_generation},
-                               {"policy", meta["policy"]},
-                               {"site", meta["site"]},
-                               {"policy_hash", meta["policy_hash"]}};
-    }
+    ConfirmMeta confirm = confirm_for_reload(a, meta, run.get(), token);
 
     kernel::Options opts = kernel::Options::from_image(img);
-    opts.ct_size = meta.value("ct_size", uint32_t{EF_CT_DEFAULT_SIZE});
+    opts.ct_size = meta.ct_size;
     opts.log_per_sec_per_cpu =
-        a.log_rate >= 0 ? static_cast<uint32_t>(a.log_rate) : meta.value("log_rate", 100u);
-    meta["log_rate"] = opts.log_per_sec_per_cpu;
-    opts.shared.ifaces = open_pin(dir, shown, "ef_ifaces");
-    opts.shared.rule_counters = open_pin(dir, shown, "ef_rule_counters");
-    opts.shared.reason_counters = open_pin(dir, shown, "ef_reason_counters");
-    opts.shared.ct = open_pin(dir, shown, "ef_ct");
-    // Conntrack maps an instance loaded by an earlier edgefw may not have:
-    // absent, they are created (and pinned) with this object.
-    auto open_pin_new = [&](const char* name) {
-        int fd = bpf_obj_get((dir + "/" + name).c_str());
-        return fd >= 0 || errno != ENOENT ? (fd >= 0 ? fd : open_pin(dir, shown, name)) : -1;
-    };
-    opts.shared.ct_est = open_pin_new("ef_ct_est");
-    opts.shared.ct_dgram = open_pin(dir, shown, "ef_ct_dgram");
-    opts.shared.ct_dgram_est = open_pin_new("ef_ct_dgram_est");
-    opts.shared.ct_stats = open_pin_new("ef_ct_stats");
-    opts.shared.frags = open_pin(dir, shown, "ef_frags");
-    opts.shared.log = open_pin(dir, shown, "ef_log");
-    opts.shared.log_counters = open_pin(dir, shown, "ef_log_counters");
+        a.log_rate >= 0 ? static_cast<uint32_t>(a.log_rate) : meta.log_rate.value_or(100);
+    meta.log_rate = opts.log_per_sec_per_cpu;
+    KeptPins kept = open_kept(dir, shown);  // the new object reuses them (its own fds)
+    opts.shared = kept.shared;
     kernel::Dataplane dp(opts);
-    for (int fd :
-         {opts.shared.ifaces, opts.shared.rule_counters, opts.shared.reason_counters,
-          opts.shared.ct, opts.shared.ct_est, opts.shared.ct_dgram, opts.shared.ct_dgram_est,
-          opts.shared.ct_stats, opts.shared.frags, opts.shared.log, opts.shared.log_counters})
-        close(fd);
     dp.write_image(img);
 
-    meta["self_test"] = {{"probes", st.probes}, {"of", st.of}};
-    meta["policy"] = in.policy_path;
-    meta["site"] = in.site_path;
-    meta["policy_name"] = img.policy_name;
-    meta["policy_hash"] = img.policy_hash;
-    meta["reloaded_at"] = now_text();
-    meta["generation"] = generation;
-    meta["egress"] = img.egress_mode[0] == EF_EGRESS_ENFORCE ? "enforce" : "track-only";
-    meta["rules"] = rules_json(pr.img, slot_of);
-    meta["confirm"] = confirm;
+    meta.self_test = {st.probes, st.of};
+    meta.policy = in.policy_path;
+    meta.site = in.site_path;
+    meta.policy_name = img.policy_name;
+    meta.policy_hash = img.policy_hash;
+    meta.reloaded_at = now_text();
+    meta.generation = generation;
+    meta.egress = egress_name(img);
+    meta.rules = rules_meta(pr.img, slots.of);
+    meta.confirm = confirm;
     (void)encode(meta);
     save_content(run.get(), generation, in);
     phases.mark("programs_maps");
@@ -754,41 +847,21 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
             arm_confirm(a.instance, run.get(), token, a.confirm_secs);
             armed = true;
         }
-        for (uint32_t slot : fresh) zero_counter(dp.shared_maps().rule_counters, slot);
+        for (uint32_t slot : slots.fresh) zero_counter(dp.shared_maps().rule_counters, slot);
         dp.pin(dir);
-        meta.erase("reload_flows");  // the previous reload's, until this one's judgment
-        meta["reload_ms"] = phases.ms;
+        meta.reload_flows.reset();  // the previous reload's, until this one's judgment
+        meta.reload_ms = phases.ms;
         kernel::write_meta(dir, encode(meta));
-        kernel::NetnsGuard ns(meta.value("netns", ""));
+        kernel::NetnsGuard ns(meta.netns);
         const char* fault = getenv("EDGEFW_FAULT_SWAP");  // tests: fail after N swaps
         int budget = fault && *fault ? atoi(fault) : -1;
-        for (const auto& i : meta["ifaces"]) {
+        for (const auto& i : meta.ifaces) {
             if (budget-- == 0)
                 throw kernel::Error("kernel: swap refused (EDGEFW_FAULT_SWAP fault injection)");
-            kernel::link_replace(pin_of(*d, i["xdp_link"]), dp.prog_fd(packet::Dir::ingress));
-            if (i.value("tc_hook", "netlink") == "tcx")
-                kernel::link_replace(pin_of(*d, i["tc_link"]), dp.prog_fd(packet::Dir::egress));
-            else
-                kernel::tc_attach(dp.prog_fd(packet::Dir::egress), i["ifindex"], i["dev"], true);
+            swap_nic(d, i, dp.prog_fd(packet::Dir::ingress), dp.prog_fd(packet::Dir::egress));
         }
     } catch (...) {
-        int old_xdp = before.fd("prog_xdp"), old_tc = before.fd("prog_tc");
-        try {
-            kernel::NetnsGuard ns(meta.value("netns", ""));
-            for (const auto& i : meta["ifaces"]) {
-                try {
-                    if (old_xdp >= 0) kernel::link_replace(pin_of(*d, i["xdp_link"]), old_xdp);
-                    if (old_tc < 0) continue;
-                    if (i.value("tc_hook", "netlink") == "tcx")
-                        kernel::link_replace(pin_of(*d, i["tc_link"]), old_tc);
-                    else
-                        kernel::tc_attach(old_tc, i["ifindex"], i["dev"], true);
-                } catch (const kernel::Error&) {
-                    // Left as it is: status compares and reports "mixed".
-                }
-            }
-        } catch (const kernel::Error&) {
-        }
+        swap_back(d, meta, before);
         before.restore(dir);
         if (armed) kill_timer(run.get());
         if (had_timer) try {
@@ -812,23 +885,9 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
         // Expired entries stay until their flow's next packet or the next reload.
     }
     phases.mark("ct_sweep");
-    // Open flows are judged again by the new policy (unless --keep-flows): a
-    // flow no rule admits any more is closed, one another rule admits moves
-    // there. The lookups are built from the image as written (counter slots,
-    // the numbering of the entries). A failure leaves the flows unjudged and
-    // is reported; the new policy runs either way.
-    if (a.keep_flows) {
-        meta["reload_flows"] = {{"skipped", "--keep-flows"}};
-    } else {
-        try {
-            auto f = dp.rejudge_conntrack(image::Lookup(img));
-            meta["reload_flows"] = {{"kept", f.kept}, {"moved", f.moved}, {"closed", f.closed}};
-        } catch (const std::exception& e) {
-            meta["reload_flows"] = {{"error", e.what()}};
-        }
-    }
+    meta.reload_flows = rejudge_flows(dp, img, a.keep_flows);
     phases.mark("flows");
-    meta["reload_ms"] = phases.ms;
+    meta.reload_ms = phases.ms;
     try {
         kernel::write_meta(dir, encode(meta));
     } catch (const std::exception&) {
@@ -853,11 +912,11 @@ void unload_locked(const std::string& instance) {
         throw Refused("instance '" + instance + "' is not loaded (see 'edgefw status')");
     }
     if (auto text = kernel::read_meta(d->path())) {
-        json meta = json::parse(*text);
+        InstanceMeta meta = parse_meta(*text);
         try {
-            kernel::NetnsGuard ns(meta.value("netns", ""));
-            for (const auto& i : meta["ifaces"])
-                if (i.value("tc_hook", "netlink") == "netlink") kernel::tc_detach(i["ifindex"]);
+            kernel::NetnsGuard ns(meta.netns);
+            for (const auto& i : meta.ifaces)
+                if (i.tc_hook == "netlink") kernel::tc_detach(i.ifindex);
         } catch (const kernel::Error&) {
             // The namespace is gone, and its NICs with it: nothing left to detach.
         }
@@ -873,12 +932,15 @@ void unload_locked(const std::string& instance) {
 
 }  // namespace
 
-json read_instance(const std::string& instance) {
+std::optional<IfaceArg> parse_iface(const std::string& spec) {
+    auto eq = spec.find('=');
+    if (eq == std::string::npos) return std::nullopt;
+    return IfaceArg{spec.substr(0, eq), spec.substr(eq + 1)};
+}
+
+InstanceMeta read_instance(const std::string& instance) {
     kernel::check_instance_name(instance);
-    auto d = kernel::InstanceDir::open(instance);
-    auto text = d ? kernel::read_meta(d->path()) : std::nullopt;
-    if (!text) throw Refused("instance '" + instance + "' is not loaded (see 'edgefw status')");
-    return json::parse(*text);
+    return open_loaded(instance).second;
 }
 
 void load(const LoadArgs& a) {
@@ -897,18 +959,15 @@ void reload(const LoadArgs& a) {
 void confirm(const std::string& instance) {
     kernel::check_instance_name(instance);
     Lock lock(instance, "confirm");
-    auto d = kernel::InstanceDir::open(instance);
-    auto text = d ? kernel::read_meta(d->path()) : std::nullopt;
-    if (!text) throw Refused("instance '" + instance + "' is not loaded (see 'edgefw status')");
-    json meta = json::parse(*text);
-    if (!meta["confirm"].value("pending", false))
-        throw Refused("instance '" + instance + "' has nothing to confirm");
-    meta["confirm"] = {{"pending", false}, {"confirmed_at", now_text()}};
-    kernel::write_meta(d->path(), encode(meta));
+    auto [d, meta] = open_loaded(instance);
+    if (!meta.confirm.pending) throw Refused("instance '" + instance + "' has nothing to confirm");
+    meta.confirm = ConfirmMeta{};
+    meta.confirm.confirmed_at = now_text();
+    kernel::write_meta(d.path(), encode(meta));
     kernel::Fd run = open_run_dir(instance);
     kill_timer(run.get());
     (void)unlinkat(run.get(), "timer.error", 0);
-    prune_content(run.get(), {meta.value("generation", 1ull)});
+    prune_content(run.get(), {meta.generation});
 }
 
 void unload(const std::string& instance) {

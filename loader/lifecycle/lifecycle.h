@@ -2,19 +2,22 @@
 // confirm. Every step reads the kernel's state (pins, links, ef_meta).
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "lifecycle/meta.h"
 #include "policy/policy.h"
 
 namespace lifecycle {
 
 struct IfaceArg {
-    std::string role;  // external | internal
+    std::string role;  // external | internal (policy::role_of; checked by load)
     std::string dev;
 };
+// --iface ROLE=DEV, e.g. external=eth0; nullopt without the '='.
+std::optional<IfaceArg> parse_iface(const std::string& spec);
 
 struct LoadArgs {
     std::string policy;
@@ -45,8 +48,8 @@ void reload(const LoadArgs& a);
 void unload(const std::string& instance);
 void confirm(const std::string& instance);
 
-nlohmann::json status(const std::string& instance);  // all instances when empty
-nlohmann::json stats(const std::string& instance);
+std::vector<Status> status(const std::string& instance);  // all instances when empty
+Stats stats(const std::string& instance);
 
 // The drop log: prints events as they arrive (follow) or what is queued.
 struct LogArgs {
@@ -57,6 +60,6 @@ struct LogArgs {
 void print_log(const LogArgs& a);
 
 // The instance's description as stored in ef_meta; throws when not loaded.
-nlohmann::json read_instance(const std::string& instance);
+InstanceMeta read_instance(const std::string& instance);
 
 }  // namespace lifecycle

@@ -24,27 +24,13 @@ namespace {
 constexpr const char* kFillMaps[] = {"ef_ct",    "ef_ct_est", "ef_ct_dgram", "ef_ct_dgram_est",
                                      "ef_local", "ef_remote", "ef_sport",    "ef_frags"};
 
-class Fd {
-  public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-
-  private:
-    int fd_;
-};
-
 }  // namespace
 
 json map_fill(const std::string& instance) {
     json out = json::object();
     const std::string dir = kernel::instance_dir(instance);
     for (const char* name : kFillMaps) {
-        Fd fd(bpf_obj_get((dir + "/" + name).c_str()));
+        kernel::Fd fd(bpf_obj_get((dir + "/" + name).c_str()));
         if (fd.get() < 0) continue;
         bpf_map_info info{};
         uint32_t len = sizeof info;
@@ -62,10 +48,10 @@ json sample_instance(const std::string& instance) {
                 {"stats", nullptr},
                 {"maps", json::object()}};
     try {
-        json st = lifecycle::status(instance);
-        if (st.is_array() && !st.empty() && st[0].contains("node")) {
+        auto st = lifecycle::status(instance);
+        if (!st.empty() && st[0].meta) {
             out["status"] = st[0];
-            out["up"] = st[0].value("state", "") == "enforcing";
+            out["up"] = st[0].state == "enforcing";
         }
     } catch (const std::exception&) {
     }

@@ -86,8 +86,7 @@ std::optional<packet::Addr> PolicyLoader::address(const YAML::Node& n, const std
 std::optional<uint32_t> PolicyLoader::role(const YAML::Node& n, const std::string& what) {
     auto s = y_.string(n, what);
     if (!s) return std::nullopt;
-    if (*s == "external") return EF_ROLE_EXTERNAL;
-    if (*s == "internal") return EF_ROLE_INTERNAL;
+    if (auto r = role_of(*s)) return r;
     y_.diags().error(y_.loc(n), what + " '" + *s + "' is not a role",
                      "roles are external and internal");
     return std::nullopt;
@@ -403,10 +402,9 @@ void PolicyLoader::resolve_name(const std::string& name, const Loc& where, const
     if (auto dot = name.find('.'); dot != std::string::npos) {
         auto node = p_.nodes.find(name.substr(0, dot));
         std::string r = name.substr(dot + 1);
-        uint32_t role = r == "external" ? EF_ROLE_EXTERNAL : EF_ROLE_INTERNAL;
-        if (node != p_.nodes.end() && (r == "external" || r == "internal") &&
-            node->second.interfaces.count(role)) {
-            for (const auto& a : node->second.interfaces.at(role).addresses)
+        auto role = role_of(r);
+        if (node != p_.nodes.end() && role && node->second.interfaces.count(*role)) {
+            for (const auto& a : node->second.interfaces.at(*role).addresses)
                 out.terms.push_back(AddrTerm{host_cidr(a), {}});
             return;
         }

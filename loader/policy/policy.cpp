@@ -62,6 +62,11 @@ uint32_t proto_slot_of_number(uint8_t ip_proto) {
 }
 
 const char* role_name(uint32_t role) { return role == EF_ROLE_EXTERNAL ? "external" : "internal"; }
+std::optional<uint32_t> role_of(const std::string& name) {
+    for (uint32_t r : {EF_ROLE_EXTERNAL, EF_ROLE_INTERNAL})
+        if (name == role_name(r)) return r;
+    return std::nullopt;
+}
 const char* dir_name(uint32_t dir) { return dir == EF_DIR_INGRESS ? "ingress" : "egress"; }
 
 bool AddrExpr::has_any() const {

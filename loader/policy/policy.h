@@ -25,8 +25,11 @@ uint32_t proto_slot(Proto p);  // enum ef_proto_slot
 // icmp; anything else is read as icmp6).
 uint32_t proto_slot_of_number(uint8_t ip_proto);
 
-const char* role_name(uint32_t role);  // "external" / "internal"
-const char* dir_name(uint32_t dir);    // "ingress" / "egress"
+// The NIC roles' names, in one place: policy files, site files, --iface and
+// what edgefw prints all use these.
+const char* role_name(uint32_t role);                      // "external" / "internal"
+std::optional<uint32_t> role_of(const std::string& name);  // nullopt: not a role
+const char* dir_name(uint32_t dir);                        // "ingress" / "egress"
 
 // One term of an address expression after resolution: a prefix, or a VIP
 // (which a node that backs it reads as the VIP and its own backend address).
