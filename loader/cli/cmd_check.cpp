@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/registry.h"
 #include "lint/lint.h"
 
 namespace cli {
@@ -48,5 +49,22 @@ int cmd_check(const PolicyArgs& a, bool json) {
         p->summary.size(), warnings);
     return kExitOk;
 }
+
+namespace {
+
+struct CheckArgs {
+    PolicyArgs policy;
+    bool json = false;
+};
+
+[[maybe_unused]] const bool registered = register_subcommand(10, [](CLI::App& app) {
+    auto a = std::make_shared<CheckArgs>();
+    auto* cmd = app.add_subcommand("check", "validate a policy; warn about shadowed or dead rules");
+    add_policy(cmd, a->policy);
+    cmd->add_flag("--json", a->json, "machine-readable result");
+    return Subcommand{cmd, [a] { return cmd_check(a->policy, a->json); }};
+});
+
+}  // namespace
 
 }  // namespace cli

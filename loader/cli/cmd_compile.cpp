@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/registry.h"
 #include "compile/compile.h"
 #include "image/print.h"
 
@@ -35,5 +36,24 @@ int cmd_compile(const PolicyArgs& a, const std::string& node, bool json) {
     fmt::print("\n{} enabled rule(s) do not apply to node {}\n", report.not_on_node.size(), node);
     return kExitOk;
 }
+
+namespace {
+
+struct CompileArgs {
+    PolicyArgs policy;
+    std::string node;
+    bool json = false;
+};
+
+[[maybe_unused]] const bool registered = register_subcommand(20, [](CLI::App& app) {
+    auto a = std::make_shared<CompileArgs>();
+    auto* cmd = app.add_subcommand("compile", "show the map image for one node");
+    add_policy(cmd, a->policy);
+    cmd->add_option("--node", a->node, "node to compile for")->required();
+    cmd->add_flag("--json", a->json, "JSON map image");
+    return Subcommand{cmd, [a] { return cmd_compile(a->policy, a->node, a->json); }};
+});
+
+}  // namespace
 
 }  // namespace cli

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/registry.h"
 #include "compile/compile.h"
 #include "diff/diff.h"
 
@@ -82,5 +83,28 @@ int cmd_diff(const DiffArgs& a) {
     }
     return r.verdict_changes() ? 1 : 0;
 }
+
+namespace {
+
+[[maybe_unused]] const bool registered = register_subcommand(50, [](CLI::App& app) {
+    auto a = std::make_shared<DiffArgs>();
+    auto* cmd = app.add_subcommand(
+        "diff", "the new flows whose verdict NEW changes against OLD, as regions");
+    cmd->add_option("OLD", a->old_policy, "policy in force (YAML)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    cmd->add_option("NEW", a->new_policy, "candidate policy (YAML)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--site", a->site, "site file applied to both")->check(CLI::ExistingFile);
+    add_allow_wide(cmd, a->options);
+    cmd->add_option("--node", a->node, "node to compare on")->required();
+    cmd->add_option("--iface", a->iface, "only this interface role");
+    cmd->add_flag("--json", a->json, "JSON regions");
+    // diff exits like diff(1): 2 for any trouble, usage included.
+    return Subcommand{cmd, [a] { return cmd_diff(*a); }, kExitUsage};
+});
+
+}  // namespace
 
 }  // namespace cli

@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/registry.h"
 #include "model/model.h"
 
 namespace cli {
@@ -23,5 +24,14 @@ int cmd_explain(const PacketArgs& a) {
     }
     return kExitOk;
 }
+
+namespace {
+
+[[maybe_unused]] const bool registered = register_subcommand(30, [](CLI::App& app) {
+    return packet_subcommand(app, "explain", "the userspace model's verdict for packets",
+                             cmd_explain, false);
+});
+
+}  // namespace
 
 }  // namespace cli

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/registry.h"
 #include "kernel/dataplane.h"
 #include "kernel/features.h"
 #include "kernel/instance.h"
@@ -206,5 +207,117 @@ int cmd_stats(const std::string& instance, bool json) {
         return kExitOk;
     });
 }
+
+namespace {
+
+// load and reload: --iface ROLE=DEV (load only) parsed before the run.
+struct LoadCmd {
+    lifecycle::LoadArgs args;
+    std::vector<std::string> ifaces;
+    int run(bool reload) {
+        for (const auto& spec : ifaces) {
+            auto i = lifecycle::parse_iface(spec);
+            if (!i) {
+                fprintf(stderr, "edgefw: --iface '%s': expected ROLE=DEV, e.g. external=eth0\n",
+                        spec.c_str());
+                return kExitUsage;
+            }
+            args.ifaces.push_back(*i);
+        }
+        return cmd_load(args, reload);
+    }
+};
+
+void add_lifecycle(CLI::App* cmd, LoadCmd& c, bool with_ifaces) {
+    lifecycle::LoadArgs& a = c.args;
+    cmd->add_option("POLICY", a.policy, "policy file (YAML)")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--site", a.site, "site file")->check(CLI::ExistingFile);
+    add_allow_wide(cmd, a.policy_options);
+    cmd->add_option("--node", a.node, "node this host is")->required(with_ifaces);
+    cmd->add_option("--instance", a.instance, "instance name (pins under /sys/fs/bpf/edgefw/NAME)");
+    cmd->add_option("--confirm", a.confirm_secs,
+                    "roll back unless 'edgefw confirm' runs within SECS")
+        ->check(CLI::Range(1, 86400));
+    cmd->add_flag("--force", a.force, "load even if it would cut the SSH session");
+    if (!with_ifaces) return;
+    cmd->add_option("--iface", c.ifaces, "ROLE=DEV, e.g. external=eth0 (repeat)")->required();
+    cmd->add_option("--mode", a.mode,
+                    "XDP attach mode (auto: native if the driver has it, else generic)")
+        ->check(CLI::IsMember({"auto", "native", "generic"}));
+    cmd->add_option("--tc", a.tc,
+                    "TC egress hook (auto: tcx link when the kernel has it, else netlink)")
+        ->check(CLI::IsMember({"auto", "tcx", "netlink"}));
+    cmd->add_option(
+        "--netns", a.netns,
+        "network namespace of the NICs: a name under /run/netns (ip netns list), not a path");
+    cmd->add_option("--ct-size", a.ct_size, "conntrack table entries")
+        ->check(CLI::Range(1024, 1 << 24));
+}
+
+void add_log_rate(CLI::App* cmd, lifecycle::LoadArgs& a) {
+    cmd->add_option("--log-rate", a.log_rate,
+                    "drop log events per second and CPU (0: off; load default 100)")
+        ->check(CLI::Range(0, 1000000));
+}
+
+[[maybe_unused]] const bool load_registered = register_subcommand(60, [](CLI::App& app) {
+    auto c = std::make_shared<LoadCmd>();
+    auto* cmd = app.add_subcommand("load", "compile, self-test and attach to the NICs");
+    add_lifecycle(cmd, *c, true);
+    add_log_rate(cmd, c->args);
+    return Subcommand{cmd, [c] { return c->run(false); }};
+});
+
+[[maybe_unused]] const bool reload_registered = register_subcommand(70, [](CLI::App& app) {
+    auto c = std::make_shared<LoadCmd>();
+    auto* cmd = app.add_subcommand("reload", "swap the policy hitlessly (counters and flows kept)");
+    add_lifecycle(cmd, *c, false);
+    cmd->add_flag("--keep-flows", c->args.keep_flows,
+                  "open flows keep their rule (default: the new policy judges them)");
+    add_log_rate(cmd, c->args);
+    return Subcommand{cmd, [c] { return c->run(true); }};
+});
+
+// unload, status and confirm: one instance (status: every instance unless named).
+template <class Run>
+Subcommand instance_command(CLI::App& app, const char* name, const char* what, Run run) {
+    auto instance = std::make_shared<std::string>("default");
+    auto* cmd = app.add_subcommand(name, what);
+    cmd->add_option("--instance", *instance, "instance name");
+    return Subcommand{cmd, [instance, cmd, run] { return run(*instance, cmd); }};
+}
+
+[[maybe_unused]] const bool unload_registered = register_subcommand(80, [](CLI::App& app) {
+    return instance_command(app, "unload", "detach and remove everything edgefw created",
+                            [](const std::string& i, CLI::App*) { return cmd_unload(i); });
+});
+
+[[maybe_unused]] const bool status_registered = register_subcommand(90, [](CLI::App& app) {
+    auto json = std::make_shared<bool>(false);
+    auto s = instance_command(app, "status", "what is loaded, where, and whether it is attached",
+                              [json](const std::string& i, CLI::App* cmd) {
+                                  return cmd_status(
+                                      i == "default" && !cmd->count("--instance") ? "" : i, *json);
+                              });
+    s.cmd->add_flag("--json", *json, "JSON");
+    return s;
+});
+
+[[maybe_unused]] const bool confirm_registered = register_subcommand(110, [](CLI::App& app) {
+    return instance_command(app, "confirm", "keep the policy loaded with --confirm",
+                            [](const std::string& i, CLI::App*) { return cmd_confirm(i); });
+});
+
+[[maybe_unused]] const bool log_registered = register_subcommand(120, [](CLI::App& app) {
+    auto a = std::make_shared<lifecycle::LogArgs>();
+    auto* cmd =
+        app.add_subcommand("log", "drop events (rate-limited in the kernel) with the nearest rule");
+    cmd->add_option("--instance", a->instance, "instance name");
+    cmd->add_flag("--json", a->json, "one JSON object an event");
+    cmd->add_flag("--follow", a->follow, "keep printing until interrupted");
+    return Subcommand{cmd, [a] { return cmd_log(*a); }};
+});
+
+}  // namespace
 
 }  // namespace cli

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/registry.h"
 #include "lifecycle/lifecycle.h"
 #include "monitor/collect.h"
 #include "monitor/exporter.h"
@@ -40,7 +41,8 @@ int cmd_stats_watch(const std::string& instance, double secs) {
     for (;;) {
         std::string screen;
         try {
-            nlohmann::json cur = lifecycle::stats(instance);
+            nlohmann::json cur =
+                lifecycle::stats(instance);  // JSON: the watch screen is pure over it
             auto at = clock::now();
             // A reload keeps counters (slots follow rule ids); an unload and load resets
             // them, which the rates show as "-" for one interval.
@@ -73,5 +75,42 @@ int cmd_exporter(const std::string& listen, const std::string& instance) {
     a.instance = instance;
     return monitor::run_exporter(a);
 }
+
+namespace {
+
+struct StatsArgs {
+    std::string instance = "default";
+    bool json = false, prometheus = false;
+    double watch = 0;
+};
+
+[[maybe_unused]] const bool stats_registered = register_subcommand(100, [](CLI::App& app) {
+    auto a = std::make_shared<StatsArgs>();
+    auto* cmd = app.add_subcommand("stats", "per-rule and per-reason counters");
+    cmd->add_option("--instance", a->instance, "instance name");
+    auto* json = cmd->add_flag("--json", a->json, "JSON");
+    auto* prom = cmd->add_flag("--prometheus", a->prometheus, "Prometheus text exposition");
+    auto* watch = cmd->add_option("--watch", a->watch, "refresh every SECS with per-rule rates")
+                      ->check(CLI::Range(0.1, 3600.0));
+    prom->excludes(watch);
+    json->excludes(prom)->excludes(watch);
+    return Subcommand{cmd, [a, watch] {
+                          if (a->prometheus) return cmd_stats_prometheus(a->instance);
+                          if (*watch) return cmd_stats_watch(a->instance, a->watch);
+                          return cmd_stats(a->instance, a->json);
+                      }};
+});
+
+[[maybe_unused]] const bool exporter_registered = register_subcommand(130, [](CLI::App& app) {
+    auto listen = std::make_shared<std::string>("127.0.0.1:9839");
+    auto instance = std::make_shared<std::string>();
+    auto* cmd =
+        app.add_subcommand("exporter", "serve /metrics (Prometheus) and / read-only over HTTP");
+    cmd->add_option("--listen", *listen, "HOST:PORT (default 127.0.0.1:9839)");
+    cmd->add_option("--instance", *instance, "instance name (default: every instance)");
+    return Subcommand{cmd, [listen, instance] { return cmd_exporter(*listen, *instance); }};
+});
+
+}  // namespace
 
 }  // namespace cli

@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/registry.h"
 #include "compile/compile.h"
 #include "kernel/dataplane.h"
 
@@ -32,5 +33,14 @@ int cmd_test(const PacketArgs& a) {
     }
     return kExitOk;
 }
+
+namespace {
+
+[[maybe_unused]] const bool registered = register_subcommand(40, [](CLI::App& app) {
+    return packet_subcommand(app, "test", "run packets through the real BPF programs", cmd_test,
+                             true);
+});
+
+}  // namespace
 
 }  // namespace cli
