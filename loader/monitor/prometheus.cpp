@@ -9,13 +9,17 @@ namespace monitor {
 
 using nlohmann::json;
 
-std::string escape_label_value(std::string_view v) {
+namespace {
+
+// The exposition format's escapes: backslash and newline everywhere, the
+// double quote in label values only.
+std::string escape(std::string_view v, bool quote) {
     std::string out;
     out.reserve(v.size());
     for (char c : v) {
         if (c == '\\')
             out += "\\\\";
-        else if (c == '"')
+        else if (c == '"' && quote)
             out += "\\\"";
         else if (c == '\n')
             out += "\\n";
@@ -25,19 +29,11 @@ std::string escape_label_value(std::string_view v) {
     return out;
 }
 
-std::string escape_help(std::string_view v) {
-    std::string out;
-    out.reserve(v.size());
-    for (char c : v) {
-        if (c == '\\')
-            out += "\\\\";
-        else if (c == '\n')
-            out += "\\n";
-        else
-            out += c;
-    }
-    return out;
-}
+}  // namespace
+
+std::string escape_label_value(std::string_view v) { return escape(v, true); }
+
+std::string escape_help(std::string_view v) { return escape(v, false); }
 
 namespace {
 
@@ -100,9 +96,8 @@ std::string joined(const json& placements, const char* key) {
     return out;
 }
 
-}  // namespace
-
-std::string to_prometheus(const json& snapshot) {
+// Every metric family edgefw exports, in the order of the exposition.
+struct Families {
     Family build{"edgefw_build_info", "gauge", "edgefw build; the value is always 1.", {}};
     Family up{"edgefw_up",
               "gauge",
@@ -170,94 +165,120 @@ std::string to_prometheus(const json& snapshot) {
     Family map_entries{"edgefw_map_entries", "gauge", "Entries in a pinned BPF map.", {}};
     Family map_max{"edgefw_map_entries_max", "gauge", "max_entries of a pinned BPF map.", {}};
 
-    build.add({{"version", text(snapshot, "version")}}, 1);
+    // The exposition: each family that has samples, with its HELP and TYPE.
+    std::string render() const {
+        std::string out;
+        for (const Family* f :
+             {&build,         &up,         &policy,     &attach,     &rule_packets, &rule_bytes,
+              &rule_last_hit, &drops,      &passes,     &ct,         &ct_max,       &ct_table,
+              &ct_table_max,  &ct_inserts, &ct_removed, &ct_refused, &ct_rst,       &ct_evicted,
+              &map_entries,   &map_max}) {
+            if (f->samples.empty()) continue;
+            out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", f->name, escape_help(f->help),
+                               f->name, f->type);
+            out += f->samples;
+        }
+        return out;
+    }
+};
 
+// edgefw_policy_info and edgefw_attach_info: from one lifecycle::status() entry.
+void add_status(Families& f, const std::string& name, const std::string& node, const json& status) {
+    if (!status.is_object()) return;
+    if (status.contains("policy_hash")) {
+        f.policy.add({{"instance_name", name},
+                      {"node", node},
+                      {"hash", text(status, "policy_hash")},
+                      {"policy", text(status, "policy_name")},
+                      {"generation", text(status, "generation")}},
+                     1);
+    }
+    for (const auto& i : status.value("ifaces", json::array()))
+        f.attach.add({{"instance_name", name},
+                      {"node", node},
+                      {"iface", text(i, "role")},
+                      {"dev", text(i, "dev")},
+                      {"xdp_mode", text(i, "xdp_mode")},
+                      {"tc_hook", text(i, "tc_hook")}},
+                     i.value("attached", false) ? 1 : 0);
+}
+
+// Per-rule and per-reason counters: from lifecycle::stats().
+void add_counters(Families& f, const std::string& name, const std::string& node,
+                  const json& stats) {
+    for (const auto& r : stats.value("rules", json::array())) {
+        const json placements = r.value("placements", json::array());
+        Labels l{{"instance_name", name},
+                 {"node", node},
+                 {"rule", text(r, "id")},
+                 {"app", text(r, "app")},
+                 {"feature", text(r, "feature")},
+                 {"proto", text(r, "proto")},
+                 {"iface", joined(placements, "iface")},
+                 {"dir", joined(placements, "dir")}};
+        f.rule_packets.add(l, number(r, "packets"));
+        f.rule_bytes.add(l, number(r, "bytes"));
+        if (r.contains("last_hit_unix")) f.rule_last_hit.add(l, number(r, "last_hit_unix"));
+    }
+    for (const auto& r : stats.value("reasons", json::array())) {
+        Labels l{{"instance_name", name}, {"node", node}, {"reason", text(r, "name")}};
+        (r.value("passes", false) ? f.passes : f.drops).add(l, number(r, "packets"));
+    }
+}
+
+// The conntrack tables: their sum and each table with its counters.
+void add_conntrack(Families& f, const std::string& name, const std::string& node,
+                   const json& stats) {
+    if (stats.contains("conntrack_entries")) {
+        Labels l{{"instance_name", name}, {"node", node}};
+        f.ct.add(l, number(stats, "conntrack_entries"));
+        f.ct_max.add(l, number(stats, "conntrack_max"));
+    }
+    if (!stats.contains("conntrack_tables") || !stats["conntrack_tables"].is_object()) return;
+    for (const auto& [table, c] : stats["conntrack_tables"].items()) {
+        Labels l{{"instance_name", name}, {"node", node}, {"table", table}};
+        f.ct_table.add(l, number(c, "entries"));
+        f.ct_table_max.add(l, number(c, "max"));
+        if (!c.contains("inserts")) continue;
+        f.ct_inserts.add(l, number(c, "inserts"));
+        f.ct_removed.add(l, number(c, "removed"));
+        f.ct_refused.add(l, number(c, "refused"));
+        f.ct_rst.add(l, number(c, "rst"));
+        f.ct_evicted.add(l, number(c, "evicted_bound"));
+    }
+}
+
+// The fill of the pinned maps (monitor::map_fill).
+void add_maps(Families& f, const std::string& name, const std::string& node, const json& inst) {
+    if (!inst.contains("maps") || !inst["maps"].is_object()) return;
+    for (const auto& [map, fill] : inst["maps"].items()) {
+        Labels l{{"instance_name", name}, {"node", node}, {"map", map}};
+        f.map_entries.add(l, number(fill, "entries"));
+        f.map_max.add(l, number(fill, "max"));
+    }
+}
+
+}  // namespace
+
+std::string to_prometheus(const json& snapshot) {
+    Families f;
+    f.build.add({{"version", text(snapshot, "version")}}, 1);
     const json instances = snapshot.value("instances", json::array());
     for (const auto& inst : instances) {
         const std::string name = text(inst, "instance_name");
         const json& status = inst.contains("status") ? inst["status"] : json();
         const json& stats = inst.contains("stats") ? inst["stats"] : json();
-        up.add({{"instance_name", name}}, inst.value("up", false) ? 1 : 0);
-
+        f.up.add({{"instance_name", name}}, inst.value("up", false) ? 1 : 0);
         std::string node = text(stats, "node");
         if (node.empty()) node = text(status, "node");
-        if (status.is_object() && status.contains("policy_hash")) {
-            policy.add({{"instance_name", name},
-                        {"node", node},
-                        {"hash", text(status, "policy_hash")},
-                        {"policy", text(status, "policy_name")},
-                        {"generation", text(status, "generation")}},
-                       1);
-        }
-        if (status.is_object()) {
-            for (const auto& i : status.value("ifaces", json::array()))
-                attach.add({{"instance_name", name},
-                            {"node", node},
-                            {"iface", text(i, "role")},
-                            {"dev", text(i, "dev")},
-                            {"xdp_mode", text(i, "xdp_mode")},
-                            {"tc_hook", text(i, "tc_hook")}},
-                           i.value("attached", false) ? 1 : 0);
-        }
+        add_status(f, name, node, status);
         if (stats.is_object()) {
-            for (const auto& r : stats.value("rules", json::array())) {
-                const json placements = r.value("placements", json::array());
-                Labels l{{"instance_name", name},
-                         {"node", node},
-                         {"rule", text(r, "id")},
-                         {"app", text(r, "app")},
-                         {"feature", text(r, "feature")},
-                         {"proto", text(r, "proto")},
-                         {"iface", joined(placements, "iface")},
-                         {"dir", joined(placements, "dir")}};
-                rule_packets.add(l, number(r, "packets"));
-                rule_bytes.add(l, number(r, "bytes"));
-                if (r.contains("last_hit_unix")) rule_last_hit.add(l, number(r, "last_hit_unix"));
-            }
-            for (const auto& r : stats.value("reasons", json::array())) {
-                Labels l{{"instance_name", name}, {"node", node}, {"reason", text(r, "name")}};
-                (r.value("passes", false) ? passes : drops).add(l, number(r, "packets"));
-            }
-            if (stats.contains("conntrack_entries")) {
-                Labels l{{"instance_name", name}, {"node", node}};
-                ct.add(l, number(stats, "conntrack_entries"));
-                ct_max.add(l, number(stats, "conntrack_max"));
-            }
-            if (stats.contains("conntrack_tables") && stats["conntrack_tables"].is_object()) {
-                for (const auto& [table, c] : stats["conntrack_tables"].items()) {
-                    Labels l{{"instance_name", name}, {"node", node}, {"table", table}};
-                    ct_table.add(l, number(c, "entries"));
-                    ct_table_max.add(l, number(c, "max"));
-                    if (!c.contains("inserts")) continue;
-                    ct_inserts.add(l, number(c, "inserts"));
-                    ct_removed.add(l, number(c, "removed"));
-                    ct_refused.add(l, number(c, "refused"));
-                    ct_rst.add(l, number(c, "rst"));
-                    ct_evicted.add(l, number(c, "evicted_bound"));
-                }
-            }
+            add_counters(f, name, node, stats);
+            add_conntrack(f, name, node, stats);
         }
-        if (inst.contains("maps") && inst["maps"].is_object()) {
-            for (const auto& [map, fill] : inst["maps"].items()) {
-                Labels l{{"instance_name", name}, {"node", node}, {"map", map}};
-                map_entries.add(l, number(fill, "entries"));
-                map_max.add(l, number(fill, "max"));
-            }
-        }
+        add_maps(f, name, node, inst);
     }
-
-    std::string out;
-    for (const Family* f :
-         {&build,         &up,         &policy,     &attach,     &rule_packets, &rule_bytes,
-          &rule_last_hit, &drops,      &passes,     &ct,         &ct_max,       &ct_table,
-          &ct_table_max,  &ct_inserts, &ct_removed, &ct_refused, &ct_rst,       &ct_evicted,
-          &map_entries,   &map_max}) {
-        if (f->samples.empty()) continue;
-        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", f->name, escape_help(f->help), f->name,
-                           f->type);
-        out += f->samples;
-    }
-    return out;
+    return f.render();
 }
 
 }  // namespace monitor
