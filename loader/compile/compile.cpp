@@ -91,9 +91,10 @@ std::string hash_image(const image::MapImage& img) {
     return buf;
 }
 
-}  // namespace
+// ---- compile_node's stages, in the order it runs them
 
-image::MapImage compile_node(const policy::Policy& p, const std::string& node, Report* report) {
+// The node's name, settings and interfaces (their local addresses).
+image::MapImage image_header(const policy::Policy& p, const std::string& node) {
     if (!p.nodes.count(node)) {
         std::string names;
         for (const auto& [n, _] : p.nodes) names += (names.empty() ? "" : ", ") + n;
@@ -115,10 +116,11 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
         }
         img.ifaces.push_back(info);
     }
+    return img;
+}
 
-    std::vector<Entry> entries = place(p, node);
-
-    // Rule table: one counter slot per rule, whatever its placements.
+// Rule table: one counter slot per rule, whatever its placements.
+std::map<uint32_t, image::RuleInfo> rule_table(const std::vector<Entry>& entries) {
     std::map<uint32_t, image::RuleInfo> rules;
     for (const auto& e : entries) {
         auto& info = rules[e.rule->index];
@@ -130,14 +132,20 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
         info.proto = policy::proto_name(e.rule->proto);
         info.placements.push_back({e.role, e.dir});
     }
-    for (auto& [i, info] : rules) img.rules.push_back(info);
+    return rules;
+}
 
+using NewClasses = std::vector<std::pair<uint32_t, Signature>>;  // class id -> entries
+
+// Stages 1 and 2: destination port -> port class (ef_port_class), then
+// (+ local address) -> bucket (ef_local). Returns the buckets made.
+NewClasses port_and_local_stages(const std::vector<Entry>& entries, image::MapImage& img) {
     std::map<uint32_t, Signature> combos;  // combo -> entries
     for (uint32_t i = 0; i < entries.size(); i++)
         combos[EF_COMBO(entries[i].role, entries[i].dir, entries[i].slot)].push_back(i);
 
-    Interner port_classes, buckets, remote_classes;
-    std::vector<std::pair<uint32_t, Signature>> new_buckets, new_remotes;
+    Interner port_classes, buckets;
+    NewClasses new_buckets;
 
     for (auto& [combo, members] : combos) {
         std::map<uint32_t, Signature> class_members;
@@ -171,7 +179,15 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
             }
         }
     }
+    return new_buckets;
+}
 
+// Stage 3: (+ remote address) -> remote class (ef_remote). Returns the
+// remote classes made.
+NewClasses remote_stage(const std::vector<Entry>& entries, const NewClasses& new_buckets,
+                        image::MapImage& img) {
+    Interner remote_classes;
+    NewClasses new_remotes;
     for (auto& [b, sig] : new_buckets) {
         // Each entry's remote prefixes as the LPM trie sees them: an IPv6
         // prefix that covers part of ::ffff:0:0/96 becomes the pieces of it
@@ -208,6 +224,13 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
         }
     }
 
+    return new_remotes;
+}
+
+// Stage 4: (+ source port) -> rule (ef_sport). Returns the remote classes
+// whose source ports all go to one rule: remote class -> rule.
+std::map<uint32_t, uint32_t> sport_stage(const std::vector<Entry>& entries,
+                                         const NewClasses& new_remotes, image::MapImage& img) {
     std::map<uint32_t, uint32_t> direct_remote;  // remote class -> rule, when sport is decided
     for (auto& [rc, sig] : new_remotes) {
         // First match: the lowest entry (rule order) covering each run of ports.
@@ -240,8 +263,12 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
         }
     }
 
-    // Direct answers: a remote class whose source ports all go to one rule, and
-    // a bucket whose only remote prefix is `any` with such a class.
+    return direct_remote;
+}
+
+// Direct answers: a remote class whose source ports all go to one rule, and
+// a bucket whose only remote prefix is `any` with such a class.
+void direct_answers(image::MapImage& img, const std::map<uint32_t, uint32_t>& direct_remote) {
     std::map<uint32_t, uint32_t> direct_bucket;
     // A bucket is decided when it has an `any` prefix and every prefix of it
     // (the any one included) leads to the same direct rule.
@@ -264,21 +291,41 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
     for (auto& r : img.remotes)
         if (auto d = direct_remote.find(r.remote_class); d != direct_remote.end())
             r.remote_class = EF_DIRECT_RULE | d->second;
+}
 
+void check_limits(const image::MapImage& img, const std::string& node) {
     check_limit(img.locals.size(), EF_MAX_LOCAL, "ef_local", node);
     check_limit(img.remotes.size(), EF_MAX_REMOTE, "ef_remote", node);
     check_limit(img.sports.size(), EF_MAX_SPORT, "ef_sport", node);
     check_limit(img.local_addrs.size(), EF_MAX_LOCAL_ADDRS, "ef_local_addrs", node);
-    img.policy_hash = hash_image(img);
+}
 
-    if (report) {
-        std::map<std::string, std::vector<std::string>> disabled;
-        for (const auto& r : p.rules)
-            if (!p.rule_enabled(r)) disabled[r.feature].push_back(r.id);
-        report->disabled.assign(disabled.begin(), disabled.end());
-        for (const auto& r : p.rules)
-            if (p.rule_enabled(r) && !rules.count(r.index)) report->not_on_node.push_back(r.id);
-    }
+// What the features disabled, and the enabled rules this node does not carry.
+void fill_report(const policy::Policy& p, const std::map<uint32_t, image::RuleInfo>& rules,
+                 Report& report) {
+    std::map<std::string, std::vector<std::string>> disabled;
+    for (const auto& r : p.rules)
+        if (!p.rule_enabled(r)) disabled[r.feature].push_back(r.id);
+    report.disabled.assign(disabled.begin(), disabled.end());
+    for (const auto& r : p.rules)
+        if (p.rule_enabled(r) && !rules.count(r.index)) report.not_on_node.push_back(r.id);
+}
+
+}  // namespace
+
+image::MapImage compile_node(const policy::Policy& p, const std::string& node, Report* report) {
+    image::MapImage img = image_header(p, node);
+    std::vector<Entry> entries = place(p, node);
+    std::map<uint32_t, image::RuleInfo> rules = rule_table(entries);
+    for (auto& [i, info] : rules) img.rules.push_back(info);
+
+    NewClasses new_buckets = port_and_local_stages(entries, img);
+    NewClasses new_remotes = remote_stage(entries, new_buckets, img);
+    direct_answers(img, sport_stage(entries, new_remotes, img));
+
+    check_limits(img, node);
+    img.policy_hash = hash_image(img);
+    if (report) fill_report(p, rules, *report);
     return img;
 }
 
