@@ -8,15 +8,12 @@ namespace cli {
 
 int cmd_explain(const PacketArgs& a) {
     int exit_code;
-    auto t = packet_target(a, exit_code);
-    if (!t) return exit_code;
-    const policy::Policy& p = t->policy;
-    const uint32_t role = t->role;
-    auto specs = read_specs(a.packet, a.packets,
-                            a.dir == "egress" ? packet::Dir::egress : packet::Dir::ingress);
-    if (!specs) return kExitError;
+    auto job = packet_job(a, exit_code);
+    if (!job) return exit_code;
+    const policy::Policy& p = job->policy;
+    const uint32_t role = job->role;
     model::Model m(p, a.node);
-    for (const auto& s : *specs) {
+    for (const auto& s : job->specs) {
         // Specs become frames, and the model judges the frame.
         auto frame = packet::build_frame(s.pkt);
         auto v = m.run_frame(role, s.pkt.dir, frame);

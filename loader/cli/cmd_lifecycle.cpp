@@ -18,13 +18,7 @@ template <class F>
 int guarded(const char* what, F f) {
     try {
         return f();
-    } catch (const lifecycle::Refused& e) {
-        std::cerr << "edgefw: " << what << ": " << e.what() << "\n";
-        return kExitError;
-    } catch (const kernel::Error& e) {
-        std::cerr << "edgefw: " << what << ": " << e.what() << "\n";
-        return kExitError;
-    } catch (const std::exception& e) {
+    } catch (const std::exception& e) {  // lifecycle::Refused, kernel::Error and the rest
         std::cerr << "edgefw: " << what << ": " << e.what() << "\n";
         return kExitError;
     }
@@ -145,10 +139,7 @@ int cmd_status(const std::string& instance, bool json) {
     try {
         if (!instance.empty()) kernel::check_instance_name(instance);
         s = lifecycle::status(instance);
-    } catch (const kernel::Unreadable& e) {
-        std::cerr << "edgefw: status: " << e.what() << "\n";
-        return kStatusUnknown;
-    } catch (const std::exception& e) {
+    } catch (const std::exception& e) {  // kernel::Unreadable, an invalid name
         std::cerr << "edgefw: status: " << e.what() << "\n";
         return kStatusUnknown;
     }

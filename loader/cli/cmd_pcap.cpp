@@ -162,7 +162,7 @@ int cmd_pcap(const PacketArgs& a, bool kernel_side) {
     capture::Summary summary;
     std::string err;
     bool ok = false;
-    try {
+    int rc = with_kernel_errors([&] {
         if (!kernel_side) {
             ok = capture::replay_model(p, a.node, role, a.pcap, on_frame, summary, err);
         } else {
@@ -201,13 +201,9 @@ int cmd_pcap(const PacketArgs& a, bool kernel_side) {
                 [&](const capture::FrameResult& r) { print_frame(p, role, r, a.json); }, summary,
                 err);
         }
-    } catch (const compile::Error& e) {
-        std::cerr << "edgefw: compile: " << e.what() << "\n";
-        return kExitError;
-    } catch (const kernel::Error& e) {
-        std::cerr << "edgefw: " << e.what() << "\n";
-        return kExitError;
-    }
+        return kExitOk;
+    });
+    if (rc != kExitOk) return rc;
     if (!ok && summary.frames == 0) {
         std::cerr << "edgefw: " << err << "\n";
         return kExitError;

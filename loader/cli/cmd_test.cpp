@@ -9,29 +9,20 @@ namespace cli {
 
 int cmd_test(const PacketArgs& a) {
     int exit_code;
-    auto t = packet_target(a, exit_code);
-    if (!t) return exit_code;
-    const policy::Policy& p = t->policy;
-    const uint32_t role = t->role;
-    auto specs = read_specs(a.packet, a.packets,
-                            a.dir == "egress" ? packet::Dir::egress : packet::Dir::ingress);
-    if (!specs) return kExitError;
-    try {
+    auto job = packet_job(a, exit_code);
+    if (!job) return exit_code;
+    const policy::Policy& p = job->policy;
+    const uint32_t role = job->role;
+    return with_kernel_errors([&] {
         auto dp_owner = test_dataplane(p, a.node, role);
         kernel::Dataplane& dp = *dp_owner;
-        for (const auto& s : *specs) {
+        for (const auto& s : job->specs) {
             auto frame = packet::build_frame(s.pkt);
             print_verdict(p, role, s, test_verdict(dp, s.pkt.dir, frame, "'" + s.text + "'"),
                           a.json);
         }
-    } catch (const compile::Error& e) {
-        std::cerr << "edgefw: compile: " << e.what() << "\n";
-        return kExitError;
-    } catch (const kernel::Error& e) {
-        std::cerr << "edgefw: " << e.what() << "\n";
-        return kExitError;
-    }
-    return kExitOk;
+        return kExitOk;
+    });
 }
 
 namespace {

@@ -44,6 +44,29 @@ std::optional<PacketTarget> packet_target(const PacketArgs& a, int& exit_code) {
     return PacketTarget{std::move(*p), *role};
 }
 
+std::optional<PacketJob> packet_job(const PacketArgs& a, int& exit_code) {
+    auto t = packet_target(a, exit_code);
+    if (!t) return std::nullopt;
+    auto specs = read_specs(a.packet, a.packets,
+                            a.dir == "egress" ? packet::Dir::egress : packet::Dir::ingress);
+    if (!specs) {
+        exit_code = kExitError;
+        return std::nullopt;
+    }
+    return PacketJob{std::move(*t), std::move(*specs)};
+}
+
+int with_kernel_errors(const std::function<int()>& f) {
+    try {
+        return f();
+    } catch (const compile::Error& e) {
+        std::cerr << "edgefw: compile: " << e.what() << "\n";
+    } catch (const kernel::Error& e) {
+        std::cerr << "edgefw: " << e.what() << "\n";
+    }
+    return kExitError;
+}
+
 std::unique_ptr<kernel::Dataplane> test_dataplane(const policy::Policy& p, const std::string& node,
                                                   uint32_t role) {
     image::MapImage img = compile::compile_node(p, node);

@@ -2,6 +2,7 @@
 // reading packet specs, printing one verdict line.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -59,6 +60,16 @@ struct SpecLine {
 // From --packet or --packets FILE (one spec a line, '#' comments).
 std::optional<std::vector<SpecLine>> read_specs(const std::string& spec, const std::string& file,
                                                 packet::Dir default_dir);
+
+// explain and test: the target and its specs, read in --dir's default direction.
+struct PacketJob : PacketTarget {
+    std::vector<SpecLine> specs;
+};
+std::optional<PacketJob> packet_job(const PacketArgs& a, int& exit_code);
+
+// Runs f (returning an exit status); a compile::Error or kernel::Error it
+// throws is printed and exits kExitError.
+int with_kernel_errors(const std::function<int()>& f);
 
 // One verdict line, the same for `explain` and `test`.
 struct VerdictLine {

@@ -778,6 +778,66 @@ ReloadFlows rejudge_flows(kernel::Dataplane& dp, const image::MapImage& img, boo
     return r;
 }
 
+// The description after a reload: the new policy, its rules and slots, its
+// generation and confirm record (the NICs and settings stay).
+void describe_reload(InstanceMeta& meta, const Inputs& in, const Prepared& pr, const Slots& slots,
+                     const SelfTest& st, const ConfirmMeta& confirm, uint64_t generation) {
+    meta.self_test = {st.probes, st.of};
+    meta.policy = in.policy_path;
+    meta.site = in.site_path;
+    meta.policy_name = pr.img.policy_name;
+    meta.policy_hash = pr.img.policy_hash;
+    meta.reloaded_at = now_text();
+    meta.generation = generation;
+    meta.egress = egress_name(pr.img);
+    meta.rules = rules_meta(pr.img, slots.of);
+    meta.confirm = confirm;
+}
+
+// The swap: pins and description first (if this process dies during the
+// swap, status sees attached programs that differ from the pinned ones and
+// says "mixed"; reload again finishes the job), then one link update per NIC
+// and hook (XDP, tcx), or an in-place filter replacement for netlink TC.
+// Every packet sees either the old or the new maps.
+void swap_programs(const kernel::InstanceDir& d, const InstanceMeta& meta,
+                   const kernel::Dataplane& dp) {
+    dp.pin(d.path());
+    kernel::write_meta(d.path(), encode(meta));
+    kernel::NetnsGuard ns(meta.netns);
+    const char* fault = getenv("EDGEFW_FAULT_SWAP");  // tests: fail after N swaps
+    int budget = fault && *fault ? atoi(fault) : -1;
+    for (const auto& i : meta.ifaces) {
+        if (budget-- == 0)
+            throw kernel::Error("kernel: swap refused (EDGEFW_FAULT_SWAP fault injection)");
+        swap_nic(d, i, dp.prog_fd(packet::Dir::ingress), dp.prog_fd(packet::Dir::egress));
+    }
+}
+
+// A pending confirm's timer when a reload starts: ended once the reload has
+// taken over, kept (and its record with it) if the reload fails.
+struct Timers {
+    std::string old_record;
+    bool had_old = false;
+    bool armed = false;  // this reload's own (--confirm)
+};
+
+// After a refused swap (or any failure from the swap on): the old programs,
+// pins and description, the old timer's record, and none of this reload's
+// kept copies (a pending confirm still needs its own).
+void undo_swap(const kernel::InstanceDir& d, const InstanceMeta& meta, const PinSnapshot& before,
+               int run, const Timers& timers, uint64_t generation) {
+    swap_back(d, meta, before);
+    before.restore(d.path());
+    if (timers.armed) kill_timer(run);
+    if (timers.had_old) try {
+            write_run_file(run, "timer", timers.old_record);
+        } catch (const std::exception&) {
+            // Without its record the old timer still acts; only confirm cannot end it early.
+        }
+    for (const char* k : {"policy", "site"})
+        (void)unlinkat(run, content_name(k, generation).c_str(), 0);
+}
+
 void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
     auto [d, meta] = open_loaded(a_in.instance);
     LoadArgs a = a_in;
@@ -814,64 +874,29 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
     kernel::Dataplane dp(opts);
     dp.write_image(img);
 
-    meta.self_test = {st.probes, st.of};
-    meta.policy = in.policy_path;
-    meta.site = in.site_path;
-    meta.policy_name = img.policy_name;
-    meta.policy_hash = img.policy_hash;
-    meta.reloaded_at = now_text();
-    meta.generation = generation;
-    meta.egress = egress_name(img);
-    meta.rules = rules_meta(pr.img, slots.of);
-    meta.confirm = confirm;
+    describe_reload(meta, in, pr, slots, st, confirm, generation);
     (void)encode(meta);
     save_content(run.get(), generation, in);
     phases.mark("programs_maps");
 
-    // Everything that can fail has happened. The swap: pins and description
-    // first (if this process dies during the swap, status sees attached
-    // programs that differ from the pinned ones and says "mixed"; reload
-    // again finishes the job), then one link update per NIC and hook (XDP,
-    // tcx), or an in-place filter replacement for netlink TC. Every packet
-    // sees either the old or the new maps. Should the kernel refuse one of
-    // them, everything goes back to the old programs, pins and description.
+    // Everything that can fail has happened: the swap. Should the kernel
+    // refuse any of it, everything goes back to the old programs, pins and
+    // description.
     PinSnapshot before;
     before.take(dir);
-    bool armed = false;
-    // A pending confirm's timer: ended once this reload has taken over, kept
-    // (and its record with it) if this reload fails.
-    std::string old_timer;
-    bool had_timer = read_run_file(run.get(), "timer", old_timer);
+    Timers timers;
+    timers.had_old = read_run_file(run.get(), "timer", timers.old_record);
     try {
         if (a.confirm_secs > 0) {
             arm_confirm(a.instance, run.get(), token, a.confirm_secs);
-            armed = true;
+            timers.armed = true;
         }
         for (uint32_t slot : slots.fresh) zero_counter(dp.shared_maps().rule_counters, slot);
-        dp.pin(dir);
         meta.reload_flows.reset();  // the previous reload's, until this one's judgment
         meta.reload_ms = phases.ms;
-        kernel::write_meta(dir, encode(meta));
-        kernel::NetnsGuard ns(meta.netns);
-        const char* fault = getenv("EDGEFW_FAULT_SWAP");  // tests: fail after N swaps
-        int budget = fault && *fault ? atoi(fault) : -1;
-        for (const auto& i : meta.ifaces) {
-            if (budget-- == 0)
-                throw kernel::Error("kernel: swap refused (EDGEFW_FAULT_SWAP fault injection)");
-            swap_nic(d, i, dp.prog_fd(packet::Dir::ingress), dp.prog_fd(packet::Dir::egress));
-        }
+        swap_programs(d, meta, dp);
     } catch (...) {
-        swap_back(d, meta, before);
-        before.restore(dir);
-        if (armed) kill_timer(run.get());
-        if (had_timer) try {
-                write_run_file(run.get(), "timer", old_timer);
-            } catch (const std::exception&) {
-                // Without its record the old timer still acts; only confirm cannot end it early.
-            }
-        // Only this reload's copies go: a pending confirm still needs its own.
-        for (const char* k : {"policy", "site"})
-            (void)unlinkat(run.get(), content_name(k, generation).c_str(), 0);
+        undo_swap(d, meta, before, run.get(), timers, generation);
         throw;
     }
     phases.mark("swap");
@@ -895,8 +920,8 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
     }
     // A pending confirm is superseded (its timer would find its token gone
     // and do nothing; ending it is tidiness).
-    if (!by_timer && !armed) kill_timer(run.get());
-    if (armed && had_timer) kill_recorded(old_timer);
+    if (!by_timer && !timers.armed) kill_timer(run.get());
+    if (timers.armed && timers.had_old) kill_recorded(timers.old_record);
     std::vector<uint64_t> keep = {generation};
     if (a.confirm_secs > 0) keep.push_back(old_generation);
     prune_content(run.get(), keep);
