@@ -97,6 +97,13 @@ unit: $(BUILD)/tests/unit
 dataplane: $(BUILD)/tests/dataplane $(BUILD)/edgefw
 	$(Q)$(BUILD)/tests/dataplane --jobs 1
 
+# $(call run_test,NAME,COMMAND[,WHY]): runs a test script in a recipe. Exit 77
+# means a missing capability: reported as "NAME: skipped", never as a pass;
+# any other failure stops make with the script's status.
+run_test = rc=0; $(2) || rc=$$?; \
+	if [ $$rc -eq 77 ]; then echo "$(1): skipped$(if $(3), ($(3)))"; \
+	elif [ $$rc -ne 0 ]; then exit $$rc; fi
+
 # Feature areas add their own targets in mk/*.mk and append suites to CHECK_EXTRA
 # and what those suites run to CHECK_BUILD.
 CHECK_EXTRA :=

@@ -73,8 +73,7 @@ man-check: $(BUILD)/edgefw
 
 deb-check: $(DEB_FILE) deb-lint
 	$(call msg,TEST,tests/deb/deb_check.sh)
-	$(Q)rc=0; tests/deb/deb_check.sh $(DEB_FILE) || rc=$$?; \
-	if [ $$rc -eq 77 ]; then echo "deb-check: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
+	$(Q)$(call run_test,deb-check,tests/deb/deb_check.sh $(DEB_FILE))
 
 CHECK_EXTRA += completion-check man-check deb-check
 CHECK_BUILD += $(DEB_FILE)

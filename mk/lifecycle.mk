@@ -8,21 +8,18 @@ UNITDIR ?= /etc/systemd/system
 
 .PHONY: lifecycle-test crash-test soak systemd-verify install uninstall
 
-# 77 means a missing capability: reported as a skip, never as a pass.
+# 77 means a missing capability: reported as a skip, never as a pass (run_test).
 lifecycle-test: $(BUILD)/edgefw $(BPF_OBJS)
 	$(Q)for t in hitless_reload operator faults hooks fs_safety races atomic_reload reload_flows confirm status_inputs; do \
 	  printf '  %-8s %s\n' TEST tests/lifecycle/$$t.sh; \
-	  rc=0; tests/lifecycle/$$t.sh || rc=$$?; \
-	  if [ $$rc -eq 77 ]; then echo "$$t: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi; \
+	  $(call run_test,$$t,tests/lifecycle/$$t.sh); \
 	done
 	$(call msg,TEST,tests/lifecycle/hitless_reload.sh TC=netlink RELOADS=50)
-	$(Q)rc=0; TC=netlink RELOADS=50 tests/lifecycle/hitless_reload.sh || rc=$$?; \
-	if [ $$rc -eq 77 ]; then echo "hitless_reload (netlink): skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
+	$(Q)$(call run_test,hitless_reload (netlink),TC=netlink RELOADS=50 tests/lifecycle/hitless_reload.sh)
 
 crash-test: $(BUILD)/edgefw
 	$(call msg,TEST,tests/lifecycle/crash_safety.sh)
-	$(Q)rc=0; tests/lifecycle/crash_safety.sh || rc=$$?; \
-	if [ $$rc -eq 77 ]; then echo "crash-test: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
+	$(Q)$(call run_test,crash-test,tests/lifecycle/crash_safety.sh)
 
 # Minutes, not part of `make check`: SOAK_SECS=600 make soak for a longer run.
 soak: $(BUILD)/edgefw

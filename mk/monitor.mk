@@ -32,19 +32,16 @@ $(BUILD)/obj/loader/monitor/exporter.o $(BUILD)/asan/obj/loader/monitor/exporter
 
 monitor-static: | $(DEPS_STAMP)
 	$(call msg,TEST,tests/monitor/static.sh)
-	$(Q)rc=0; tests/monitor/static.sh || rc=$$?; \
-	if [ $$rc -eq 77 ]; then echo "monitor-static: skipped (promtool unavailable)"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
+	$(Q)$(call run_test,monitor-static,tests/monitor/static.sh,promtool unavailable)
 
 # 77 means a missing capability (root, or Prometheus cannot be installed): a skip, never a pass.
 monitor-test: $(BUILD)/edgefw
 	$(call msg,TEST,tests/monitor/prometheus.sh)
-	$(Q)rc=0; tests/monitor/prometheus.sh || rc=$$?; \
-	if [ $$rc -eq 77 ]; then echo "monitor-test: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
+	$(Q)$(call run_test,monitor-test,tests/monitor/prometheus.sh)
 
 monitor-bounds: $(BUILD)/edgefw
 	$(call msg,TEST,tests/monitor/bounds.sh)
-	$(Q)rc=0; tests/monitor/bounds.sh || rc=$$?; \
-	if [ $$rc -eq 77 ]; then echo "monitor-bounds: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi
+	$(Q)$(call run_test,monitor-bounds,tests/monitor/bounds.sh)
 
 $(BUILD)/systemd/edgefw-exporter.service: tools/systemd/edgefw-exporter.service.in
 	$(Q)mkdir -p $(@D)

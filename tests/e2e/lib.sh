@@ -33,6 +33,9 @@
 E2E_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$E2E_LIB_DIR/../.." && pwd)
 EDGEFW=${EDGEFW:-$REPO/build/edgefw}
+# skip, require_cmd, fail (fatal), jq helpers, netns_add and netns_cleanup.
+. "$REPO/tests/lib/common.sh"
+REQUIRE_HINT="run tests/e2e/install-deps.sh"
 POLICY=${POLICY:-$REPO/policies/lync2010-edge-hlb.yaml}
 SITE=${SITE:-$REPO/policies/site-test.yaml}
 E2E_FILTER=${E2E_FILTER:-auto}   # auto: filter when `edgefw load` exists; 1: require it; 0: never
@@ -54,27 +57,21 @@ RPROXY_EXT=198.18.16.40 HLB_RP=198.18.16.1 RPROXY_INT=198.19.33.40
 FE1=198.19.10.90 FE2=198.19.10.91 POOL_WEB_VIP=198.19.10.190 WORKSTATION=198.19.10.50
 
 E2E_NAME='' PFX='' WORK=''
-E2E_NS=() E2E_PIDS=() E2E_INSTANCES=()
+E2E_PIDS=() E2E_INSTANCES=()
 E2E_PASS=0 E2E_FAIL=0
 FILTER=0
 
 log() { printf '%s\n' "$*"; }
 plus() { awk -v a="$1" -v b="$2" 'BEGIN { print a + b }'; }
 vlog() { [ "$E2E_VERBOSE" = 1 ] && printf '    %s\n' "$*" >&2; return 0; }
-die() { printf 'e2e: %s\n' "$*" >&2; exit 1; }
-skip() { printf 'SKIP %s: %s\n' "${E2E_NAME:-e2e}" "$*"; exit 77; }
-
-require_cmd() {
-  local c
-  for c in "$@"; do command -v "$c" >/dev/null 2>&1 || skip "missing tool: $c (run tests/e2e/install-deps.sh)"; done
-}
 
 # ---------------------------------------------------------------- setup and cleanup
 
 e2e_init() {
   E2E_NAME=$1
+  TEST_NAME=$1
   PFX="ef-$1-$$"
-  [ "$(id -u)" = 0 ] || skip "needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_BPF)"
+  require_root "CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_BPF"
   require_cmd ip ss nft timeout setsid socat jq
   ip netns add "$PFX-probe" 2>/dev/null || skip "cannot create network namespaces (ip netns add)"
   ip netns del "$PFX-probe"
@@ -88,7 +85,7 @@ filter_detect() {
   FILTER=0
   case "$E2E_FILTER" in
     0) ;;
-    1) ef_has_load || die "E2E_FILTER=1 but $EDGEFW has no 'load' command"; FILTER=1 ;;
+    1) ef_has_load || fail "E2E_FILTER=1 but $EDGEFW has no 'load' command"; FILTER=1 ;;
     *) ef_has_load && FILTER=1 ;;
   esac
   if [ "$FILTER" = 0 ]; then
@@ -113,11 +110,8 @@ e2e_cleanup() {
     fi
   done
   for p in "${E2E_PIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null; done
-  for ns in "${E2E_NS[@]}"; do
-    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-  done
   for p in "${E2E_PIDS[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done
-  for ns in "${E2E_NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+  netns_cleanup
   if [ -n "$WORK" ] && [ -d "$WORK" ]; then
     if [ "$rc" != 0 ] && [ "$rc" != 77 ] && [ -n "${E2E_KEEP_LOGS:-}" ]; then
       log "cleanup: logs kept in $WORK"
@@ -134,8 +128,7 @@ ns_exec() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
 ns_add() {
   local n
   n=$(ns "$1")
-  ip netns add "$n" || die "ip netns add $n"
-  E2E_NS+=("$n")
+  netns_add "$n"
   ip -n "$n" link set lo up
   ns_exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
     net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.ip_forward=0
@@ -143,12 +136,12 @@ ns_add() {
 
 # veth NS1 IF1 NS2 IF2: one pair, created inside NS1 with its peer moved straight into NS2.
 veth() {
-  ip -n "$(ns "$1")" link add "$2" type veth peer name "$4" netns "$(ns "$3")" || die "veth $1/$2 $3/$4"
+  ip -n "$(ns "$1")" link add "$2" type veth peer name "$4" netns "$(ns "$3")" || fail "veth $1/$2 $3/$4"
   ip -n "$(ns "$1")" link set "$2" up
   ip -n "$(ns "$3")" link set "$4" up
 }
 
-addr() { ip -n "$(ns "$1")" addr add "$3" dev "$2" || die "addr $*"; }
+addr() { ip -n "$(ns "$1")" addr add "$3" dev "$2" || fail "addr $*"; }
 
 bridge_add() { # NS BR PORT...
   local n=$1 br=$2 p
@@ -235,7 +228,7 @@ hlb_steer() {
   ip -n "$(ns hlb)" route replace $VIP_AV/32 via "${AV_IP[$n]}"
   ip -n "$(ns hlb)" route replace $VIP_WEBCONF/32 via "${WEBCONF_IP[$n]}"
   ip -n "$(ns corp)" route replace $VIP_INT/32 via "${INT_IP[$n]}"
-  ns_exec hlb nft -f - <<EOF || die "nft on hlb"
+  ns_exec hlb nft -f - <<EOF || fail "nft on hlb"
 table ip hlb
 delete table ip hlb
 table ip hlb {
@@ -270,14 +263,14 @@ wait_listen() {
     ns_exec "$n" ss -H $flag "src $a:$p" 2>/dev/null | grep -q . && return 0
     sleep 0.05
   done
-  die "no $proto listener on $a:$p in $n (see $WORK)"
+  fail "no $proto listener on $a:$p in $n (see $WORK)"
 }
 
 make_cert() { # self-signed EC certificate for every TLS server of the run
   [ -f "$WORK/tls.crt" ] && return 0
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
     -subj "/CN=edgefw-e2e.test" -keyout "$WORK/tls.key" -out "$WORK/tls.crt" >/dev/null 2>&1 ||
-    die "openssl req"
+    fail "openssl req"
 }
 
 # svc_sip NAME NS [tcp:ADDR:PORT ...]: kamailio answering SIP OPTIONS with 200 over TCP.
@@ -501,13 +494,14 @@ probe_dns() {
 # ---------------------------------------------------------------- assertions
 
 ok() { E2E_PASS=$((E2E_PASS + 1)); log "ok   $*"; }
-fail() { E2E_FAIL=$((E2E_FAIL + 1)); log "FAIL $*"; }
+# check_failed MSG: one check failed; counted, and the test goes on (fail stops it).
+check_failed() { E2E_FAIL=$((E2E_FAIL + 1)); log "FAIL $*"; }
 
 # expect_pass DESC PROBE ARGS...
 expect_pass() {
   local d=$1
   shift
-  if "probe_$@"; then ok "pass: $d"; else fail "pass: $d (probe $*: no reply)"; fi
+  if "probe_$@"; then ok "pass: $d"; else check_failed "pass: $d (probe $*: no reply)"; fi
 }
 
 # expect_drop DESC PROBE ARGS...: with the filter loaded, the exchange must fail; without it
@@ -516,9 +510,9 @@ expect_drop() {
   local d=$1
   shift
   if [ "$FILTER" = 1 ]; then
-    if PROBE_TIMEOUT=$DROP_TIMEOUT PROBE_SLACK=0.2 "probe_$@"; then fail "drop: $d (probe $*: got a reply)"; else ok "drop: $d"; fi
+    if PROBE_TIMEOUT=$DROP_TIMEOUT PROBE_SLACK=0.2 "probe_$@"; then check_failed "drop: $d (probe $*: got a reply)"; else ok "drop: $d"; fi
   else
-    if "probe_$@"; then ok "reachable without filter: $d"; else fail "reachable without filter: $d (probe $*)"; fi
+    if "probe_$@"; then ok "reachable without filter: $d"; else check_failed "reachable without filter: $d (probe $*)"; fi
   fi
 }
 
@@ -526,7 +520,7 @@ expect_drop() {
 check() {
   local d=$1
   shift
-  if "$@"; then ok "$d"; else fail "$d"; fi
+  if "$@"; then ok "$d"; else check_failed "$d"; fi
 }
 
 # ---------------------------------------------------------------- edgefw
@@ -540,7 +534,7 @@ ef_enable() {
   if ! "$EDGEFW" load "$POLICY" --node "$node" --site "$SITE" --iface external=ext0 --iface internal=int0 \
     --mode "${EF_MODE:-native}" --instance "$inst" --netns "$(ns "$n")" >"$WORK/load-$inst.log" 2>&1; then
     cat "$WORK/load-$inst.log" >&2
-    die "edgefw load --node $node --netns $(ns "$n") failed"
+    fail "edgefw load --node $node --netns $(ns "$n") failed"
   fi
   EF_INST[$node]=$inst
   vlog "edgefw loaded: $inst"
@@ -557,23 +551,19 @@ stats_reason() {
   ef_stats "$1" | jq -r --arg n "$2" '[.reasons[] | select(.name == $n) | .packets] | add // 0'
 }
 
-# rules_nonzero NODE ID...: each named rule counted at least one packet.
-check_rules_nonzero() {
-  local node=$1 id v
-  shift
+# check_rules_nonzero NODE ID...: each named rule counted at least one packet;
+# check_rules_zero NODE ID...: none did.
+check_rules_nonzero() { check_rules nonzero "$@"; }
+check_rules_zero() { check_rules zero "$@"; }
+check_rules() {
+  local want=$1 node=$2 id v
+  shift 2
   [ "$FILTER" = 1 ] || return 0
   for id in "$@"; do
     v=$(stats_rule "$node" "$id")
-    if [ "${v:-0}" -gt 0 ] 2>/dev/null; then ok "counter $node $id = $v (> 0)"; else fail "counter $node $id = ${v:-?} (expected > 0)"; fi
-  done
-}
-check_rules_zero() {
-  local node=$1 id v
-  shift
-  [ "$FILTER" = 1 ] || return 0
-  for id in "$@"; do
-    v=$(stats_rule "$node" "$id")
-    if [ "${v:-x}" = 0 ]; then ok "counter $node $id = 0 (never exercised)"; else fail "counter $node $id = ${v:-?} (expected 0)"; fi
+    if [ "$want" = nonzero ]; then
+      if [ "${v:-0}" -gt 0 ] 2>/dev/null; then ok "counter $node $id = $v (> 0)"; else check_failed "counter $node $id = ${v:-?} (expected > 0)"; fi
+    elif [ "${v:-x}" = 0 ]; then ok "counter $node $id = 0 (never exercised)"; else check_failed "counter $node $id = ${v:-?} (expected 0)"; fi
   done
 }
 

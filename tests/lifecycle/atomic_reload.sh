@@ -55,11 +55,10 @@ try:
 except OSError:
     print("closed")' "$1"
 }
-st() { "$EDGEFW" status --instance "$inst" --json | python3 -c '
-import json, sys
-d = json.load(sys.stdin)[0]
-print(d["state"], d["policy_hash"], d["generation"], d["confirm"].get("pending", False),
-      *["%s:%s:%s" % (i["dev"], i["xdp_prog_id"], i["tc_prog_id"]) for i in d["ifaces"]])'; }
+st() {
+  status_get "$inst" '.[0] | [.state, .policy_hash, .generation, .confirm.pending,
+    (.ifaces[] | "\(.dev):\(.xdp_prog_id):\(.tc_prog_id)")] | map(tostring) | join(" ")'
+}
 xdp_ids() { for d in n0 n2; do ip -n "$ns_n" -d link show "$d" | grep -o 'prog/xdp id [0-9]*' | grep -o '[0-9]*$'; done | tr '\n' ' '; }
 
 "$EDGEFW" load "$policy" --site "$site" --node edge1 --iface external=n0 --iface internal=n2 \

@@ -17,13 +17,11 @@ site=$(realpath policies/site-test.yaml)
 site_b=$(realpath "$(site_without dns crl-download)")
 cp policies/lync2010-edge-hlb.yaml "$tmp/p.yaml"
 args=(--node edge1 --iface internal=n0 --netns "$ns" --instance "$inst")
-get() { "$EDGEFW" status --instance "$inst" --json | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-if not d: print("absent"); sys.exit()
-v = d[0]
-for k in sys.argv[1].split("."): v = v.get(k, "") if isinstance(v, dict) else ""
-print(v)' "$1"; }
+# get FIELD[.FIELD...]: a field of the instance's status ("" when absent).
+get() {
+  status_get "$inst" 'if length == 0 then "absent"
+    else .[0] | getpath($a1 | split(".")) | if . == null then "" else . end end' "$1"
+}
 # wait_for FIELD VALUE SECS
 wait_for() {
   for _ in $(seq $(($3 * 10))); do [ "$(get "$1")" = "$2" ] && return 0; sleep 0.1; done
@@ -49,7 +47,7 @@ sed -i '0,/dport: 443$/s//dport: [443, 2222]/' "$tmp/p.yaml"
 h2=$(get policy_hash)
 [ "$h2" != "$h1" ] || fail "the edited policy compiles to the same hash"
 wait_for policy_hash "$h1" 6 || fail "rollback gave $(get policy_hash), not the original $h1 (edited: $h2)"
-[ "$(get confirm.pending)" = False ] || fail "still pending after the rollback"
+[ "$(get confirm.pending)" = false ] || fail "still pending after the rollback"
 [ -z "$(get confirm.error)" ] || fail "rollback error: $(get confirm.error)"
 grep -q '\[443, 2222\]' "$tmp/p.yaml" || fail "the rollback touched the file"
 echo "edited file: rollback restored $h1 (the file now compiles to $h2)"
@@ -77,11 +75,11 @@ gone "$t1" || fail "unload left the timer of load --confirm 4"
 t2=$(timer_pid)
 sleep 6
 [ "$(get state)" = enforcing ] || fail "load --confirm 600 was undone after 6 s: $(get state)"
-[ "$(get confirm.pending)" = True ] || fail "the confirm is no longer pending"
+[ "$(get confirm.pending)" = true ] || fail "the confirm is no longer pending"
 kill -0 "$t2" 2>/dev/null || fail "the timer of load --confirm 600 is gone before confirm"
 "$EDGEFW" confirm --instance "$inst" >/dev/null
 gone "$t2" || fail "confirm left the timer running"
-[ "$(get state)" = enforcing ] && [ "$(get confirm.pending)" = False ] || fail "after confirm: $(get state)"
+[ "$(get state)" = enforcing ] && [ "$(get confirm.pending)" = false ] || fail "after confirm: $(get state)"
 echo "load --confirm 4; unload; load --confirm 600: still loaded after 6 s; confirm ended timer $t2, unload ended $t1"
 
 # 4. A rollback that cannot happen says so in status (here: its kept copy is gone).
@@ -110,7 +108,7 @@ h0=$(get policy_hash)
 t5=$(timer_pid)
 EDGEFW_FAULT_SWAP=0 "$EDGEFW" reload "$tmp/d1/p.yaml" --site "$site_b" --instance "$inst" >/dev/null 2>&1 &&
   fail "case 6: the fault-injected reload succeeded"
-[ "$(get confirm.pending)" = True ] && [ "$(timer_pid)" = "$t5" ] || fail "case 6: the failed reload disarmed the confirm"
+[ "$(get confirm.pending)" = true ] && [ "$(timer_pid)" = "$t5" ] || fail "case 6: the failed reload disarmed the confirm"
 wait_for policy_hash "$h0" 8 || fail "case 6: no rollback to $h0 after a failed reload: $(get policy_hash) $(get confirm.error)"
 echo "a failed reload during a pending confirm: the confirm still rolled back to $h0"
 echo "PASS: confirm (content, not path; timers bound to their instance and ended by confirm/unload)"

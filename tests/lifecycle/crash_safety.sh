@@ -41,11 +41,9 @@ reload() { exec "$EDGEFW" reload "$policy" --site "$1" --instance "$inst"; }
 state() {
   local out
   out=$("$EDGEFW" status --instance "$inst" --json 2>/dev/null || true)
-  python3 -c 'import json,sys
-try:
-    d = json.loads(sys.argv[1]); print(d[0].get("state", "absent") if d else "absent")
-except Exception:
-    print("absent")' "$out"
+  [ -n "$out" ] || { echo absent; return; }
+  json_get 'if type == "array" and length > 0 then .[0].state // "absent" else "absent" end' \
+    <<<"$out" 2>/dev/null || echo absent
 }
 # Random delay in microseconds, up to the length of a full run of the command.
 rnd() { echo $(( (RANDOM * 32768 + RANDOM) % $1 )); }

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/lifecycle/lib.sh
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
+require_root
+require_cmd jq
 one_host efft
 load() { "$EDGEFW" load policies/lync2010-edge-hlb.yaml --site policies/site-test.yaml --node edge1 \
   --iface internal=n0 --netns "$ns" --instance "$inst"; }
@@ -32,7 +33,7 @@ load >/dev/null
 ip -n "$ns" link del n0
 # status exits 1 when an instance is not enforcing: that is the point here.
 json=$("$EDGEFW" status --instance "$inst" --json || true)
-state=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])[0]["state"])' "$json")
+state=$(json_get '.[0].state' <<<"$json")
 [ "$state" = degraded ] || fail "status after the NIC vanished: $state"
 "$EDGEFW" unload --instance "$inst" >/dev/null || fail "unload after the NIC vanished"
 [ ! -e "/sys/fs/bpf/edgefw/$inst" ] || fail "pins left"

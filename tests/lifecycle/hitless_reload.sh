@@ -19,13 +19,12 @@ site_b=$(site_without dns crl-download)
 
 "$EDGEFW" load "$policy" --site "$site_a" --node edge1 --iface external=n0 --netns "$ns_n" \
   --instance "$inst" --tc "$TC" >/dev/null
-hook=$("$EDGEFW" status --instance "$inst" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ifaces"][0]["tc_hook"])')
+hook=$(status_get "$inst" '.[0].ifaces[0].tc_hook')
 
 start_stream
 
 rule_packets() {
-  "$EDGEFW" stats --instance "$inst" --json |
-    python3 -c 'import json,sys; d=json.load(sys.stdin); print([r["packets"] for r in d["rules"] if r["id"]=="ext-vip-av-stun-udp"][0])'
+  stats_get "$inst" '[.rules[] | select(.id == "ext-vip-av-stun-udp") | .packets][0]'
 }
 
 last=0
@@ -39,8 +38,8 @@ for i in $(seq "$RELOADS"); do
 done
 stop_stream
 final=$(rule_packets)
-state=$("$EDGEFW" status --instance "$inst" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["state"])')
-generation=$("$EDGEFW" status --instance "$inst" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["generation"])')
+state=$(status_get "$inst" '.[0].state')
+generation=$(status_get "$inst" '.[0].generation')
 echo "reloads $RELOADS (generation $generation, TC egress $hook): udp sent $sent received $received, tcp echoes $echoes, rule counter $final, state $state"
 [ "$received" -eq "$sent" ] || { echo "FAIL: $((sent - received)) UDP packets lost"; exit 1; }
 [ "$echoes" -gt 0 ] || { echo "FAIL: no TCP echo"; exit 1; }

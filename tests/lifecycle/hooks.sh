@@ -10,8 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/lifecycle/lib.sh
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
-command -v jq >/dev/null || { echo "SKIP: needs jq"; exit 77; }
+require_root
+require_cmd jq
 one_host efhook
 ip -n "$ns" link add br0 type bridge
 ip -n "$ns" link set br0 up

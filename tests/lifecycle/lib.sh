@@ -2,29 +2,36 @@
 # namespace joined by one veth (c0 <-> n0), both named after the test and its
 # PID, an edgefw instance name, a temp dir, and a trap that removes all of it —
 # processes started (pids+=), the instance, the namespaces — even on failure.
-# Skips (77) when not root or without python3.
+# Skips (77) when not root or without python3 or jq. skip, fail, the jq
+# helpers and the namespace and mount cleanup come from tests/lib/common.sh.
 EDGEFW=${EDGEFW:-build/edgefw}
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 
 require_root_python() {
-  [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
-  command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
+  require_root
+  require_cmd python3 jq
 }
 
-# two_hosts TAG NODE_ADDR... : client 198.18.100.7/16 on c0; node addresses on n0.
-two_hosts() {
+# test_begin TAG: $tag (TAG-PID, also the instance name $inst), a temp dir
+# $tmp, the lists the trap empties ($pids, $cleanups) and the trap itself.
+test_begin() {
   tag="$1-$$"
-  shift
-  ns_c="$tag-client"
-  ns_n="$tag-node"
   inst="$tag"
   tmp=$(mktemp -d)
   chmod 0755 "$tmp"
   pids=()
-  mounts=()
   cleanups=()
   trap two_hosts_cleanup EXIT
-  ip netns add "$ns_c"
-  ip netns add "$ns_n"
+}
+
+# two_hosts TAG NODE_ADDR... : client 198.18.100.7/16 on c0; node addresses on n0.
+two_hosts() {
+  test_begin "$1"
+  shift
+  ns_c="$tag-client"
+  ns_n="$tag-node"
+  netns_add "$ns_c"
+  netns_add "$ns_n"
   ip -n "$ns_c" link add c0 type veth peer name n0 netns "$ns_n"
   ip -n "$ns_c" addr add 198.18.100.7/16 dev c0
   for a in "$@"; do ip -n "$ns_n" addr add "$a/16" dev n0; done
@@ -40,10 +47,9 @@ two_hosts_cleanup() {
   # The instance's lock file (edgefw keeps it across unloads; a test's
   # instance name is not used again).
   rm -rf "${EDGEFW_RUNDIR:-/run/edgefw}/$inst"
-  [ -z "$ns_c" ] || ip netns del "$ns_c" 2>/dev/null || true
-  ip netns del "$ns_n" 2>/dev/null || true
+  netns_cleanup
   for f in "${cleanups[@]}"; do eval "$f" || true; done
-  for m in "${mounts[@]}"; do umount -l "$m" 2>/dev/null || true; done
+  mounts_cleanup
   rm -rf "$tmp"
 }
 
@@ -51,16 +57,14 @@ two_hosts_cleanup() {
 # $tmp/bpf with MODE, default 0700) and run directory, so parallel runs never
 # share /sys/fs/bpf/edgefw or /run/edgefw. Sets $pins (the instance's pins).
 private_state() {
-  mkdir -p "$tmp/bpf"
-  mount -t bpf -o "mode=${1:-0700}" bpf "$tmp/bpf"
-  mounts+=("$tmp/bpf")
+  bpffs_mount "$tmp/bpf" "${1:-0700}" || fail "cannot mount a bpffs at $tmp/bpf"
   export EDGEFW_BPFFS="$tmp/bpf/edgefw" EDGEFW_RUNDIR="$tmp/run"
   pins="$EDGEFW_BPFFS/$inst"
 }
 
 # test_user: a throwaway non-root user (removed by the trap). Sets $user.
 test_user() {
-  command -v useradd >/dev/null && command -v setpriv >/dev/null || { echo "SKIP: needs useradd, setpriv"; exit 77; }
+  require_cmd useradd setpriv
   user="ef$$"
   user=${user:0:30}
   useradd -M -N -s /usr/sbin/nologin "$user" >/dev/null
@@ -71,23 +75,15 @@ as_user() { setpriv --reuid="$user" --regid=nogroup --clear-groups "$@"; }
 # one_host TAG: a single namespace holding a veth pair n0 <-> n1 (both up), the
 # NICs edgefw is loaded on; same naming and trap as two_hosts.
 one_host() {
-  ns="$1-$$"
+  test_begin "$1"
+  ns="$tag"
   ns_c=""
   ns_n="$ns"
-  inst="$ns"
-  tmp=$(mktemp -d)
-  chmod 0755 "$tmp"
-  pids=()
-  mounts=()
-  cleanups=()
-  trap two_hosts_cleanup EXIT
-  ip netns add "$ns"
+  netns_add "$ns"
   ip -n "$ns" link add n0 type veth peer name n1
   ip -n "$ns" link set n0 up
   ip -n "$ns" link set n1 up
 }
-
-fail() { echo "FAIL: $*"; exit 1; }
 
 # start_stream (after two_hosts with 198.18.155.30 and .10 on the node): what
 # the reload proofs carry, from tests/lifecycle/traffic.py -- a 1 kpps UDP

@@ -6,13 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/lifecycle/lib.sh
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
+require_root
+require_cmd jq
 one_host efop
 policy=policies/lync2010-edge-hlb.yaml
 site=policies/site-test.yaml
 load() { "$EDGEFW" load "$policy" --site "$site" --node edge1 --iface internal=n0 --netns "$ns" --instance "$inst" "$@"; }
-state() { "$EDGEFW" status --instance "$inst" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[0]["state"] if d else "absent")'; }
-hash() { "$EDGEFW" status --instance "$inst" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["policy_hash"])'; }
+state() { status_get "$inst" 'if length == 0 then "absent" else .[0].state end'; }
+hash() { status_get "$inst" '.[0].policy_hash'; }
 
 # --confirm on load: without confirm, the NIC comes back to no policy.
 load --confirm 2 >/dev/null

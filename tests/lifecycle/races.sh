@@ -21,17 +21,13 @@ site_b=$(site_without dns crl-download)
 load() { "$EDGEFW" load "$policy" --site "$site_a" --node edge1 --iface internal=n0 --netns "$ns" --instance "$inst"; }
 reload() { "$EDGEFW" reload "$policy" --site "$1" --instance "$inst"; }
 unload() { "$EDGEFW" unload --instance "$inst"; }
-field() {
-  python3 -c 'import json,sys
-d = json.load(open(sys.argv[1]))
-print(d[0].get(sys.argv[2], "") if d else "absent")' "$tmp/status.json" "$1"
-}
+field() { json_get 'if length == 0 then "absent" else .[0][$a1] // "" end' "$1" <"$tmp/status.json"; }
 xdp_id() { ip -n "$ns" -d link show n0 | grep -o 'prog/xdp id [0-9]*' | grep -o '[0-9]*$' || true; }
 
 load >/dev/null
-hash_a=$("$EDGEFW" status --instance "$inst" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["policy_hash"])')
+hash_a=$(status_get "$inst" '.[0].policy_hash')
 reload "$site_b" >/dev/null
-hash_b=$("$EDGEFW" status --instance "$inst" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["policy_hash"])')
+hash_b=$(status_get "$inst" '.[0].policy_hash')
 [ "$hash_a" != "$hash_b" ] || fail "the two sites compile to one policy"
 
 start=$(date +%s)

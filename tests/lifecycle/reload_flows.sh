@@ -60,22 +60,12 @@ for i in range(int(sys.argv[2])):
   sleep 0.3
 }
 got() { grep -cx "$1" "$tmp/sink" || true; }
-rule_packets() {
-  "$EDGEFW" stats --instance "$inst" --json | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-print(sum(r["packets"] for r in d["rules"] if r["id"] == sys.argv[1]))' "$1"
+rule_packets() { stats_get "$inst" '[.rules[] | select(.id == $a1) | .packets] | add // 0' "$1"; }
+reason_packets() { stats_get "$inst" '[.reasons[] | select(.name == $a1) | .packets] | add // 0' "$1"; }
+flows() {
+  status_get "$inst" '.[0].reload_flows // {} | to_entries | sort_by(.key) |
+    map("\(.key)=\(.value)") | join(" ")'
 }
-reason_packets() {
-  "$EDGEFW" stats --instance "$inst" --json | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-print(sum(r["packets"] for r in d["reasons"] if r["name"] == sys.argv[1]))' "$1"
-}
-flows() { "$EDGEFW" status --instance "$inst" --json | python3 -c '
-import json, sys
-f = json.load(sys.stdin)[0].get("reload_flows", {})
-print(" ".join("%s=%s" % (k, f[k]) for k in sorted(f)))'; }
 
 "$EDGEFW" load "$policy" --site "$site" --node edge1 --iface external=n0 \
   --netns "$ns_n" --instance "$inst" >/dev/null

@@ -94,10 +94,8 @@ held_netns() {
     # The TC filter can only be seen from inside the namespace: unknown.
     grep -q "attachment unknown" "$tmp/st.out" || fail "--tc netlink, status after ip netns del: $(cat "$tmp/st.out")"
     [ "$rc" -eq 4 ] || fail "--tc netlink: status after ip netns del exited $rc"
-    j=$("$EDGEFW" status --instance "$inst" --json | python3 -c 'import json,sys
-d = json.load(sys.stdin)[0]; i = d["ifaces"][0]
-print(d["state"], i["attachment"], i["xdp_attached"], i["attached"])' || true)
-    [ "$j" = "unknown unknown True False" ] || fail "--tc netlink: status --json after ip netns del: $j"
+    j=$(status_get "$inst" '.[0] | "\(.state) \(.ifaces[0].attachment) \(.ifaces[0].xdp_attached) \(.ifaces[0].attached)"' || true)
+    [ "$j" = "unknown unknown true false" ] || fail "--tc netlink: status --json after ip netns del: $j"
   else
     # Links answer from anywhere: both are known to be attached.
     grep -q " attached$" "$tmp/st.out" || fail "--tc tcx, status after ip netns del: $(cat "$tmp/st.out")"

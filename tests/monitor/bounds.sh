@@ -17,35 +17,21 @@ cd "$(dirname "$0")/../.."
 . tests/lifecycle/lib.sh # two_hosts: the namespaces, their cleanup trap
 SECS=${BOUNDS_SECS:-6}
 
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
-
-fail() {
-  echo "FAIL: $*"
-  for f in exporter.log exporter-ext.log; do
-    [ -s "$tmp/$f" ] && { echo "--- $f (tail)"; tail -n 20 "$tmp/$f"; }
-  done
-  exit 1
-}
+require_root
+require_cmd python3 jq
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$exporter/status"; }
 hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$exporter/status"; }
 b=tests/monitor/bounds.py
 
 two_hosts efbnd 198.18.155.30
-# A bpffs of the test's own (pins and all), whatever state /sys/fs/bpf is in.
-bpffs=$(mktemp -d)
-mount -t bpf bpf "$bpffs" || { rmdir "$bpffs"; echo "SKIP: cannot mount a bpffs"; exit 77; }
-export EDGEFW_BPFFS="$bpffs/edgefw"
-trap 'two_hosts_cleanup; umount "$bpffs"; rmdir "$bpffs"' EXIT
+# A bpffs of the test's own (pins and all), whatever state /sys/fs/bpf is in;
+# the cleanup trap unmounts it.
+bpffs_mount "$tmp/bpffs" 1777 || skip "cannot mount a bpffs"
+export EDGEFW_BPFFS="$tmp/bpffs/edgefw"
 "$EDGEFW" load policies/lync2010-edge-hlb.yaml --site policies/site-test.yaml --node edge1 \
   --iface external=n0 --netns "$ns_n" --instance "$inst" >/dev/null
 
-eport=$(free_port)
-"$EDGEFW" exporter --listen "127.0.0.1:$eport" --instance "$inst" >"$tmp/exporter.log" 2>&1 &
-exporter=$!
-pids+=("$exporter")
-for _ in $(seq 100); do http "http://127.0.0.1:$eport/metrics" >/dev/null 2>&1 && break; sleep 0.1; done
-http "http://127.0.0.1:$eport/metrics" >"$tmp/metrics0" || fail "exporter does not serve /metrics"
+start_exporter
 grep -qx "edgefw_up{instance_name=\"$inst\"} 1" "$tmp/metrics0" || fail "instance not up"
 grep -q "warning" "$tmp/exporter.log" && fail "a warning on loopback: $(cat "$tmp/exporter.log")"
 
@@ -82,17 +68,13 @@ echo "bounds: 101 fields or 9.3 KB of head: 431; 99 fields: 200"
 # 2. 200 slow clients while a scrape runs every 0.25 s.
 slow=$(timeout $((SECS + 60)) python3 $b slow "$eport" 200 "$SECS" "$exporter") || fail "slow clients failed"
 echo "bounds: 200 slow clients for ${SECS} s: $slow"
-python3 - "$slow" <<'PY' || fail "scrapes under 200 slow clients"
-import json, sys
-r = json.loads(sys.argv[1])
-bad = []
-if r["scrapes"] < 5: bad.append("fewer than 5 scrapes")
-if r["failed"]: bad.append(f'{r["failed"]} scrapes failed')
-if r["max_s"] >= 1.0: bad.append(f'slowest scrape {r["max_s"]} s')
-if r["exporter_fds_peak"] - r["exporter_fds_before"] > 64 + 8:
-    bad.append(f'exporter held {r["exporter_fds_peak"] - r["exporter_fds_before"]} more descriptors')
-if bad: sys.exit("; ".join(bad))
-PY
+bad=$(json_get '[if .scrapes < 5 then "fewer than 5 scrapes" else empty end,
+  if .failed > 0 then "\(.failed) scrapes failed" else empty end,
+  if .max_s >= 1.0 then "slowest scrape \(.max_s) s" else empty end,
+  (.exporter_fds_peak - .exporter_fds_before) as $d |
+    if $d > 64 + 8 then "exporter held \($d) more descriptors" else empty end] | join("; ")' \
+  <<<"$slow")
+[ -z "$bad" ] || fail "scrapes under 200 slow clients: $bad"
 rss2=$(rss) hwm2=$(hwm)
 
 # 3. Afterwards: still serving, same families, the instance still up.
@@ -109,7 +91,7 @@ missing=$(comm -23 <(grep '^# TYPE' "$tmp/metrics0" | sort) <(grep '^# TYPE' "$t
 grep -qx "edgefw_up{instance_name=\"$inst\"} 1" "$tmp/metrics1" || fail "instance not up afterwards"
 fds=$(find "/proc/$exporter/fd" -mindepth 1 | wc -l)
 kill -0 "$exporter" || fail "exporter exited"
-max=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["max_s"])' "$slow")
+max=$(json_get '.max_s' <<<"$slow")
 echo "PASS: exporter bounded: 60,000-header request refused (RSS +${grow} MB, peak +${hgrow} MB);" \
   "slowest scrape under 200 slow clients ${max} s (RSS ${rss2} kB, peak ${hwm2} kB after them);" \
   "afterwards serving, $fds descriptors"

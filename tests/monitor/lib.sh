@@ -1,5 +1,8 @@
-# Shared by the monitor tests. ensure_prometheus: promtool and prometheus from
-# Debian's 'prometheus' package, installed when missing; returns 1 when it cannot be.
+# Shared by the monitor tests (skip, fail, free_port, the jq helpers and the
+# namespaces come from tests/lib/common.sh, through tests/lifecycle/lib.sh).
+# ensure_prometheus: promtool and prometheus from Debian's 'prometheus'
+# package, installed when missing; returns 1 when it cannot be.
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 ensure_prometheus() {
   command -v promtool >/dev/null && command -v prometheus >/dev/null && return 0
   [ "$(id -u)" -eq 0 ] || return 1
@@ -11,9 +14,24 @@ ensure_prometheus() {
   command -v promtool >/dev/null && command -v prometheus >/dev/null
 }
 
-# free_port: a TCP port on 127.0.0.1 nobody listens on right now.
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+# start_exporter: `edgefw exporter` for $inst on a free loopback port ($eport),
+# its pid in $exporter (killed by the trap), its first scrape in $tmp/metrics0.
+start_exporter() {
+  eport=$(free_port)
+  "$EDGEFW" exporter --listen "127.0.0.1:$eport" --instance "$inst" >"$tmp/exporter.log" 2>&1 &
+  exporter=$!
+  pids+=("$exporter")
+  for _ in $(seq 100); do http "http://127.0.0.1:$eport/metrics" >/dev/null 2>&1 && break; sleep 0.1; done
+  http "http://127.0.0.1:$eport/metrics" >"$tmp/metrics0" || fail "exporter does not serve /metrics"
+}
+
+# on_fail: the exporter's and Prometheus's logs, when a test fails.
+on_fail() {
+  local f
+  for f in exporter.log exporter-ext.log prometheus.log; do
+    [ -s "$tmp/$f" ] && { echo "--- $f (tail)"; tail -n 20 "$tmp/$f"; }
+  done
+  return 0
 }
 
 # http URL [METHOD]: the body on stdout; exit 1 (and the status on stderr) unless 2xx.

@@ -13,17 +13,9 @@ cd "$(dirname "$0")/../.."
 SENT=${SENT:-137}
 RULE=ext-vip-av-stun-udp
 
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
-ensure_prometheus || { echo "SKIP: Prometheus cannot be installed (Debian package prometheus)"; exit 77; }
-
-fail() {
-  echo "FAIL: $*"
-  for f in exporter.log prometheus.log; do
-    [ -s "$tmp/$f" ] && { echo "--- $f (tail)"; tail -n 20 "$tmp/$f"; }
-  done
-  exit 1
-}
+require_root
+require_cmd python3 jq
+ensure_prometheus || skip "Prometheus cannot be installed (Debian package prometheus)"
 
 # Topology: client 198.18.100.7 -- veth -- node 198.18.155.30 (edge1's A/V backend in site-test.yaml).
 two_hosts efmon 198.18.155.30
@@ -37,12 +29,7 @@ site=policies/site-test.yaml
   --instance "$inst" >/dev/null
 
 # The exporter on host loopback: it only reads the pins.
-eport=$(free_port)
-"$EDGEFW" exporter --listen "127.0.0.1:$eport" --instance "$inst" >"$tmp/exporter.log" 2>&1 &
-exporter=$!
-pids+=("$exporter")
-for _ in $(seq 100); do http "http://127.0.0.1:$eport/metrics" >/dev/null 2>&1 && break; sleep 0.1; done
-http "http://127.0.0.1:$eport/metrics" > "$tmp/metrics0" || fail "exporter does not serve /metrics"
+start_exporter
 
 # Prometheus scraping it every second.
 pport=$(free_port)
@@ -65,11 +52,9 @@ pids+=($!)
 # query EXPR: the first result's value, or nothing.
 query() {
   local q
-  q=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$1")
+  q=$(jq -rn --arg q "$1" '$q | @uri')
   http "http://127.0.0.1:$pport/api/v1/query?query=$q" 2>/dev/null |
-    python3 -c 'import json,sys
-d=json.load(sys.stdin); r=d.get("data",{}).get("result",[])
-print(r[0]["value"][1] if r else "")' 2>/dev/null || true
+    json_get '.data.result[0].value[1] // ""' 2>/dev/null || true
 }
 # wait_for EXPR WANT: bounded wait (30 s) until Prometheus returns WANT.
 wait_for() {
