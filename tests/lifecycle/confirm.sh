@@ -111,4 +111,21 @@ EDGEFW_FAULT_SWAP=0 "$EDGEFW" reload "$tmp/d1/p.yaml" --site "$site_b" --instanc
 [ "$(get confirm.pending)" = true ] && [ "$(timer_pid)" = "$t5" ] || fail "case 6: the failed reload disarmed the confirm"
 wait_for policy_hash "$h0" 8 || fail "case 6: no rollback to $h0 after a failed reload: $(get policy_hash) $(get confirm.error)"
 echo "a failed reload during a pending confirm: the confirm still rolled back to $h0"
+# 7. A timer that cannot even look at its instance (here: the pin directory is
+# not 0700 when it fires, so edgefw refuses to open it) says so in status, and
+# confirm clears it.
+"$EDGEFW" confirm --instance "$inst" >/dev/null 2>&1 || true
+"$EDGEFW" reload "$tmp/d1/p.yaml" --site "$site" --instance "$inst" --confirm 1 >/dev/null
+chmod 0755 "$pins"
+for _ in $(seq 50); do [ -s "$EDGEFW_RUNDIR/$inst/timer.error" ] && break; sleep 0.1; done
+chmod 0700 "$pins"
+[ -s "$EDGEFW_RUNDIR/$inst/timer.error" ] || fail "case 7: the timer left no error record"
+err=$(get confirm.error)
+grep -q "^confirm timer: .*$pins" <<<"$err" || fail "case 7: status --json shows no timer error: '$err'"
+"$EDGEFW" status --instance "$inst" | grep -q "confirm: confirm timer: " ||
+  fail "case 7: text status does not show the timer error"
+[ "$(get confirm.pending)" = true ] || fail "case 7: the failed timer changed the confirm state"
+"$EDGEFW" confirm --instance "$inst" >/dev/null
+[ -z "$(get confirm.error)" ] || fail "case 7: confirm left the timer error: $(get confirm.error)"
+echo "a timer that cannot open its instance shows in status: $err"
 echo "PASS: confirm (content, not path; timers bound to their instance and ended by confirm/unload)"
