@@ -290,6 +290,26 @@ struct ef_local_addr_key {
     __u8 addr[16];
 };
 
+/* ef_local_hint[role]: a bitmap in front of ef_local_addrs. Bit
+ * ef_local_hint_bit(addr) is set for every address local to the role, so an
+ * ingress source whose bit is clear is not local without a hash lookup; a set
+ * bit only means "look it up". Derived from ef_local_addrs when the image is
+ * written; it decides nothing on its own. */
+#define EF_LOCAL_HINT_BITS 65536
+struct ef_local_hint {
+    __u64 words[EF_LOCAL_HINT_BITS / 64];
+};
+
+/* The 16-bit fold of a 16-byte address that indexes ef_local_hint. Native byte
+ * order: the programs and the loader run on the same host. */
+static inline __u32 ef_local_hint_bit(const __u8 *addr) {
+    __u32 w[4];
+
+    __builtin_memcpy(w, addr, sizeof(w));
+    __u32 h = w[0] ^ w[1] ^ w[2] ^ w[3];
+    return (h ^ (h >> 16)) & (EF_LOCAL_HINT_BITS - 1);
+}
+
 #ifdef __cplusplus
 #define EF_STATIC_ASSERT static_assert
 #else

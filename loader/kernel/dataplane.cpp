@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <ctime>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -100,7 +101,13 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
     ro->udp_ns = uint64_t(opts_.timeouts.udp) * ns;
     ro->icmp_ns = uint64_t(opts_.timeouts.icmp) * ns;
     ro->frag_ns = uint64_t(opts_.frag_timeout) * ns;
+    // One jiffy: the resolution of the coarse clocks is the tick.
+    timespec tick{};
+    if (clock_getres(CLOCK_MONOTONIC_COARSE, &tick) != 0 || tick.tv_sec != 0 || tick.tv_nsec <= 0)
+        fail("read", "the tick length (clock_getres CLOCK_MONOTONIC_COARSE)", EINVAL);
+    ro->ns_per_jiffy = uint64_t(tick.tv_nsec);
     ro->ct_create = opts_.ct_create;
+    ro->ct_lookup_all = opts_.ct_lookup_all;
     ro->record_last = opts_.record_last;
     ro->log_per_sec_per_cpu = opts_.log_per_sec_per_cpu;
 
@@ -216,6 +223,7 @@ void Dataplane::write_image(const image::MapImage& img) {
         }
     }
     fd = fd_of(skel_->maps.ef_local_addrs);
+    std::vector<ef_local_hint> hints(EF_ROLE_COUNT);
     for (const auto& k : img.local_addrs) {
         if (k.role >= EF_ROLE_COUNT) {
             fail("write entry to", "map ef_local_addrs", EINVAL,
@@ -224,6 +232,14 @@ void Dataplane::write_image(const image::MapImage& img) {
         const uint32_t one = 1;
         if (bpf_map_update_elem(fd, &k, &one, BPF_ANY)) {
             fail("write entry to", "map ef_local_addrs", errno);
+        }
+        const uint32_t bit = ef_local_hint_bit(k.addr);
+        hints[k.role].words[bit / 64] |= uint64_t{1} << (bit % 64);
+    }
+    fd = fd_of(skel_->maps.ef_local_hint);
+    for (uint32_t role = 0; role < EF_ROLE_COUNT; ++role) {
+        if (bpf_map_update_elem(fd, &role, &hints[role], BPF_ANY)) {
+            fail("write entry to", "map ef_local_hint", errno);
         }
     }
 }

@@ -57,6 +57,9 @@ struct Options {
     uint32_t frag_timeout = EF_FRAG_TIMEOUT_S;  // seconds a fragment entry lives (tests shorten it)
     uint32_t egress_mode[EF_ROLE_COUNT] = {EF_EGRESS_ENFORCE, EF_EGRESS_ENFORCE};
     bool ct_create = true;             // false only for benchmarks: rules then never create flows
+    // Look up every TCP/UDP packet in conntrack: the reload kept flows that no
+    // rule may admit (--keep-flows), so port classes cannot tell where entries are.
+    bool ct_lookup_all = false;
     bool record_last = false;          // write ef_last on every packet (test/explain runs)
     uint32_t log_per_sec_per_cpu = 0;  // drop log events per second and CPU; 0: off
 

@@ -693,6 +693,7 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
 
     kernel::Options opts = kernel::Options::from_image(img);
     opts.ct_size = meta.value("ct_size", uint32_t{EF_CT_DEFAULT_SIZE});
+    opts.ct_lookup_all = a.keep_flows;
     opts.log_per_sec_per_cpu =
         a.log_rate >= 0 ? static_cast<uint32_t>(a.log_rate) : meta.value("log_rate", 100u);
     meta["log_rate"] = opts.log_per_sec_per_cpu;
