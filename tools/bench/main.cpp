@@ -1,9 +1,13 @@
 // bench: `make bench` driver. Usage (tools/bench/run.sh calls it):
 //   bench [--repeat N] [--runs N] [--json PATH]
 //         [--wire TX_NS RX_NS TX_DEV RX_DEV] [--wire-secs S] [--fixed-pps N]
+#include <sys/utsname.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -151,6 +155,22 @@ void print_wire(const bench::Settings& s, const bench::Results& r) {
                     ? "edgefw, nft and iptables each dropped >= 95% of what one trafgen core "
                       "offered: the sender, not the filter, sets these pps"
                     : "at least one filter dropped < 95% of the offered rate");
+    std::printf(
+        "\nwire, 1,000 RTP flows from one trafgen core, passed by edgefw: %s\n"
+        "%-10s %12s %12s %12s %12s %12s %12s %12s\n",
+        r.info.at("packet_wire_multiflow").c_str(), "filter", "passed pps", "offered pps",
+        "received pps", "sender drops", "cpu_ns", "cpu_ns raw", "cpu traffic");
+    std::printf("%-10s %12.0f %12.0f %12.0f %12.0f %12.0f %12.0f %12.0f\n", "edgefw",
+                w.at("multiflow_pps"), w.at("offered_pps_multiflow"), w.at("multiflow_rx_pps"),
+                w.at("sender_drops_multiflow"), w.at("cpu_ns_multiflow"),
+                w.at("cpu_ns_raw_multiflow"), w.at("cpu_ns_traffic_multiflow"));
+    std::printf(
+        "  flood: the stack took in %.0f pps (Udp NoPorts: no socket behind the port); fixed "
+        "rate: %u pps offered (achieved %.0f, passed %.0f)\n  edgefw XDP per packet "
+        "(bpf_stats): %.1f ns over %.0f runs; conntrack entries after: %.0f\n",
+        w.at("multiflow_delivered_pps"), s.fixed_pps, w.at("fixed_offered_pps_multiflow"),
+        w.at("fixed_passed_pps_multiflow"), w.at("multiflow_stats_ns"),
+        w.at("multiflow_stats_run_cnt"), w.at("multiflow_ct_entries"));
 }
 
 void write_json(const std::string& path, const bench::Settings& s, const bench::Results& r) {
@@ -178,12 +198,20 @@ void write_json(const std::string& path, const bench::Settings& s, const bench::
         j["overhead_ratio"][k] = (v - r.ns.at("floor")) / (r.ns.at("oracle") - r.ns.at("floor"));
     j["floor_ratio"] = nlohmann::json::object();
     for (const auto& [k, v] : r.ns) j["floor_ratio"][k] = v / r.ns.at("floor");
+    j["rows"] = nlohmann::json::array();  // the per-packet table, for tools/bench/table.sh
+    for (const auto& [key, what] : kRows) j["rows"].push_back({{"key", key}, {"what", what}});
     j["samples_ns"] = r.samples;
     j["info"] = r.info;
     j["settings"] = {{"repeat", s.repeat},
                      {"runs", s.runs},
                      {"wire_secs", s.wire_secs},
                      {"fixed_pps", s.fixed_pps}};
+    utsname u{};
+    uname(&u);
+    char date[32];
+    std::time_t now = std::time(nullptr);
+    std::strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    j["machine"] = {{"kernel", u.release}, {"cpus", sysconf(_SC_NPROCESSORS_ONLN)}, {"date", date}};
     std::ofstream f(path);
     f << j.dump(2) << "\n";
     if (!f) throw bench::Error("bench: write " + path);
