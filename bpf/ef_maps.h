@@ -74,20 +74,34 @@ struct {
     __type(value, struct ef_local_hint);
 } ef_local_hint SEC(".maps");
 
+/* Steps 3 and 4, flattened (edgefw_abi.h): each group's ranges, sorted, and
+ * where each group's ranges are. The loader sizes all four to the image. */
 struct {
-    __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-    __uint(max_entries, EF_MAX_REMOTE);
-    __uint(map_flags, BPF_F_NO_PREALLOC);
-    __type(key, struct ef_remote_key);
-    __type(value, __u32);
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct ef_range_index);
+} ef_remote_index SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct ef_remote_range);
 } ef_remote SEC(".maps");
 
 struct {
-    __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-    __uint(max_entries, EF_MAX_SPORT);
-    __uint(map_flags, BPF_F_NO_PREALLOC);
-    __type(key, struct ef_sport_key);
-    __type(value, __u32);
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct ef_range_index);
+} ef_sport_index SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct ef_sport_range);
 } ef_sport SEC(".maps");
 
 struct {

@@ -265,12 +265,66 @@ static __always_inline bool ef_ct_may_accept(const struct ef_ports *pt, __u32 po
     return ef_port_class_of(role, dir ^ 1, pt->ps, pt->sport) != 0;
 }
 
-/* Step 8: up to three lookups after the port class; 0 = no rule, else rule
- * index + 1. */
+/* Step 8's remote address: the range of the bucket's group that holds it
+ * (the last whose start is <= the address). Groups start at 0, so the range
+ * at the group's offset always qualifies. */
+static __always_inline __u32 ef_remote_find(__u32 bucket, const __u8 *addr) {
+    struct ef_range_index *ix = bpf_map_lookup_elem(&ef_remote_index, &bucket);
+    struct ef_remote_range *r;
+    __u64 hi = __builtin_bswap64(*(const __u64 *)addr);
+    __u64 lo = __builtin_bswap64(*(const __u64 *)(addr + 8));
+    __u32 base, n, half, mid;
+
+    if (!ix || !ix->count) return 0;
+    base = ix->offset;
+    n = ix->count;
+    for (int i = 0; i < EF_RANGE_SEARCH_STEPS && n > 1; i++) {
+        half = n / 2;
+        mid = base + half;
+        r = bpf_map_lookup_elem(&ef_remote, &mid);
+        if (!r) return 0;
+        if (r->start_hi < hi || (r->start_hi == hi && r->start_lo <= lo)) {
+            base = mid;
+            n -= half;
+        } else {
+            n = half;
+        }
+    }
+    r = bpf_map_lookup_elem(&ef_remote, &base);
+    return r ? r->remote_class : 0;
+}
+
+/* Step 8's source port: the same search over the remote class's port ranges. */
+static __always_inline __u32 ef_sport_find(__u32 remote_class, __u32 port) {
+    struct ef_range_index *ix = bpf_map_lookup_elem(&ef_sport_index, &remote_class);
+    struct ef_sport_range *r;
+    __u32 base, n, half, mid;
+
+    if (!ix || !ix->count) return 0;
+    base = ix->offset;
+    n = ix->count;
+    for (int i = 0; i < EF_RANGE_SEARCH_STEPS && n > 1; i++) {
+        half = n / 2;
+        mid = base + half;
+        r = bpf_map_lookup_elem(&ef_sport, &mid);
+        if (!r) return 0;
+        if (r->start <= port) {
+            base = mid;
+            n -= half;
+        } else {
+            n = half;
+        }
+    }
+    r = bpf_map_lookup_elem(&ef_sport, &base);
+    return r ? r->rule_plus_one : 0;
+}
+
+/* Step 8: after the port class, the local lookup and two range searches; 0 =
+ * no rule, else rule index + 1. */
 static __always_inline __u32 ef_classify(const struct ef_pkt *p, const struct ef_ports *pt,
                                          __u32 port_class, __u32 dir) {
     const __u8 *laddr, *raddr;
-    __u32 *bucket, *rclass, *rule1;
+    __u32 *bucket, rclass, rule1;
 
     if (!port_class) return 0;
     /* Addresses go by side (local = ours), ports by header field: the
@@ -286,23 +340,12 @@ static __always_inline __u32 ef_classify(const struct ef_pkt *p, const struct ef
     if (!bucket) return 0;
     if (*bucket & EF_DIRECT_RULE) return ef_rule_plus_one(*bucket);
 
-    struct ef_remote_key rk __attribute__((aligned(8)));
-    __builtin_memset(&rk, 0, sizeof(rk));
-    rk.prefixlen = 32 + 128;
-    rk.bucket = *bucket;
-    ef_copy16(rk.addr, raddr);
-    rclass = bpf_map_lookup_elem(&ef_remote, &rk);
+    rclass = ef_remote_find(*bucket, raddr);
     if (!rclass) return 0;
-    if (*rclass & EF_DIRECT_RULE) return ef_rule_plus_one(*rclass);
-
-    struct ef_sport_key pk;
-    __builtin_memset(&pk, 0, sizeof(pk));
-    pk.prefixlen = 32 + 16;
-    pk.remote_class = *rclass;
-    pk.port_be = bpf_htons((__u16)pt->sport);
-    rule1 = bpf_map_lookup_elem(&ef_sport, &pk);
-    if (!rule1 || *rule1 == 0 || *rule1 > EF_MAX_RULES) return 0;
-    return *rule1;
+    if (rclass & EF_DIRECT_RULE) return ef_rule_plus_one(rclass);
+    rule1 = ef_sport_find(rclass, pt->sport);
+    if (rule1 > EF_MAX_RULES) return 0;
+    return rule1;
 }
 
 static __always_inline __u32 ef_default_pass(__u32 role, __u32 dir) {

@@ -8,18 +8,20 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
-#include <ctime>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <mutex>
 #include <set>
 #include <vector>
 
 #include "edgefw.skel.h"
+#include "image/flat.h"
 #include "image/rejudge.h"
 
 namespace kernel {
@@ -66,6 +68,26 @@ std::string default_hint(int err) {
 
 int fd_of(const bpf_map* m) { return bpf_map__fd(m); }
 
+// Writes `values` to an array map of `size` entries from index 0 and zeroes the
+// rest (an entry the image does not use reads as "no match"), in one batch.
+template <class T>
+void write_array(const bpf_map* m, const std::vector<T>& values, uint32_t size) {
+    const std::string name = std::string("map ") + bpf_map__name(m);
+    if (values.size() > size)
+        fail("write entries to", name, E2BIG,
+             "the image needs " + std::to_string(values.size()) + " entries and the map has " +
+                 std::to_string(size) + "; size the data plane with Options::from_image");
+    std::vector<T> all(size);
+    std::copy(values.begin(), values.end(), all.begin());
+    std::vector<uint32_t> keys(size);
+    for (uint32_t i = 0; i < size; ++i) keys[i] = i;
+    uint32_t count = size;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    if (bpf_map_update_batch(fd_of(m), keys.data(), all.data(), &count, &opts) != 0 ||
+        count != size)
+        fail("write entries to", name, errno ? errno : EIO);
+}
+
 }  // namespace
 
 void set_verbose(bool verbose) {
@@ -77,6 +99,13 @@ Options Options::from_image(const image::MapImage& img) {
     Options o;
     o.timeouts = img.ct_timeouts;
     for (int r = 0; r < EF_ROLE_COUNT; ++r) o.egress_mode[r] = img.egress_mode[r];
+    const image::FlatImage f = image::flatten(img);
+    // An array map has at least one entry.
+    auto fit = [](size_t n) { return static_cast<uint32_t>(std::max<size_t>(n, 1)); };
+    o.flat.remote_index = fit(f.remote_index.size());
+    o.flat.remote_ranges = fit(f.remote_ranges.size());
+    o.flat.sport_index = fit(f.sport_index.size());
+    o.flat.sport_ranges = fit(f.sport_ranges.size());
     return o;
 }
 
@@ -118,6 +147,15 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
     if (err) {
         edgefw__destroy(skel_);
         fail("size", "maps ef_ct, ef_ct_est, ef_ct_dgram and ef_ct_dgram_est", err);
+    }
+    for (auto [m, n] : {std::pair{skel_->maps.ef_remote_index, opts_.flat.remote_index},
+                        std::pair{skel_->maps.ef_remote, opts_.flat.remote_ranges},
+                        std::pair{skel_->maps.ef_sport_index, opts_.flat.sport_index},
+                        std::pair{skel_->maps.ef_sport, opts_.flat.sport_ranges}})
+        if (!err) err = bpf_map__set_max_entries(m, std::max(n, 1u));
+    if (err) {
+        edgefw__destroy(skel_);
+        fail("size", "maps ef_remote_index, ef_remote, ef_sport_index and ef_sport", err);
     }
     const std::pair<bpf_map*, int> reuse[] = {
         {skel_->maps.ef_ifaces, opts_.shared.ifaces},
@@ -193,8 +231,6 @@ void Dataplane::write_image(const image::MapImage& img) {
     }
 
     clear_map(fd_of(skel_->maps.ef_local), sizeof(ef_local_key), "ef_local");
-    clear_map(fd_of(skel_->maps.ef_remote), sizeof(ef_remote_key), "ef_remote");
-    clear_map(fd_of(skel_->maps.ef_sport), sizeof(ef_sport_key), "ef_sport");
     clear_map(fd_of(skel_->maps.ef_local_addrs), sizeof(ef_local_addr_key), "ef_local_addrs");
 
     int fd = fd_of(skel_->maps.ef_local);
@@ -203,25 +239,18 @@ void Dataplane::write_image(const image::MapImage& img) {
             fail("write entry to", "map ef_local", errno);
         }
     }
-    fd = fd_of(skel_->maps.ef_remote);
-    for (const auto& e : img.remotes) {
-        if (e.key.prefixlen > 32 + 128) {
+    for (const auto& e : img.remotes)
+        if (e.key.prefixlen > 32 + 128)
             fail("write entry to", "map ef_remote", EINVAL, "prefix length over 160; recompile");
-        }
-        if (bpf_map_update_elem(fd, &e.key, &e.remote_class, BPF_ANY)) {
-            fail("write entry to", "map ef_remote", errno);
-        }
-    }
-    fd = fd_of(skel_->maps.ef_sport);
-    for (const auto& e : img.sports) {
-        if (e.key.prefixlen > 32 + 16 || e.rule_plus_one == 0 || e.rule_plus_one > EF_MAX_RULES) {
+    for (const auto& e : img.sports)
+        if (e.key.prefixlen > 32 + 16 || e.rule_plus_one == 0 || e.rule_plus_one > EF_MAX_RULES)
             fail("write entry to", "map ef_sport", EINVAL,
                  "prefix length over 48 or rule index out of range; recompile");
-        }
-        if (bpf_map_update_elem(fd, &e.key, &e.rule_plus_one, BPF_ANY)) {
-            fail("write entry to", "map ef_sport", errno);
-        }
-    }
+    const image::FlatImage flat = image::flatten(img);
+    write_array(skel_->maps.ef_remote_index, flat.remote_index, opts_.flat.remote_index);
+    write_array(skel_->maps.ef_remote, flat.remote_ranges, opts_.flat.remote_ranges);
+    write_array(skel_->maps.ef_sport_index, flat.sport_index, opts_.flat.sport_index);
+    write_array(skel_->maps.ef_sport, flat.sport_ranges, opts_.flat.sport_ranges);
     fd = fd_of(skel_->maps.ef_local_addrs);
     std::vector<ef_local_hint> hints(EF_ROLE_COUNT);
     for (const auto& k : img.local_addrs) {
