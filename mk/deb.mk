@@ -18,7 +18,9 @@ DEB_FILE    := $(DEB_DIR)/edgefw_$(DEB_VERSION)_$(DEB_ARCH).deb
 DEB_INPUTS  := $(shell find debian man tools/systemd tools/bash-completion -type f 2>/dev/null) \
                policies/lync2010-edge-hlb.yaml policies/site-test.yaml README.md \
                $(wildcard docs/*.md) tools/prometheus/README.md tools/prometheus/edgefw-alerts.yml \
-               tools/grafana/edgefw-dashboard.json
+               tools/grafana/edgefw-dashboard.json tools/grafana/edgefw-fleet-dashboard.json \
+               tools/prometheus/edgefw-fleet-alerts.yml tools/prometheus/fleet-scrape.yml \
+               $(shell find tools/ansible -type f 2>/dev/null)
 
 # What building and checking the package needs beyond tools/install-deps.sh:
 # debhelper and dpkg-dev, scdoc for the man pages, lintian, man-db for `man -w`,
