@@ -301,12 +301,14 @@ Opened open(const std::string& dir_in, const std::string& node,
         "rebuild it with 'edgefw bundle POLICY --site SITE --out DIR' and "
         "copy DIR/NODE to this host again. Nothing changed";
     struct stat st {};
-    if (stat(b.dir.c_str(), &st) || !S_ISDIR(st.st_mode))
-        throw Error(
-            "bundle " + b.dir + ": " +
-            (errno == ENOENT || !S_ISDIR(st.st_mode) ? "no such directory" : std::strerror(errno)) +
-            " (--bundle takes DIR/NODE, the node's directory of 'edgefw bundle --out "
-            "DIR'). Nothing changed");
+    if (int r = stat(b.dir.c_str(), &st); r || !S_ISDIR(st.st_mode)) {
+        std::string why = r == 0            ? "not a directory"
+                          : errno == ENOENT ? "no such directory"
+                                            : std::strerror(errno);
+        throw Error("bundle " + b.dir + ": " + why +
+                    " (--bundle takes DIR/NODE, the node's directory of 'edgefw bundle --out "
+                    "DIR'). Nothing changed");
+    }
     std::string mtext;
     try {
         mtext = read_file(b.dir + "/" + kManifest, "bundle manifest");
