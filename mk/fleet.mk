@@ -4,7 +4,8 @@
 # fleet-scrape.yml, tools/grafana/edgefw-fleet-dashboard.json).
 #
 #   make fleet-test     tests/fleet/fleet.sh: three nodes in namespaces with sshd, a rolling
-#                       rollout over real SSH, Prometheus (root; 77 = skip; about 3 minutes).
+#                       rollout over real SSH, Prometheus (root; 77 = skip; 6-7 minutes on a busy
+#                       2-core machine).
 #                       Run by .ci/run after make check; not part of make check.
 #   make fleet-bundle   tests/fleet/bundle.sh: bundles, --bundle refusals, inventory (root;
 #                       seconds; part of make check)
