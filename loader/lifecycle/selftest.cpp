@@ -72,7 +72,8 @@ std::vector<Probe> boundary_probes(const policy::Policy& p, const std::string& n
     return out;
 }
 
-SelfTest self_test(const policy::Policy& p, const std::string& node, const image::MapImage& img) {
+SelfTest self_test(const policy::Policy& p, const std::string& node, const image::MapImage& img,
+                   const std::function<void(const ProbeResult&)>& each) {
     kernel::Options opts = kernel::Options::from_image(img);
     opts.record_last = true;
     opts.ct_size = 1024;
@@ -101,13 +102,16 @@ SelfTest self_test(const policy::Policy& p, const std::string& node, const image
         bool agree = got.counted && got.pass == want.pass && by_rule == want.by_rule &&
                      got.index == want.index;
         bool sane = !probe.inside || want.pass;
+        auto name = [&](bool rule, uint32_t i) {
+            return rule ? (i < p.rules.size() ? p.rules[i].id : "?") : image::reason_name(i);
+        };
+        if (each)
+            each({&probe, (want.pass ? "pass " : "drop ") + name(want.by_rule, want.index),
+                  (got.pass ? "pass " : "drop ") + name(by_rule, got.index), agree && sane});
         if (agree && sane) {
             st.passed++;
             continue;
         }
-        auto name = [&](bool rule, uint32_t i) {
-            return rule ? (i < p.rules.size() ? p.rules[i].id : "?") : image::reason_name(i);
-        };
         st.mismatches.push_back(std::string(policy::role_name(probe.role)) + " " +
                                 packet::to_spec(probe.pkt) + " (from rule " + probe.rule +
                                 "): model " + (want.pass ? "pass " : "drop ") +
