@@ -1,4 +1,4 @@
-// SHA-256 (FIPS 180-4) of bytes in memory: the bundle manifest's file hashes,
+// SHA-256 (OpenSSL libcrypto) of bytes in memory: the bundle manifest's file hashes,
 // which an operator can check with sha256sum(1).
 #pragma once
 
