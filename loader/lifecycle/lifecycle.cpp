@@ -16,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -25,6 +26,7 @@
 #include "kernel/dataplane.h"
 #include "kernel/features.h"
 #include "kernel/instance.h"
+#include "kernel/multiprog.h"
 #include "lifecycle/lock.h"
 #include "lifecycle/selftest.h"
 #include "model/model.h"
@@ -301,6 +303,17 @@ std::string pin_of(const kernel::InstanceDir& d, const json& path_in_meta) {
     return d.path() + "/" + p.substr(p.rfind('/') + 1);
 }
 
+// A NIC's XDP program: its pinned link swapped in place, or under libxdp's
+// dispatcher the slot edgefw's entry tail-calls (one store; the dispatcher
+// and the programs beside edgefw are not touched). NICs share that slot:
+// storing the same program again is harmless.
+void swap_xdp(const kernel::InstanceDir& d, const json& iface, int prog_fd) {
+    if (iface.value("xdp_attach", "link") == "dispatcher")
+        kernel::xdp_next_set(pin_of(d, iface["xdp_next"]), prog_fd);
+    else
+        kernel::link_replace(pin_of(d, iface["xdp_link"]), prog_fd);
+}
+
 // ---- kept policy content and the confirm timer, in /run/edgefw/<instance>/
 
 std::string content_name(const char* what, uint64_t generation) {
@@ -509,8 +522,10 @@ void load_locked(const LoadArgs& a) {
         uint32_t role;
         std::string dev;
         uint32_t ifindex;
+        bool dispatcher;  // XDP through libxdp's dispatcher (kernel/multiprog.h)
     };
     std::vector<Nic> nics;
+    bool multiprog = a.xdp_multiprog || a.xdp_priority >= 0;
     {
         kernel::NetnsGuard ns(a.netns);
         for (const auto& i : a.ifaces) {
@@ -518,7 +533,12 @@ void load_locked(const LoadArgs& a) {
             if (!pr.policy.nodes.at(a.node).interfaces.count(role))
                 throw Refused("node '" + a.node + "' has no " + i.role +
                               " interface in the policy");
-            nics.push_back({role, i.dev, kernel::ifindex_of(i.dev)});
+            uint32_t ifindex = kernel::ifindex_of(i.dev);
+            // A NIC that runs libxdp's dispatcher already gets edgefw beside
+            // its programs, asked or not.
+            bool dispatcher =
+                multiprog || kernel::xdp_hook(ifindex).kind == kernel::XdpHook::Kind::dispatcher;
+            nics.push_back({role, i.dev, ifindex, dispatcher});
         }
     }
 
@@ -569,6 +589,13 @@ void load_locked(const LoadArgs& a) {
                       {"ifindex", n.ifindex}, {"xdp_link", shown + "/link_xdp_" + role},
                       {"xdp_mode", a.mode},   {"tc_hook", tc_hook}};
         if (tc_hook == "tcx") iface["tc_link"] = shown + "/link_tc_" + role;
+        if (n.dispatcher) {
+            iface.erase("xdp_link");
+            iface["xdp_attach"] = "dispatcher";
+            iface["xdp_next"] = shown + "/ef_xdp_next";
+            iface["xdp_priority"] = a.xdp_priority >= 0 ? static_cast<unsigned>(a.xdp_priority)
+                                                        : kernel::kXdpDefaultPriority;
+        }
         meta["ifaces"].push_back(iface);
     }
     (void)encode(meta);  // refuses text that is not UTF-8 before anything is made
@@ -585,6 +612,8 @@ void load_locked(const LoadArgs& a) {
         // Written before attaching: a load that dies half-way leaves a
         // description that the next load or unload uses to clean up.
         kernel::write_meta(d->path(), encode(meta));
+        if (std::any_of(nics.begin(), nics.end(), [](const Nic& n) { return n.dispatcher; }))
+            kernel::xdp_next_create(dp.prog_fd(packet::Dir::ingress), d->path() + "/ef_xdp_next");
         {
             kernel::NetnsGuard ns(a.netns);
             for (size_t k = 0; k < nics.size(); k++) {
@@ -595,8 +624,12 @@ void load_locked(const LoadArgs& a) {
                                            pin_of(*d, iface["tc_link"]));
                 else
                     kernel::tc_attach(dp.prog_fd(packet::Dir::egress), n.ifindex, n.dev, false);
-                auto got = kernel::xdp_attach(dp.prog_fd(packet::Dir::ingress), n.ifindex, n.dev,
-                                              xdp_mode_of(a.mode), pin_of(*d, iface["xdp_link"]));
+                auto got =
+                    n.dispatcher
+                        ? kernel::xdp_mp_attach(pin_of(*d, iface["xdp_next"]), n.ifindex, n.dev,
+                                                xdp_mode_of(a.mode), iface["xdp_priority"])
+                        : kernel::xdp_attach(dp.prog_fd(packet::Dir::ingress), n.ifindex, n.dev,
+                                             xdp_mode_of(a.mode), pin_of(*d, iface["xdp_link"]));
                 iface["xdp_mode"] = kernel::xdp_mode_name(got);
             }
         }
@@ -609,6 +642,10 @@ void load_locked(const LoadArgs& a) {
         if (a.confirm_secs > 0) kill_timer(run.get());
         try {
             kernel::NetnsGuard ns(a.netns);
+            // Unpinning cannot detach a dispatcher's entry: libxdp's pins hold it.
+            for (const auto& n : nics)
+                if (n.dispatcher)
+                    kernel::xdp_mp_detach(d->path() + "/ef_xdp_next", n.ifindex, n.dev);
             if (tc_hook == "netlink")
                 for (const auto& n : nics) kernel::tc_detach(n.ifindex);
         } catch (const kernel::Error&) {
@@ -765,7 +802,7 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
         for (const auto& i : meta["ifaces"]) {
             if (budget-- == 0)
                 throw kernel::Error("kernel: swap refused (EDGEFW_FAULT_SWAP fault injection)");
-            kernel::link_replace(pin_of(*d, i["xdp_link"]), dp.prog_fd(packet::Dir::ingress));
+            swap_xdp(*d, i, dp.prog_fd(packet::Dir::ingress));
             if (i.value("tc_hook", "netlink") == "tcx")
                 kernel::link_replace(pin_of(*d, i["tc_link"]), dp.prog_fd(packet::Dir::egress));
             else
@@ -777,7 +814,7 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
             kernel::NetnsGuard ns(meta.value("netns", ""));
             for (const auto& i : meta["ifaces"]) {
                 try {
-                    if (old_xdp >= 0) kernel::link_replace(pin_of(*d, i["xdp_link"]), old_xdp);
+                    if (old_xdp >= 0) swap_xdp(*d, i, old_xdp);
                     if (old_tc < 0) continue;
                     if (i.value("tc_hook", "netlink") == "tcx")
                         kernel::link_replace(pin_of(*d, i["tc_link"]), old_tc);
@@ -854,12 +891,26 @@ void unload_locked(const std::string& instance) {
     }
     if (auto text = kernel::read_meta(d->path())) {
         json meta = json::parse(*text);
+        std::unique_ptr<kernel::NetnsGuard> ns;
         try {
-            kernel::NetnsGuard ns(meta.value("netns", ""));
-            for (const auto& i : meta["ifaces"])
-                if (i.value("tc_hook", "netlink") == "netlink") kernel::tc_detach(i["ifindex"]);
+            ns = std::make_unique<kernel::NetnsGuard>(meta.value("netns", ""));
         } catch (const kernel::Error&) {
             // The namespace is gone, and its NICs with it: nothing left to detach.
+        }
+        if (ns) {
+            // A dispatcher's entry is held by libxdp's pins, not ours: libxdp
+            // takes it out and the other programs keep running. A failure
+            // stops here, the instance still loaded, rather than leave edgefw
+            // enforcing unseen.
+            for (const auto& i : meta["ifaces"])
+                if (i.value("xdp_attach", "link") == "dispatcher")
+                    kernel::xdp_mp_detach(pin_of(*d, i["xdp_next"]), i["ifindex"], i["dev"]);
+            try {
+                for (const auto& i : meta["ifaces"])
+                    if (i.value("tc_hook", "netlink") == "netlink") kernel::tc_detach(i["ifindex"]);
+            } catch (const kernel::Error&) {
+                // The NIC is gone: nothing left to detach.
+            }
         }
     }
     // Unpinning the links detaches XDP and tcx: edgefw holds no other reference.
