@@ -59,6 +59,10 @@ struct Options {
     bool ct_create = true;             // false only for benchmarks: rules then never create flows
     bool record_last = false;          // write ef_last on every packet (test/explain runs)
     uint32_t log_per_sec_per_cpu = 0;  // drop log events per second and CPU; 0: off
+    // A libxdp dispatcher's program fd: ef_xdp_ingress is then loaded as an
+    // freplace program against its first slot, ready to sit in any
+    // dispatcher's slot (kernel/multiprog.h). -1: loaded as XDP.
+    int xdp_ext_target = -1;
 
     // Egress modes and timeouts as the image carries them.
     static Options from_image(const image::MapImage& img);

@@ -1,10 +1,16 @@
 #include "kernel/multiprog.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <linux/if_link.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <xdp/libxdp.h>
+#include <xdp/prog_dispatcher.h>
 
 #include <algorithm>
 #include <atomic>
@@ -16,17 +22,22 @@
 #include <mutex>
 #include <vector>
 
-#include "edgefw_mp.skel.h"
 #include "kernel/dataplane.h"
+#include "kernel/instance.h"
 
 namespace kernel {
 
 namespace {
 
+constexpr long kBpfFsMagic = 0xcafe4a11;
+constexpr int kRetries = 10;  // another tool swapped the dispatcher meanwhile: build again
+
 std::atomic<bool> g_verbose{false};
 
 int libxdp_print(enum libxdp_print_level level, const char* fmt, va_list args) {
-    if (!g_verbose.load(std::memory_order_relaxed) || level == LIBXDP_DEBUG) return 0;
+    // Its reasons for a failure are mostly at debug level: -v shows them all.
+    (void)level;
+    if (!g_verbose.load(std::memory_order_relaxed)) return 0;
     return std::vfprintf(stderr, fmt, args);
 }
 
@@ -42,42 +53,115 @@ void install_print() {
     throw Error(msg);
 }
 
-// Where libxdp keeps its dispatchers' state: every program of a NIC must be
-// loaded with the same one (LIBXDP_BPFFS, default /sys/fs/bpf).
-std::string libxdp_state_dir() {
-    const char* env = getenv("LIBXDP_BPFFS");
-    return std::string(env && *env ? env : "/sys/fs/bpf") + "/xdp";
-}
-
 std::string where(const std::string& dev, uint32_t ifindex) {
     return dev + " (ifindex " + std::to_string(ifindex) + ")";
 }
 
-xdp_attach_mode libxdp_mode(XdpMode m) {
-    return m == XdpMode::generic ? XDP_MODE_SKB : XDP_MODE_NATIVE;
+// libxdp's state directory, as libxdp 1.3 finds it: <bpffs>/xdp, the bpffs
+// being LIBXDP_BPFFS or /sys/fs/bpf. Every program of a NIC must agree.
+std::string libxdp_state_dir(bool create) {
+    const char* env = getenv("LIBXDP_BPFFS");
+    std::string mnt = env && *env ? env : "/sys/fs/bpf";
+    struct statfs fs {};
+    if (statfs(mnt.c_str(), &fs) || fs.f_type != kBpfFsMagic)
+        throw Error("kernel: libxdp keeps its dispatchers in a bpffs, and " + mnt +
+                    " is not one -- mount it (mount -t bpf bpf " + mnt +
+                    ") or set LIBXDP_BPFFS to the one its other programs use");
+    std::string dir = mnt + "/xdp";
+    if (create && mkdir(dir.c_str(), 0700) && errno != EEXIST) fail("create " + dir, errno);
+    return dir;
 }
 
-// The maps a program uses (at most 8: the entry uses one).
-std::vector<uint32_t> map_ids_of(int prog_fd) {
-    uint32_t ids[8] = {};
+// libxdp's lock: flock on its state directory, held while pins change.
+class StateLock {
+  public:
+    explicit StateLock(const std::string& dir) {
+        fd_ = open(dir.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        if (fd_ < 0) fail("open " + dir, errno);
+        if (flock(fd_, LOCK_EX)) {
+            int e = errno;
+            close(fd_);
+            fail("lock " + dir, e);
+        }
+    }
+    ~StateLock() {
+        flock(fd_, LOCK_UN);
+        close(fd_);
+    }
+    StateLock(const StateLock&) = delete;
+    StateLock& operator=(const StateLock&) = delete;
+
+  private:
+    int fd_ = -1;
+};
+
+// The dispatcher object libxdp loads (LIBXDP_OBJECT_PATH, else where
+// Debian's libxdp1 installs it).
+std::string dispatcher_object() {
+    if (const char* env = getenv("LIBXDP_OBJECT_PATH"); env && *env)
+        return std::string(env) + "/xdp-dispatcher.o";
+    for (const char* d : {"/usr/lib/x86_64-linux-gnu/bpf", "/usr/lib/aarch64-linux-gnu/bpf",
+                          "/usr/lib/bpf", "/usr/local/lib/bpf"}) {
+        std::string p = std::string(d) + "/xdp-dispatcher.o";
+        if (access(p.c_str(), R_OK) == 0) return p;
+    }
+    throw Error(
+        "kernel: libxdp's xdp-dispatcher.o is not installed -- install Debian package libxdp1");
+}
+
+// Opens xdp-dispatcher.o with `config` as its rodata and loads its
+// dispatcher program only. Returns the object (its program: "xdp_dispatcher").
+bpf_object* load_dispatcher(const xdp_dispatcher_config& config) {
+    std::string path = dispatcher_object();
+    bpf_object* obj = bpf_object__open_file(path.c_str(), nullptr);
+    if (!obj) fail("open " + path, errno);
+    bpf_program* p = nullptr;
+    bpf_object__for_each_program(p, obj) {
+        bpf_program__set_autoload(p, std::strcmp(bpf_program__name(p), "xdp_dispatcher") == 0);
+    }
+    bpf_map* rodata = bpf_object__next_map(obj, nullptr);
+    int err = rodata ? bpf_map__set_initial_value(rodata, &config, sizeof config) : -ENOENT;
+    if (!err) err = bpf_object__load(obj);
+    if (err) {
+        bpf_object__close(obj);
+        fail("load libxdp's dispatcher from " + path, err,
+             "run with -v for libbpf's reasons; a dispatcher of another libxdp version needs "
+             "its own xdp-dispatcher.o (LIBXDP_OBJECT_PATH)");
+    }
+    return obj;
+}
+
+int dispatcher_fd(bpf_object* obj) {
+    return bpf_program__fd(bpf_object__find_program_by_name(obj, "xdp_dispatcher"));
+}
+
+uint32_t prog_id_of(int fd) {
     bpf_prog_info info{};
-    info.nr_map_ids = 8;
-    info.map_ids = reinterpret_cast<uintptr_t>(ids);
+    uint32_t len = sizeof info;
+    return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+
+// The maps a program uses (the first 64).
+std::vector<uint32_t> map_ids_of(int prog_fd) {
+    std::vector<uint32_t> ids(64);
+    bpf_prog_info info{};
+    info.nr_map_ids = static_cast<uint32_t>(ids.size());
+    info.map_ids = reinterpret_cast<uintptr_t>(ids.data());
     uint32_t len = sizeof info;
     if (bpf_obj_get_info_by_fd(prog_fd, &info, &len)) return {};
-    return std::vector<uint32_t>(ids, ids + std::min<uint32_t>(info.nr_map_ids, 8));
+    ids.resize(std::min<size_t>(info.nr_map_ids, ids.size()));
+    return ids;
 }
 
-std::vector<std::string> chain_call_of(const xdp_program* p) {
-    static const std::pair<xdp_action, const char*> actions[] = {
-        {XDP_ABORTED, "XDP_ABORTED"}, {XDP_DROP, "XDP_DROP"},         {XDP_PASS, "XDP_PASS"},
-        {XDP_TX, "XDP_TX"},           {XDP_REDIRECT, "XDP_REDIRECT"},
-    };
-    std::vector<std::string> out;
-    for (auto [a, name] : actions)
-        if (xdp_program__chain_call_enabled(p, a)) out.push_back(name);
-    return out;
+bool uses_map(int prog_fd, uint32_t map_id) {
+    auto ids = map_ids_of(prog_fd);
+    return map_id && std::find(ids.begin(), ids.end(), map_id) != ids.end();
 }
+
+constexpr std::pair<unsigned, const char*> kActions[] = {
+    {XDP_ABORTED, "XDP_ABORTED"}, {XDP_DROP, "XDP_DROP"},         {XDP_PASS, "XDP_PASS"},
+    {XDP_TX, "XDP_TX"},           {XDP_REDIRECT, "XDP_REDIRECT"},
+};
 
 // libxdp returns a pointer that is NULL or an encoded error on failure.
 template <class T>
@@ -102,60 +186,181 @@ struct Multiprog {
     bool dispatcher() const { return mp && !xdp_multiprog__is_legacy(mp); }
 };
 
-// The id of the dispatcher's program that uses map next_map_id, 0 if none.
-uint32_t entry_id(const Multiprog& m, uint32_t next_map_id) {
-    if (!m.dispatcher() || !next_map_id) return 0;
+// One program of a dispatcher being built.
+struct Slot {
+    int fd = -1;  // not owned
+    std::string name;
+    unsigned priority = kXdpDefaultPriority;
+    uint32_t chain_call = 1U << XDP_PASS;
+    bool frags = false;
+};
+
+std::vector<Slot> slots_of(const Multiprog& m) {
+    std::vector<Slot> out;
+    if (!m.dispatcher()) return out;
     for (xdp_program* p = xdp_multiprog__next_prog(nullptr, m.mp); p;
          p = xdp_multiprog__next_prog(p, m.mp)) {
-        auto ids = map_ids_of(xdp_program__fd(p));
-        if (std::find(ids.begin(), ids.end(), next_map_id) != ids.end()) return xdp_program__id(p);
+        Slot s;
+        s.fd = xdp_program__fd(p);
+        s.name = xdp_program__name(p);
+        s.priority = xdp_program__run_prio(p);
+        s.chain_call = 0;
+        for (auto [a, name] : kActions)
+            if (xdp_program__chain_call_enabled(p, static_cast<xdp_action>(a)))
+                s.chain_call |= 1U << a;
+        s.frags = xdp_program__xdp_frags_support(p);
+        out.push_back(s);
     }
+    return out;
+}
+
+// What libxdp does before it builds: a foreign program, a mode mismatch or
+// a full dispatcher is refused here, in one line.
+void check_joinable(const XdpHook& hook, uint32_t ifindex, const std::string& dev, XdpMode mode,
+                    size_t adding) {
+    std::string at = where(dev, ifindex);
+    if (hook.kind == XdpHook::Kind::other) {
+        std::string what =
+            (hook.name.empty() ? "a program" : hook.name) + " (id " + std::to_string(hook.id) + ")";
+        if (hook.name == "xdp_dispatcher")
+            fail("attach XDP to " + at + " through libxdp's dispatcher", EBUSY,
+                 "its dispatcher " + what + " has no state under " + libxdp_state_dir(false) +
+                     ": the tool that loaded it used another bpffs; set LIBXDP_BPFFS to that one");
+        fail("attach XDP to " + at + " through libxdp's dispatcher", EBUSY,
+             what +
+                 " is attached without libxdp's dispatcher, and libxdp cannot run programs "
+                 "beside it -- detach it (ip link set dev " +
+                 dev + " xdp off) or load it through libxdp (xdp-loader)");
+    }
+    if (hook.kind != XdpHook::Kind::dispatcher) return;
+    if (mode != XdpMode::auto_ && mode != hook.mode)
+        fail("attach XDP (" + std::string(xdp_mode_name(mode)) + ") to " + at, EBUSY,
+             std::string("libxdp's dispatcher there runs in ") + xdp_mode_name(hook.mode) +
+                 " mode and one NIC has one mode: load with --mode " + xdp_mode_name(hook.mode) +
+                 " (or auto)");
+    if (hook.programs.size() + adding > kXdpDispatcherSlots)
+        fail("attach XDP to " + at + " through libxdp's dispatcher", ENOSPC,
+             "it already runs " + std::to_string(hook.programs.size()) +
+                 " programs, libxdp's limit is " + std::to_string(kXdpDispatcherSlots));
+}
+
+int find_func(int prog_fd, const char* name) {
+    bpf_prog_info info{};
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) || !info.btf_id) return -EINVAL;
+    btf* b = btf__load_from_kernel_by_id(info.btf_id);
+    if (!b) return -errno;
+    int id = btf__find_by_name_kind(b, name, BTF_KIND_FUNC);
+    btf__free(b);
+    return id;
+}
+
+void unpin_dir(const std::string& dir, size_t slots) {
+    for (size_t i = 0; i < slots; i++)
+        for (const char* kind : {"link", "prog"})
+            (void)unlink((dir + "/prog" + std::to_string(i) + "-" + kind).c_str());
+    (void)rmdir(dir.c_str());
+}
+
+// Builds a dispatcher running `slots` (sorted as libxdp sorts them: run
+// priority, then name) and puts it on ifindex in one step: in place of
+// old_fd (XDP_FLAGS_REPLACE; -EAGAIN when another tool swapped it meanwhile)
+// or where nothing is attached. The old dispatcher's pins go; its programs'
+// old links with them. Returns 0 or -errno, having thrown for what is not a
+// race (with `what` naming the step).
+int build_and_swap(std::vector<Slot> slots, uint32_t ifindex, const std::string& dev, XdpMode mode,
+                   int old_fd, uint32_t old_id, size_t old_slots) {
+    std::stable_sort(slots.begin(), slots.end(), [](const Slot& a, const Slot& b) {
+        return a.priority != b.priority ? a.priority < b.priority : a.name < b.name;
+    });
+    xdp_dispatcher_config config{};
+    config.magic = XDP_DISPATCHER_MAGIC;
+    config.dispatcher_version = XDP_DISPATCHER_VERSION;
+    config.num_progs_enabled = static_cast<uint8_t>(slots.size());
+    config.is_xdp_frags = 0;  // edgefw's program does not take multi-buffer packets
+    for (size_t i = 0; i < slots.size(); i++) {
+        config.chain_call_actions[i] = slots[i].chain_call | (1U << XDP_DISPATCHER_RETVAL);
+        config.run_prios[i] = slots[i].priority;
+        config.program_flags[i] = slots[i].frags ? BPF_F_XDP_HAS_FRAGS : 0;
+    }
+    bpf_object* obj = load_dispatcher(config);
+    int disp = dispatcher_fd(obj);
+    uint32_t disp_id = prog_id_of(disp);
+    std::vector<int> links;
+    auto cleanup = [&] {
+        for (int l : links) close(l);
+        bpf_object__close(obj);
+    };
+    std::string at = where(dev, ifindex);
+    for (size_t i = 0; i < slots.size(); i++) {
+        // A lone program replaces the dispatcher's own function, as libxdp
+        // does: the chain is then no detour.
+        std::string func = slots.size() == 1 ? "xdp_dispatcher" : "prog" + std::to_string(i);
+        int btf_id = find_func(disp, func.c_str());
+        if (btf_id <= 0) {
+            cleanup();
+            fail("find " + func + " in libxdp's dispatcher", btf_id ? btf_id : ENOENT);
+        }
+        bpf_link_create_opts opts{};
+        opts.sz = sizeof opts;
+        opts.target_btf_id = static_cast<uint32_t>(btf_id);
+        int l = bpf_link_create(slots[i].fd, disp, static_cast<bpf_attach_type>(0), &opts);
+        if (l < 0) {
+            int e = errno;
+            cleanup();
+            fail("put " + slots[i].name + " in slot " + func + " of a new dispatcher for " + at, e,
+                 e == EINVAL ? "this kernel cannot attach a program to a second dispatcher "
+                               "(freplace re-attachment, Linux 5.10)"
+                             : "run with -v for libbpf's reasons");
+        }
+        links.push_back(l);
+    }
+    std::string state = libxdp_state_dir(true);
+    std::string dir =
+        state + "/dispatch-" + std::to_string(ifindex) + "-" + std::to_string(disp_id);
+    {
+        StateLock lock(state);
+        if (mkdir(dir.c_str(), 0700) && errno != EEXIST) {
+            int e = errno;
+            cleanup();
+            fail("create " + dir, e);
+        }
+        for (size_t i = 0; i < slots.size(); i++) {
+            std::string base = dir + "/prog" + std::to_string(i);
+            if (bpf_obj_pin(links[i], (base + "-link").c_str()) ||
+                bpf_obj_pin(slots[i].fd, (base + "-prog").c_str())) {
+                int e = errno;
+                unpin_dir(dir, slots.size());
+                cleanup();
+                fail("pin " + base + "-link/-prog", e);
+            }
+        }
+    }
+    bpf_xdp_attach_opts xo{};
+    xo.sz = sizeof xo;
+    xo.old_prog_fd = old_fd >= 0 ? old_fd : 0;
+    uint32_t flags = mode == XdpMode::generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+    if (old_fd < 0) flags |= XDP_FLAGS_UPDATE_IF_NOEXIST;
+    int err = bpf_xdp_attach(static_cast<int>(ifindex), disp, flags, &xo);
+    if (err) {
+        StateLock lock(state);
+        unpin_dir(dir, slots.size());
+        cleanup();
+        if (err == -EEXIST && old_fd >= 0) return -EAGAIN;
+        return err;
+    }
+    // The new dispatcher holds the programs (its links are pinned); the old
+    // one's pins go, and with them its links and, when the last reference
+    // goes, the old dispatcher.
+    if (old_fd >= 0) {
+        StateLock lock(state);
+        unpin_dir(state + "/dispatch-" + std::to_string(ifindex) + "-" + std::to_string(old_id),
+                  old_slots);
+    }
+    cleanup();
     return 0;
 }
 
-uint32_t map_id_of(int fd) {
-    bpf_map_info info{};
-    uint32_t len = sizeof info;
-    return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
-}
-
-int open_next(const std::string& pin_path) {
-    int fd = bpf_obj_get(pin_path.c_str());
-    if (fd < 0)
-        fail("open pinned program array " + pin_path, errno,
-             "is the instance loaded? see 'edgefw status'");
-    return fd;
-}
-
-// One attempt: a fresh entry object (its array reused from next_fd), attached
-// in mode m. Returns 0 or -errno from libxdp; sets *id to the entry's id.
-int attach_entry(int next_fd, uint32_t ifindex, xdp_attach_mode m, unsigned priority,
-                 uint32_t* id) {
-    edgefw_mp* skel = edgefw_mp__open();
-    if (!skel) return -errno;
-    int err = bpf_map__reuse_fd(skel->maps.ef_xdp_next, next_fd);
-    xdp_program* prog = nullptr;
-    if (!err) {
-        xdp_program_opts opts{};
-        opts.sz = sizeof opts;
-        opts.obj = skel->obj;
-        opts.prog_name = "edgefw_xdp";
-        prog = xdp_program__create(&opts);
-        err = ptr_error(prog);
-        if (err) prog = nullptr;
-    }
-    if (!err) err = xdp_program__set_run_prio(prog, priority);
-    // A pass goes on to the next program; a drop (or anything else) ends the chain.
-    for (unsigned a : {XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT})
-        if (!err) err = xdp_program__set_chain_call_enabled(prog, a, a == XDP_PASS);
-    if (!err) err = xdp_program__attach(prog, static_cast<int>(ifindex), m, 0);
-    if (!err) *id = xdp_program__id(prog);
-    if (prog) xdp_program__close(prog);
-    edgefw_mp__destroy(skel);
-    return err;
-}
-
-// Detaches program id from ifindex's dispatcher through libxdp.
 int detach_id(uint32_t ifindex, uint32_t id) {
     xdp_program* p = xdp_program__from_id(id);
     int err = ptr_error(p);
@@ -165,6 +370,15 @@ int detach_id(uint32_t ifindex, uint32_t id) {
     return err;
 }
 
+// The id of the dispatcher's program that uses marker_map_id, 0 if none.
+uint32_t edgefw_id(const Multiprog& m, uint32_t marker_map_id) {
+    if (!m.dispatcher()) return 0;
+    for (xdp_program* p = xdp_multiprog__next_prog(nullptr, m.mp); p;
+         p = xdp_multiprog__next_prog(p, m.mp))
+        if (uses_map(xdp_program__fd(p), marker_map_id)) return xdp_program__id(p);
+    return 0;
+}
+
 }  // namespace
 
 void set_libxdp_verbose(bool verbose) {
@@ -172,7 +386,14 @@ void set_libxdp_verbose(bool verbose) {
     install_print();
 }
 
-XdpHook xdp_hook(uint32_t ifindex, uint32_t next_map_id) {
+uint32_t pinned_map_id(const std::string& pin_path) {
+    Fd fd(bpf_obj_get(pin_path.c_str()));
+    bpf_map_info info{};
+    uint32_t len = sizeof info;
+    return fd && bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0 ? info.id : 0;
+}
+
+XdpHook xdp_hook(uint32_t ifindex, uint32_t marker_map_id) {
     XdpHook h;
     bpf_xdp_query_opts q{};
     q.sz = sizeof q;
@@ -190,143 +411,105 @@ XdpHook xdp_hook(uint32_t ifindex, uint32_t next_map_id) {
     Multiprog m(ifindex);
     if (!m.dispatcher()) return h;
     h.kind = XdpHook::Kind::dispatcher;
-    uint32_t mine = entry_id(m, next_map_id);
     for (xdp_program* p = xdp_multiprog__next_prog(nullptr, m.mp); p;
          p = xdp_multiprog__next_prog(p, m.mp)) {
         XdpChainProg c;
         c.name = xdp_program__name(p);
         c.id = xdp_program__id(p);
         c.priority = xdp_program__run_prio(p);
-        c.chain_call = chain_call_of(p);
-        c.edgefw = mine && c.id == mine;
+        for (auto [a, name] : kActions)
+            if (xdp_program__chain_call_enabled(p, static_cast<xdp_action>(a)))
+                c.chain_call.push_back(name);
+        c.edgefw = uses_map(xdp_program__fd(p), marker_map_id);
         h.programs.push_back(c);
     }
     return h;
 }
 
-void xdp_next_create(int prog_fd, const std::string& pin_path) {
-    int fd = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "ef_xdp_next", sizeof(uint32_t),
-                            sizeof(uint32_t), 1, nullptr);
-    if (fd < 0) fail("create program array ef_xdp_next", errno);
-    uint32_t key = 0;
-    if (bpf_map_update_elem(fd, &key, &prog_fd, BPF_ANY)) {
-        int e = errno;
-        close(fd);
-        fail("put the XDP program in ef_xdp_next", e);
-    }
-    unlink(pin_path.c_str());
-    if (bpf_obj_pin(fd, pin_path.c_str())) {
-        int e = errno;
-        close(fd);
-        fail("pin ef_xdp_next at " + pin_path, e);
-    }
-    close(fd);
+ScratchDispatcher::ScratchDispatcher() {
+    xdp_dispatcher_config config{};
+    config.magic = XDP_DISPATCHER_MAGIC;
+    config.dispatcher_version = XDP_DISPATCHER_VERSION;
+    config.num_progs_enabled = 1;
+    obj_ = load_dispatcher(config);
 }
 
-void xdp_next_set(const std::string& pin_path, int prog_fd) {
-    int fd = open_next(pin_path);
-    uint32_t key = 0;
-    int err = bpf_map_update_elem(fd, &key, &prog_fd, BPF_EXIST) ? errno : 0;
-    close(fd);
-    if (err) fail("swap the program in " + pin_path, err);
-}
+ScratchDispatcher::~ScratchDispatcher() { bpf_object__close(obj_); }
 
-uint32_t xdp_next_prog_id(const std::string& pin_path, uint32_t* map_id) {
-    if (map_id) *map_id = 0;
-    int fd = bpf_obj_get(pin_path.c_str());
-    if (fd < 0) return 0;
-    uint32_t key = 0, id = 0;
-    // A program array answers a lookup from user space with the program's id.
-    if (bpf_map_lookup_elem(fd, &key, &id)) id = 0;
-    if (map_id) *map_id = map_id_of(fd);
-    close(fd);
-    return id;
-}
+int ScratchDispatcher::fd() const { return dispatcher_fd(obj_); }
 
-XdpMode xdp_mp_attach(const std::string& next_pin, uint32_t ifindex, const std::string& dev,
-                      XdpMode mode, unsigned priority) {
+XdpMode xdp_mp_attach(int ext_fd, uint32_t ifindex, const std::string& dev, XdpMode mode,
+                      unsigned priority) {
     install_print();
-    std::string at = where(dev, ifindex);
-    XdpHook hook = xdp_hook(ifindex);
-    if (hook.kind == XdpHook::Kind::other) {
-        std::string what =
-            (hook.name.empty() ? "a program" : hook.name) + " (id " + std::to_string(hook.id) + ")";
-        if (hook.name == "xdp_dispatcher")
-            fail("attach XDP to " + at + " through libxdp's dispatcher", EBUSY,
-                 "its dispatcher " + what + " has no state under " + libxdp_state_dir() +
-                     ": the program that loaded it used another bpffs; set LIBXDP_BPFFS to "
-                     "that one");
-        fail("attach XDP to " + at + " through libxdp's dispatcher", EBUSY,
-             what +
-                 " is attached without libxdp's dispatcher, and libxdp cannot run "
-                 "programs beside it -- detach it (ip link set dev " +
-                 dev + " xdp off) or load it through libxdp (xdp-loader)");
+    for (int attempt = 0;; attempt++) {
+        XdpHook hook = xdp_hook(ifindex);
+        check_joinable(hook, ifindex, dev, mode, 1);
+        bool joining = hook.kind == XdpHook::Kind::dispatcher;
+        Multiprog m(ifindex);
+        std::vector<Slot> slots = slots_of(m);
+        Slot mine;
+        mine.fd = ext_fd;
+        mine.name = "ef_xdp_ingress";
+        mine.priority = priority;
+        slots.push_back(mine);
+        int old_fd = joining ? xdp_program__fd(xdp_multiprog__main_prog(m.mp)) : -1;
+        XdpMode got = joining                    ? hook.mode
+                      : mode == XdpMode::generic ? XdpMode::generic
+                                                 : XdpMode::native;
+        int err = build_and_swap(slots, ifindex, dev, got, old_fd, hook.id, slots.size() - 1);
+        // A driver without native XDP answers EOPNOTSUPP (EINVAL on some kernels).
+        if (err && !joining && mode == XdpMode::auto_ && (err == -EOPNOTSUPP || err == -EINVAL)) {
+            got = XdpMode::generic;
+            err = build_and_swap(slots, ifindex, dev, got, -1, 0, 0);
+        }
+        if (err == -EAGAIN && attempt < kRetries) continue;
+        if (err)
+            fail("attach libxdp's dispatcher (" + std::string(xdp_mode_name(got)) + ") to " +
+                     where(dev, ifindex),
+                 err,
+                 err == -EOPNOTSUPP && got == XdpMode::native
+                     ? "the driver lacks native XDP: use --mode generic (or auto)"
+                 : err == -EBUSY || err == -EEXIST
+                     ? "another XDP program was attached meanwhile; see 'ip link show " + dev + "'"
+                     : "");
+        return got;
     }
-    bool joining = hook.kind == XdpHook::Kind::dispatcher;
-    if (joining && mode != XdpMode::auto_ && mode != hook.mode)
-        fail("attach XDP (" + std::string(xdp_mode_name(mode)) + ") to " + at, EBUSY,
-             std::string("libxdp's dispatcher there runs in ") + xdp_mode_name(hook.mode) +
-                 " mode and one NIC has one mode: load with --mode " + xdp_mode_name(hook.mode) +
-                 " (or auto)");
-    if (joining && hook.programs.size() >= kXdpDispatcherSlots)
-        fail("attach XDP to " + at + " through libxdp's dispatcher", ENOSPC,
-             "it already runs " + std::to_string(hook.programs.size()) +
-                 " programs, libxdp's limit");
-
-    int next_fd = open_next(next_pin);
-    XdpMode got = joining                    ? hook.mode
-                  : mode == XdpMode::generic ? XdpMode::generic
-                                             : XdpMode::native;
-    uint32_t id = 0;
-    int err = attach_entry(next_fd, ifindex, libxdp_mode(got), priority, &id);
-    // A driver without native XDP answers EOPNOTSUPP (EINVAL on some kernels).
-    if (err && !joining && mode == XdpMode::auto_ && (err == -EOPNOTSUPP || err == -EINVAL)) {
-        got = XdpMode::generic;
-        err = attach_entry(next_fd, ifindex, libxdp_mode(got), priority, &id);
-    }
-    uint32_t next_map_id = map_id_of(next_fd);
-    close(next_fd);
-    if (err)
-        fail("attach XDP (" + std::string(xdp_mode_name(got)) + ") to " + at +
-                 " through libxdp's dispatcher",
-             err,
-             err == -EOPNOTSUPP && got == XdpMode::native
-                 ? "the driver lacks native XDP, or this kernel cannot run libxdp's dispatcher "
-                   "(freplace, Linux 5.10): try --mode generic, or run with -v for libxdp's "
-                   "reasons"
-             : err == -EOPNOTSUPP
-                 ? "this kernel cannot run libxdp's dispatcher (freplace, Linux 5.10); run "
-                   "with -v for libxdp's reasons"
-                 : "run with -v for libxdp's reasons");
-    // Where the kernel cannot re-attach freplace programs, libxdp attaches a
-    // single program without its dispatcher: nothing could run beside it.
-    Multiprog m(ifindex);
-    if (!m.dispatcher() || entry_id(m, next_map_id) != id) {
-        (void)detach_id(ifindex, id);
-        fail("attach XDP to " + at + " through libxdp's dispatcher", EOPNOTSUPP,
-             "libxdp could not use its dispatcher here and attached edgefw alone (this kernel "
-             "refused the freplace programs a dispatcher is made of -- they need Linux 5.10, "
-             "-v shows libxdp's reason -- or LIBXDP_SKIP_DISPATCHER is set); nothing could run "
-             "beside it: load without --xdp-multiprog");
-    }
-    return got;
 }
 
-void xdp_mp_detach(const std::string& next_pin, uint32_t ifindex, const std::string& dev) {
+void xdp_mp_replace(int ext_fd, uint32_t marker_map_id, uint32_t ifindex, const std::string& dev) {
     install_print();
-    uint32_t map_id = 0;
-    (void)xdp_next_prog_id(next_pin, &map_id);
-    if (!map_id) return;
+    for (int attempt = 0;; attempt++) {
+        Multiprog m(ifindex);
+        uint32_t old = edgefw_id(m, marker_map_id);
+        if (!old)
+            fail("swap edgefw's program in libxdp's dispatcher on " + where(dev, ifindex), ENOENT,
+                 "edgefw is not in it any more: 'edgefw unload' and load again");
+        std::vector<Slot> slots = slots_of(m);
+        for (auto& s : slots)
+            if (prog_id_of(s.fd) == old) s.fd = ext_fd;  // same name, slot, priority, actions
+        xdp_program* main = xdp_multiprog__main_prog(m.mp);
+        XdpMode mode =
+            xdp_multiprog__attach_mode(m.mp) == XDP_MODE_SKB ? XdpMode::generic : XdpMode::native;
+        int err = build_and_swap(slots, ifindex, dev, mode, xdp_program__fd(main),
+                                 xdp_program__id(main), slots.size());
+        if (err == -EAGAIN && attempt < kRetries) continue;
+        if (err) fail("swap libxdp's dispatcher on " + where(dev, ifindex), err);
+        return;
+    }
+}
+
+void xdp_mp_detach(uint32_t marker_map_id, uint32_t ifindex, const std::string& dev) {
+    install_print();
     uint32_t id = 0;
     {
         Multiprog m(ifindex);
-        id = entry_id(m, map_id);
+        id = edgefw_id(m, marker_map_id);
     }
     if (!id) return;
     int err = detach_id(ifindex, id);
     if (err && err != -ENOENT)
-        fail("detach edgefw's entry (id " + std::to_string(id) + ") from libxdp's dispatcher on " +
-                 where(dev, ifindex),
+        fail("take edgefw's program (id " + std::to_string(id) +
+                 ") out of libxdp's dispatcher on " + where(dev, ifindex),
              err,
              err == -EOPNOTSUPP ? "this kernel cannot rebuild the dispatcher without it; "
                                   "'xdp-loader unload " +

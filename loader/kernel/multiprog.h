@@ -2,15 +2,19 @@
 //
 // libxdp attaches one dispatcher program per NIC and runs the programs of
 // that NIC from its slots in order of run priority; a program's chain-call
-// actions say which of its verdicts go on to the next one. The slots take
-// freplace programs loaded against that dispatcher, so edgefw's policy
-// program (loaded as XDP, swapped on reload) cannot sit in one: edgefw puts
-// a small entry program there (bpf/edgefw_mp.bpf.c) that tail-calls the
-// policy program through a one-slot program array, ef_xdp_next, pinned in
-// the instance's directory. A reload stores the new program in that slot.
+// actions say which of its verdicts go on to the next one. A slot takes an
+// freplace (BPF_PROG_TYPE_EXT) program, so under a dispatcher edgefw loads
+// its XDP program as one (Options::xdp_ext_target). A freplace link cannot
+// swap its program, and libxdp can only add or remove programs, so edgefw
+// builds dispatchers itself the way libxdp 1.3 does (same object, same
+// configuration, same pins under <bpffs>/xdp/dispatch-IFINDEX-ID, same lock)
+// and swaps them atomically (XDP_FLAGS_REPLACE): a reload is one dispatcher
+// holding the new program in the old one's place, and xdp-filter or
+// xdp-loader read and rebuild it like one of their own.
 //
-// edgefw's entry on a NIC is found by the kernel's truth, not by a record:
-// it is the dispatcher's program that uses the instance's ef_xdp_next.
+// edgefw's program in a dispatcher is found by the kernel's truth, not by a
+// record: it is the program that uses the instance's marker map (a map every
+// generation of the instance shares, ef_rule_counters).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +22,8 @@
 #include <vector>
 
 #include "kernel/attach.h"
+
+struct bpf_object;  // libbpf
 
 namespace kernel {
 
@@ -34,7 +40,7 @@ struct XdpChainProg {
     uint32_t id = 0;
     unsigned priority = 0;
     std::vector<std::string> chain_call;  // verdicts that go on: "XDP_PASS", ...
-    bool edgefw = false;                  // the entry of the instance asked about
+    bool edgefw = false;                  // uses the marker map asked about
 };
 
 // What a NIC's XDP hook holds, as libxdp reads it.
@@ -46,31 +52,44 @@ struct XdpHook {
     std::vector<XdpChainProg> programs;  // the dispatcher's, in run order
 };
 
-// next_map_id: mark the program that uses that map as edgefw's (0: none).
-XdpHook xdp_hook(uint32_t ifindex, uint32_t next_map_id = 0);
+// marker_map_id: mark the program that uses that map as edgefw's (0: none).
+XdpHook xdp_hook(uint32_t ifindex, uint32_t marker_map_id = 0);
+// Id of the map pinned at pin_path, 0 if none.
+uint32_t pinned_map_id(const std::string& pin_path);
 
-// The one-slot program array the entry tail-calls: created holding prog_fd
-// and pinned at pin_path (replacing a stale pin).
-void xdp_next_create(int prog_fd, const std::string& pin_path);
-// A reload's swap: one store, atomic for every packet on every NIC.
-void xdp_next_set(const std::string& pin_path, int prog_fd);
-// The program in the slot and the array's map id (0, 0 when the pin is gone).
-uint32_t xdp_next_prog_id(const std::string& pin_path, uint32_t* map_id = nullptr);
+// An unattached dispatcher: the target edgefw's XDP program is loaded
+// against (Options::xdp_ext_target). Closed on destruction.
+class ScratchDispatcher {
+  public:
+    ScratchDispatcher();
+    ~ScratchDispatcher();
+    ScratchDispatcher(const ScratchDispatcher&) = delete;
+    ScratchDispatcher& operator=(const ScratchDispatcher&) = delete;
+    int fd() const;
 
-// Adds edgefw's entry to the NIC's dispatcher (libxdp makes one when the NIC
-// has no XDP program) at run priority `priority`, a pass chain-calling the
-// next program. Joins an existing dispatcher in its mode. Refuses, in one
-// line saying why, what libxdp cannot do: a NIC whose program was attached
-// without the dispatcher, a full dispatcher, a mode other than the
-// dispatcher's, a kernel where libxdp falls back to a single program.
-// Returns the mode it got.
-XdpMode xdp_mp_attach(const std::string& next_pin, uint32_t ifindex, const std::string& dev,
-                      XdpMode mode, unsigned priority);
+  private:
+    ::bpf_object* obj_ = nullptr;
+};
 
-// Removes edgefw's entry (the program using next_pin's array) from the NIC's
-// dispatcher; the other programs keep running (libxdp swaps in a dispatcher
-// without it, or detaches the dispatcher when edgefw was its only program).
-// Nothing attached there: nothing to do.
-void xdp_mp_detach(const std::string& next_pin, uint32_t ifindex, const std::string& dev);
+// Puts ext_fd (edgefw's freplace program) in the NIC's dispatcher at run
+// priority `priority`, a pass chain-calling the next program: a new
+// dispatcher with the NIC's programs and edgefw's replaces the old one in
+// one step (or is the first). Joins an existing dispatcher in its mode.
+// Refuses, in one line saying why, what libxdp cannot do: a NIC whose
+// program was attached without a dispatcher, a full dispatcher, a mode
+// other than the dispatcher's. Returns the mode it got.
+XdpMode xdp_mp_attach(int ext_fd, uint32_t ifindex, const std::string& dev, XdpMode mode,
+                      unsigned priority);
+
+// A reload: a new dispatcher where edgefw's program (the one using the
+// marker map) is replaced by ext_fd, same slot, priority and chain-call
+// actions, the other programs as they were; swapped in one step.
+void xdp_mp_replace(int ext_fd, uint32_t marker_map_id, uint32_t ifindex, const std::string& dev);
+
+// Takes edgefw's program out of the NIC's dispatcher through libxdp; the
+// other programs keep running (libxdp swaps in a dispatcher without it, or
+// detaches the dispatcher when edgefw was its only program). Nothing of
+// edgefw's there: nothing to do.
+void xdp_mp_detach(uint32_t marker_map_id, uint32_t ifindex, const std::string& dev);
 
 }  // namespace kernel

@@ -303,13 +303,18 @@ std::string pin_of(const kernel::InstanceDir& d, const json& path_in_meta) {
     return d.path() + "/" + p.substr(p.rfind('/') + 1);
 }
 
+// What marks edgefw's program in a libxdp dispatcher: the map every
+// generation of the instance uses (kernel/multiprog.h).
+uint32_t marker_of(const kernel::InstanceDir& d) {
+    return kernel::pinned_map_id(d.path() + "/ef_rule_counters");
+}
+
 // A NIC's XDP program: its pinned link swapped in place, or under libxdp's
-// dispatcher the slot edgefw's entry tail-calls (one store; the dispatcher
-// and the programs beside edgefw are not touched). NICs share that slot:
-// storing the same program again is harmless.
+// dispatcher a new dispatcher with the new program in the old one's slot,
+// swapped in one step (the programs beside edgefw keep running throughout).
 void swap_xdp(const kernel::InstanceDir& d, const json& iface, int prog_fd) {
     if (iface.value("xdp_attach", "link") == "dispatcher")
-        kernel::xdp_next_set(pin_of(d, iface["xdp_next"]), prog_fd);
+        kernel::xdp_mp_replace(prog_fd, marker_of(d), iface["ifindex"], iface["dev"]);
     else
         kernel::link_replace(pin_of(d, iface["xdp_link"]), prog_fd);
 }
@@ -522,9 +527,11 @@ void load_locked(const LoadArgs& a) {
         uint32_t role;
         std::string dev;
         uint32_t ifindex;
-        bool dispatcher;  // XDP through libxdp's dispatcher (kernel/multiprog.h)
     };
     std::vector<Nic> nics;
+    // XDP through libxdp's dispatcher (kernel/multiprog.h) on every NIC: asked
+    // for, or because a NIC runs a dispatcher already (the program is then
+    // loaded as freplace, so the other NICs get a dispatcher too).
     bool multiprog = a.xdp_multiprog || a.xdp_priority >= 0;
     {
         kernel::NetnsGuard ns(a.netns);
@@ -534,11 +541,9 @@ void load_locked(const LoadArgs& a) {
                 throw Refused("node '" + a.node + "' has no " + i.role +
                               " interface in the policy");
             uint32_t ifindex = kernel::ifindex_of(i.dev);
-            // A NIC that runs libxdp's dispatcher already gets edgefw beside
-            // its programs, asked or not.
-            bool dispatcher =
+            multiprog =
                 multiprog || kernel::xdp_hook(ifindex).kind == kernel::XdpHook::Kind::dispatcher;
-            nics.push_back({role, i.dev, ifindex, dispatcher});
+            nics.push_back({role, i.dev, ifindex});
         }
     }
 
@@ -550,6 +555,8 @@ void load_locked(const LoadArgs& a) {
     kernel::Options opts = kernel::Options::from_image(img);
     if (a.ct_size) opts.ct_size = a.ct_size;
     opts.log_per_sec_per_cpu = a.log_rate >= 0 ? static_cast<uint32_t>(a.log_rate) : 100;
+    std::optional<kernel::ScratchDispatcher> scratch;
+    if (multiprog) opts.xdp_ext_target = scratch.emplace().fd();
     kernel::Dataplane dp(opts);
     dp.write_image(img);
     for (const auto& n : nics) dp.set_iface_role(n.ifindex, n.role);
@@ -589,10 +596,9 @@ void load_locked(const LoadArgs& a) {
                       {"ifindex", n.ifindex}, {"xdp_link", shown + "/link_xdp_" + role},
                       {"xdp_mode", a.mode},   {"tc_hook", tc_hook}};
         if (tc_hook == "tcx") iface["tc_link"] = shown + "/link_tc_" + role;
-        if (n.dispatcher) {
+        if (multiprog) {
             iface.erase("xdp_link");
             iface["xdp_attach"] = "dispatcher";
-            iface["xdp_next"] = shown + "/ef_xdp_next";
             iface["xdp_priority"] = a.xdp_priority >= 0 ? static_cast<unsigned>(a.xdp_priority)
                                                         : kernel::kXdpDefaultPriority;
         }
@@ -612,8 +618,6 @@ void load_locked(const LoadArgs& a) {
         // Written before attaching: a load that dies half-way leaves a
         // description that the next load or unload uses to clean up.
         kernel::write_meta(d->path(), encode(meta));
-        if (std::any_of(nics.begin(), nics.end(), [](const Nic& n) { return n.dispatcher; }))
-            kernel::xdp_next_create(dp.prog_fd(packet::Dir::ingress), d->path() + "/ef_xdp_next");
         {
             kernel::NetnsGuard ns(a.netns);
             for (size_t k = 0; k < nics.size(); k++) {
@@ -625,8 +629,8 @@ void load_locked(const LoadArgs& a) {
                 else
                     kernel::tc_attach(dp.prog_fd(packet::Dir::egress), n.ifindex, n.dev, false);
                 auto got =
-                    n.dispatcher
-                        ? kernel::xdp_mp_attach(pin_of(*d, iface["xdp_next"]), n.ifindex, n.dev,
+                    multiprog
+                        ? kernel::xdp_mp_attach(dp.prog_fd(packet::Dir::ingress), n.ifindex, n.dev,
                                                 xdp_mode_of(a.mode), iface["xdp_priority"])
                         : kernel::xdp_attach(dp.prog_fd(packet::Dir::ingress), n.ifindex, n.dev,
                                              xdp_mode_of(a.mode), pin_of(*d, iface["xdp_link"]));
@@ -642,10 +646,9 @@ void load_locked(const LoadArgs& a) {
         if (a.confirm_secs > 0) kill_timer(run.get());
         try {
             kernel::NetnsGuard ns(a.netns);
-            // Unpinning cannot detach a dispatcher's entry: libxdp's pins hold it.
-            for (const auto& n : nics)
-                if (n.dispatcher)
-                    kernel::xdp_mp_detach(d->path() + "/ef_xdp_next", n.ifindex, n.dev);
+            // Unpinning cannot take edgefw out of a dispatcher: its pins hold it.
+            if (multiprog)
+                for (const auto& n : nics) kernel::xdp_mp_detach(marker_of(*d), n.ifindex, n.dev);
             if (tc_hook == "netlink")
                 for (const auto& n : nics) kernel::tc_detach(n.ifindex);
         } catch (const kernel::Error&) {
@@ -750,6 +753,10 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
     opts.shared.frags = open_pin(dir, shown, "ef_frags");
     opts.shared.log = open_pin(dir, shown, "ef_log");
     opts.shared.log_counters = open_pin(dir, shown, "ef_log_counters");
+    std::optional<kernel::ScratchDispatcher> scratch;
+    for (const auto& i : meta["ifaces"])
+        if (i.value("xdp_attach", "link") == "dispatcher" && !scratch)
+            opts.xdp_ext_target = scratch.emplace().fd();
     kernel::Dataplane dp(opts);
     for (int fd :
          {opts.shared.ifaces, opts.shared.rule_counters, opts.shared.reason_counters,
@@ -898,13 +905,13 @@ void unload_locked(const std::string& instance) {
             // The namespace is gone, and its NICs with it: nothing left to detach.
         }
         if (ns) {
-            // A dispatcher's entry is held by libxdp's pins, not ours: libxdp
-            // takes it out and the other programs keep running. A failure
-            // stops here, the instance still loaded, rather than leave edgefw
-            // enforcing unseen.
+            // In a dispatcher edgefw's program is held by libxdp's pins, not
+            // ours: libxdp takes it out and the other programs keep running. A
+            // failure stops here, the instance still loaded, rather than leave
+            // edgefw enforcing unseen.
             for (const auto& i : meta["ifaces"])
                 if (i.value("xdp_attach", "link") == "dispatcher")
-                    kernel::xdp_mp_detach(pin_of(*d, i["xdp_next"]), i["ifindex"], i["dev"]);
+                    kernel::xdp_mp_detach(marker_of(*d), i["ifindex"], i["dev"]);
             try {
                 for (const auto& i : meta["ifaces"])
                     if (i.value("tc_hook", "netlink") == "netlink") kernel::tc_detach(i["ifindex"]);

@@ -106,14 +106,14 @@ std::string pin_in(const kernel::InstanceDir& d, const json& path_in_meta) {
     return d.path() + "/" + p.substr(p.rfind('/') + 1);
 }
 
-// Under libxdp's dispatcher: the program in the slot edgefw's entry
-// tail-calls, whether the entry is in the NIC's dispatcher (ifindex, else 0),
-// and every program the dispatcher runs, in order. Needs the NIC's namespace.
+// Under libxdp's dispatcher: edgefw's program there (0 if none; ifindex set
+// when there is one) and every program the dispatcher runs, in order. Needs
+// the NIC's namespace.
 uint32_t dispatcher_fill(const kernel::InstanceDir& d, json& i, uint32_t* ifindex) {
-    uint32_t map_id = 0;
-    uint32_t prog = kernel::xdp_next_prog_id(pin_in(d, i["xdp_next"]), &map_id);
-    auto hook = kernel::xdp_hook(i["ifindex"], map_id);
+    auto hook =
+        kernel::xdp_hook(i["ifindex"], kernel::pinned_map_id(d.path() + "/ef_rule_counters"));
     json chain = json::array();
+    uint32_t prog = 0;
     *ifindex = 0;
     for (const auto& p : hook.programs) {
         chain.push_back({{"name", p.name},
@@ -121,7 +121,10 @@ uint32_t dispatcher_fill(const kernel::InstanceDir& d, json& i, uint32_t* ifinde
                          {"priority", p.priority},
                          {"chain_call", p.chain_call},
                          {"edgefw", p.edgefw}});
-        if (p.edgefw) *ifindex = i["ifindex"];
+        if (p.edgefw) {
+            prog = p.id;
+            *ifindex = i["ifindex"];
+        }
     }
     i["xdp_dispatcher"] = {{"id", hook.kind == kernel::XdpHook::Kind::dispatcher ? hook.id : 0},
                            {"mode", kernel::xdp_mode_name(hook.mode)},

@@ -45,10 +45,14 @@ xf() {
 st() { "$EDGEFW" status --instance "$inst" --json | jq -r ".[0]$1"; }
 load() { "$EDGEFW" load "$policy" --site "$site_a" --node edge1 --iface external=n0 --netns "$ns_n" --instance "$inst" "$@"; }
 
-# TCP connect from the client: "open" or "closed" (refused counts as open: a SYN got through).
+# TCP connect from the client: "open" or "closed". PROBE_TIMEOUT: seconds a
+# connect may take (an emulated CPU is slow).
+PROBE_TIMEOUT=${PROBE_TIMEOUT:-2}
 tcp_probe() { # ADDR PORT
-  if ip netns exec "$ns_c" timeout 3 socat -u OPEN:/dev/null "TCP:$1:$2,connect-timeout=1" 2>/dev/null; then echo open; else echo closed; fi
+  if ip netns exec "$ns_c" timeout $((PROBE_TIMEOUT + 5)) socat -u OPEN:/dev/null "TCP:$1:$2,connect-timeout=$PROBE_TIMEOUT" 2>/dev/null; then echo open; else echo closed; fi
 }
+# What edgefw counted, for a failure message.
+counted() { "$EDGEFW" stats --instance "$inst" --json | jq -c '[.rules[], .reasons[] | select(.packets > 0) | {(.id // .name): .packets}] | add'; }
 listen_tcp() { # ADDR PORT
   ip netns exec "$ns_n" socat -u "TCP-LISTEN:$2,bind=$1,reuseaddr,fork" OPEN:/dev/null &
   pids+=($!)
@@ -75,7 +79,7 @@ sleep 0.5
 both_enforce() { # LABEL
   local before after d0 s0
   [ "$(tcp_probe 198.18.155.10 5061)" = closed ] || fail "$1: TCP 5061 open, xdp-filter denies it"
-  [ "$(tcp_probe 198.18.155.10 443)" = open ] || fail "$1: TCP 443 closed, both allow it"
+  [ "$(tcp_probe 198.18.155.10 443)" = open ] || fail "$1: TCP 443 closed, both allow it; edgefw counted $(counted)"
   before=$(rule_packets ext-vip-av-stun-udp)
   d0=$(lines "$tmp/discard")
   s0=$(lines "$tmp/stun")
@@ -111,10 +115,10 @@ fi
 xf port 5061 >/dev/null
 
 # 1. xdp-filter first: edgefw joins its dispatcher unasked, at the default priority.
-load >/dev/null
+load >/dev/null || fail "load beside xdp-filter; again with -v: $(load -v 2>&1 | tail -n 40)"
 [ "$(st '.ifaces[0].xdp_attach')" = dispatcher ] || fail "edgefw did not join xdp-filter's dispatcher"
 [ "$(st .state)" = enforcing ] || fail "state $(st .state) after load beside xdp-filter"
-[ "$(chain)" = "xdpfilt_dny_all:10 edgefw_xdp:50*" ] || fail "chain after load: $(chain)"
+[ "$(chain)" = "xdpfilt_dny_all:10 ef_xdp_ingress:50*" ] || fail "chain after load: $(chain)"
 "$EDGEFW" status --instance "$inst" | grep -q 'libxdp dispatcher id' || fail "status text shows no dispatcher"
 "$EDGEFW" status --instance "$inst" | grep -E 'prio 10 +xdpfilt_dny_all' >/dev/null || fail "status text does not list xdp-filter"
 both_enforce "xdp-filter first"
@@ -125,8 +129,10 @@ out=$(load --mode generic 2>&1) && fail "--mode generic joined a native dispatch
 [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -q "native mode" || fail "mode refusal: $out"
 load >/dev/null
 
-# Reloads under a UDP stream: nothing lost, the dispatcher untouched.
+# Reloads under a UDP stream: nothing lost; each reload swaps in a dispatcher
+# holding the new program in the old one's slot, xdp-filter's program the same.
 dispatcher=$(st '.ifaces[0].xdp_dispatcher.id')
+filter_id=$(st '.ifaces[0].xdp_dispatcher.programs[0].id')
 s0=$(lines "$tmp/stun")
 c0=$(rule_packets ext-vip-av-stun-udp)
 ip netns exec "$ns_c" bash -c 'n=0; while [ ! -e "$1" ]; do echo "$n" >/dev/udp/198.18.155.30/3478; n=$((n + 1)); sleep 0.001; done; echo "$n" >"$2"' \
@@ -145,11 +151,13 @@ sleep 0.5
 sent=$(cat "$tmp/sent")
 received=$(($(lines "$tmp/stun") - s0))
 counted=$(($(rule_packets ext-vip-av-stun-udp) - c0))
-echo "reloads $RELOADS under libxdp's dispatcher: udp sent $sent received $received, rule counter +$counted, dispatcher id $dispatcher -> $(st '.ifaces[0].xdp_dispatcher.id')"
+echo "reloads $RELOADS under libxdp's dispatcher: udp sent $sent received $received, rule counter +$counted, dispatcher id $dispatcher -> $(st '.ifaces[0].xdp_dispatcher.id'), xdp-filter id $filter_id"
 [ "$sent" -gt 0 ] || fail "nothing sent"
 [ "$received" -eq "$sent" ] || fail "$((sent - received)) datagrams lost across reloads"
 [ "$counted" -eq "$sent" ] || fail "STUN rule counted $counted of $sent"
-[ "$(st '.ifaces[0].xdp_dispatcher.id')" = "$dispatcher" ] || fail "a reload rebuilt the dispatcher"
+[ "$(st '.ifaces[0].xdp_dispatcher.programs[0].id')" = "$filter_id" ] || fail "xdp-filter's program changed across reloads"
+[ "$(chain)" = "xdpfilt_dny_all:10 ef_xdp_ingress:50*" ] || fail "chain after reloads: $(chain)"
+[ "$(st '.ifaces[0].xdp_dispatcher.id')" != "$dispatcher" ] || fail "no reload swapped the dispatcher"
 [ "$(st .state)" = enforcing ] || fail "state $(st .state) after reloads"
 [ "$(st '.ifaces[0].current')" = true ] || fail "the dispatcher's edgefw entry does not run the current program"
 both_enforce "after $RELOADS reloads"
@@ -167,10 +175,10 @@ xf unload n0 >/dev/null
 
 # 2. edgefw first (asked, priority 60), then xdp-filter joins its dispatcher.
 load --xdp-multiprog --xdp-priority 60 >/dev/null
-[ "$(chain)" = "edgefw_xdp:60*" ] || fail "chain after edgefw alone: $(chain)"
+[ "$(chain)" = "ef_xdp_ingress:60*" ] || fail "chain after edgefw alone: $(chain)"
 xf load --mode native --policy deny n0 >/dev/null
 xf port 5061 >/dev/null
-[ "$(chain)" = "xdpfilt_dny_all:10 edgefw_xdp:60*" ] || fail "chain after xdp-filter joined: $(chain)"
+[ "$(chain)" = "xdpfilt_dny_all:10 ef_xdp_ingress:60*" ] || fail "chain after xdp-filter joined: $(chain)"
 [ "$(st .state)" = enforcing ] || fail "state $(st .state) after xdp-filter joined"
 both_enforce "edgefw first"
 "$EDGEFW" reload "$policy" --site "$site_b" --instance "$inst" >/dev/null
