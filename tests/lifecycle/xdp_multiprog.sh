@@ -79,7 +79,8 @@ sleep 0.5
 both_enforce() { # LABEL
   local before after d0 s0
   [ "$(tcp_probe 198.18.155.10 5061)" = closed ] || fail "$1: TCP 5061 open, xdp-filter denies it"
-  [ "$(tcp_probe 198.18.155.10 443)" = open ] || fail "$1: TCP 443 closed, both allow it; edgefw counted $(counted)"
+  [ "$(tcp_probe 198.18.155.10 443)" = open ] ||
+    fail "$1: TCP 443 closed, both allow it; edgefw counted $(counted); chain $(chain); $(xf status | grep -A3 -E 'Filtered ports|Loaded on'); $(ip -n "$ns_n" -d link show n0 | grep -i xdp)"
   before=$(rule_packets ext-vip-av-stun-udp)
   d0=$(lines "$tmp/discard")
   s0=$(lines "$tmp/stun")
@@ -97,7 +98,7 @@ both_enforce() { # LABEL
 # The chain as status shows it: "name:priority" in run order.
 chain() { st '.ifaces[0].xdp_dispatcher.programs | map("\(.name):\(.priority)\(if .edgefw then "*" else "" end)") | join(" ")'; }
 
-xf load --mode native --policy deny n0 >/dev/null
+xf load --mode native --policy allow n0 >/dev/null
 if ! ls -d "$tmp"/bpf/xdp/dispatch-* >/dev/null 2>&1; then
   # libxdp fell back to a single program: this kernel cannot run its
   # dispatcher. edgefw must say so in one line, and leave the NIC as it was.
@@ -113,14 +114,17 @@ if ! ls -d "$tmp"/bpf/xdp/dispatch-* >/dev/null 2>&1; then
   exit 77
 fi
 xf port 5061 >/dev/null
+# xdp-filter alone: 5061 closed, 443 open.
+[ "$(tcp_probe 198.18.155.10 5061)" = closed ] || fail "xdp-filter alone: TCP 5061 open"
+[ "$(tcp_probe 198.18.155.10 443)" = open ] || fail "xdp-filter alone: TCP 443 closed; $(xf status)"
 
 # 1. xdp-filter first: edgefw joins its dispatcher unasked, at the default priority.
 load >/dev/null || fail "load beside xdp-filter; again with -v: $(load -v 2>&1 | tail -n 40)"
 [ "$(st '.ifaces[0].xdp_attach')" = dispatcher ] || fail "edgefw did not join xdp-filter's dispatcher"
 [ "$(st .state)" = enforcing ] || fail "state $(st .state) after load beside xdp-filter"
-[ "$(chain)" = "xdpfilt_dny_all:10 ef_xdp_ingress:50*" ] || fail "chain after load: $(chain)"
+[ "$(chain)" = "xdpfilt_alw_all:10 ef_xdp_ingress:50*" ] || fail "chain after load: $(chain)"
 "$EDGEFW" status --instance "$inst" | grep -q 'libxdp dispatcher id' || fail "status text shows no dispatcher"
-"$EDGEFW" status --instance "$inst" | grep -E 'prio 10 +xdpfilt_dny_all' >/dev/null || fail "status text does not list xdp-filter"
+"$EDGEFW" status --instance "$inst" | grep -E 'prio 10 +xdpfilt_alw_all' >/dev/null || fail "status text does not list xdp-filter"
 both_enforce "xdp-filter first"
 
 # A mode other than the dispatcher's is refused in one line.
@@ -156,7 +160,7 @@ echo "reloads $RELOADS under libxdp's dispatcher: udp sent $sent received $recei
 [ "$received" -eq "$sent" ] || fail "$((sent - received)) datagrams lost across reloads"
 [ "$counted" -eq "$sent" ] || fail "STUN rule counted $counted of $sent"
 [ "$(st '.ifaces[0].xdp_dispatcher.programs[0].id')" = "$filter_id" ] || fail "xdp-filter's program changed across reloads"
-[ "$(chain)" = "xdpfilt_dny_all:10 ef_xdp_ingress:50*" ] || fail "chain after reloads: $(chain)"
+[ "$(chain)" = "xdpfilt_alw_all:10 ef_xdp_ingress:50*" ] || fail "chain after reloads: $(chain)"
 [ "$(st '.ifaces[0].xdp_dispatcher.id')" != "$dispatcher" ] || fail "no reload swapped the dispatcher"
 [ "$(st .state)" = enforcing ] || fail "state $(st .state) after reloads"
 [ "$(st '.ifaces[0].current')" = true ] || fail "the dispatcher's edgefw entry does not run the current program"
@@ -176,9 +180,9 @@ xf unload n0 >/dev/null
 # 2. edgefw first (asked, priority 60), then xdp-filter joins its dispatcher.
 load --xdp-multiprog --xdp-priority 60 >/dev/null
 [ "$(chain)" = "ef_xdp_ingress:60*" ] || fail "chain after edgefw alone: $(chain)"
-xf load --mode native --policy deny n0 >/dev/null
+xf load --mode native --policy allow n0 >/dev/null
 xf port 5061 >/dev/null
-[ "$(chain)" = "xdpfilt_dny_all:10 ef_xdp_ingress:60*" ] || fail "chain after xdp-filter joined: $(chain)"
+[ "$(chain)" = "xdpfilt_alw_all:10 ef_xdp_ingress:60*" ] || fail "chain after xdp-filter joined: $(chain)"
 [ "$(st .state)" = enforcing ] || fail "state $(st .state) after xdp-filter joined"
 both_enforce "edgefw first"
 "$EDGEFW" reload "$policy" --site "$site_b" --instance "$inst" >/dev/null
