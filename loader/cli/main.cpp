@@ -190,10 +190,10 @@ int main(int argc, char** argv) {
         // diff exits like diff(1): 2 for any trouble, usage included.
         return rc != 0 && *diff_cmd ? 2 : rc;
     }
-    if (verbose) {
-        kernel::set_verbose(true);
-        kernel::set_libxdp_verbose(true);
-    }
+    // Installed either way: libbpf's default printer would show its info
+    // lines (libxdp's dispatcher object has a section libbpf skips) without -v.
+    kernel::set_verbose(verbose);
+    kernel::set_libxdp_verbose(verbose);
     if (*synth_cmd) {
         fputs(synth::generate(synth_opts).c_str(), stdout);
         return cli::kExitOk;
