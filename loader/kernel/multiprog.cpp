@@ -266,8 +266,8 @@ void unpin_dir(const std::string& dir, size_t slots) {
 // priority, then name) and puts it on ifindex in one step: in place of
 // old_fd (XDP_FLAGS_REPLACE; -EAGAIN when another tool swapped it meanwhile)
 // or where nothing is attached. The old dispatcher's pins go; its programs'
-// old links with them. Returns 0 or -errno, having thrown for what is not a
-// race (with `what` naming the step).
+// old links with them. Returns 0, or the attach's -errno (-EAGAIN for a race)
+// with nothing left behind; throws, naming the step, when an earlier step fails.
 int build_and_swap(std::vector<Slot> slots, uint32_t ifindex, const std::string& dev, XdpMode mode,
                    int old_fd, uint32_t old_id, size_t old_slots) {
     std::stable_sort(slots.begin(), slots.end(), [](const Slot& a, const Slot& b) {
