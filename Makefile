@@ -20,7 +20,7 @@ endif
 
 CXXFLAGS := -std=c++20 -O2 -g -Wall -Wextra -Werror -MMD -MP \
             -Imaps -Iloader -Itests/support -I$(BUILD)/gen $(EXTRA_CXXFLAGS)
-LDLIBS   := -lbpf -lelf -lz -lyaml-cpp -lfmt -lpcap -lcrypto
+LDLIBS   := -lxdp -lbpf -lelf -lz -lyaml-cpp -lfmt -lpcap -lcrypto
 BPFFLAGS := -target bpf -O2 -g -Wall -Wextra -Werror -MMD -MP \
             -Imaps -I$(ARCH_INC) -D__TARGET_ARCH_x86
 

@@ -36,6 +36,24 @@ void print_features() {
                f.tc_link ? "yes" : "no (netlink filters; tcx needs Linux 6.6)");
 }
 
+// The programs libxdp's dispatcher runs on a NIC, in order: a pass goes on
+// to the next one when its chain-call actions include XDP_PASS.
+void print_dispatcher(const nlohmann::json& i) {
+    if (!i.contains("xdp_dispatcher")) return;
+    const auto& disp = i["xdp_dispatcher"];
+    fmt::print("           libxdp dispatcher id {} ({}), edgefw at priority {}:\n",
+               disp.value("id", 0u), disp.value("mode", "?"), i.value("xdp_priority", 0u));
+    if (disp["programs"].empty()) fmt::print("             (no programs: edgefw is not in it)\n");
+    for (const auto& p : disp["programs"]) {
+        std::string chain;
+        for (const auto& a : p["chain_call"])
+            chain += (chain.empty() ? "" : ",") + a.get<std::string>();
+        fmt::print("             prio {:<5} {:<16} id {:<6} chain-call {}{}\n",
+                   p.value("priority", 0u), p.value("name", "?"), p.value("id", 0u),
+                   chain.empty() ? "none" : chain, p.value("edgefw", false) ? "  (edgefw)" : "");
+    }
+}
+
 void print_status(const nlohmann::json& s) {
     fmt::print("instance {}: {}\n", s.value("instance", "?"), s.value("state", "?"));
     if (s.contains("error")) fmt::print("  error: {}\n", s["error"].get<std::string>());
@@ -55,16 +73,19 @@ void print_status(const nlohmann::json& s) {
                s["rule_count"].get<size_t>(), s["conntrack_entries"].get<size_t>(),
                s["conntrack_max"].get<uint32_t>(), s["prog_xdp_id"].get<uint32_t>(),
                s["prog_tc_id"].get<uint32_t>());
-    for (const auto& i : s["ifaces"])
-        fmt::print("  {:<8} {:<16} ifindex {:<4} xdp {} link prog {}  tc {} prog {}  {}\n",
+    for (const auto& i : s["ifaces"]) {
+        bool dispatcher = i.value("xdp_attach", "link") == "dispatcher";
+        fmt::print("  {:<8} {:<16} ifindex {:<4} xdp {} {} prog {}  tc {} prog {}  {}\n",
                    i["role"].get<std::string>(), i["dev"].get<std::string>(),
                    i["ifindex"].get<uint32_t>(), i.value("xdp_mode", s.value("mode", "?")),
-                   i.value("xdp_prog_id", 0u),
+                   dispatcher ? "libxdp" : "link", i.value("xdp_prog_id", 0u),
                    i.value("tc_hook", "netlink") == "tcx" ? "tcx link" : "netlink filter",
                    i.value("tc_prog_id", 0u),
                    i.value("attachment", "") == "unknown" ? "attachment unknown (see hint)"
                    : i.value("attached", false)           ? "attached"
                                                           : "NOT ATTACHED");
+        if (dispatcher) print_dispatcher(i);
+    }
     print_features();
     if (s.contains("reload_ms")) {
         const auto& t = s["reload_ms"];

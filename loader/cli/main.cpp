@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "kernel/dataplane.h"
+#include "kernel/multiprog.h"
 #include "synth/synth.h"
 
 namespace {
@@ -119,6 +120,13 @@ int main(int argc, char** argv) {
         cmd->add_option("--tc", load_args.tc,
                         "TC egress hook (auto: tcx link when the kernel has it, else netlink)")
             ->check(CLI::IsMember({"auto", "tcx", "netlink"}));
+        cmd->add_flag("--xdp-multiprog", load_args.xdp_multiprog,
+                      "attach XDP through libxdp's dispatcher, beside other XDP programs (taken "
+                      "anyway on a NIC that runs one)");
+        cmd->add_option("--xdp-priority", load_args.xdp_priority,
+                        "run priority in libxdp's dispatcher, lower runs first (default 50; "
+                        "implies --xdp-multiprog)")
+            ->check(CLI::Range(0, 65535));
         cmd->add_option(
             "--netns", load_args.netns,
             "network namespace of the NICs: a name under /run/netns (ip netns list), not a path");
@@ -199,7 +207,10 @@ int main(int argc, char** argv) {
         // diff exits like diff(1): 2 for any trouble, usage included.
         return rc != 0 && *diff_cmd ? 2 : rc;
     }
-    if (verbose) kernel::set_verbose(true);
+    // Installed either way: libbpf's default printer would show its info
+    // lines (libxdp's dispatcher object has a section libbpf skips) without -v.
+    kernel::set_verbose(verbose);
+    kernel::set_libxdp_verbose(verbose);
     if (*synth_cmd) {
         fputs(synth::generate(synth_opts).c_str(), stdout);
         return cli::kExitOk;

@@ -180,6 +180,16 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
                  "the pinned map does not match this build; unload first");
         }
     }
+    if (opts_.xdp_ext_target >= 0) {
+        bpf_program* xdp = skel_->progs.ef_xdp_ingress;
+        bpf_program__set_type(xdp, BPF_PROG_TYPE_EXT);
+        bpf_program__set_expected_attach_type(xdp, static_cast<bpf_attach_type>(0));
+        err = bpf_program__set_attach_target(xdp, opts_.xdp_ext_target, "prog0");
+        if (err) {
+            edgefw__destroy(skel_);
+            fail("target", "libxdp's dispatcher (slot prog0) with ef_xdp_ingress", err);
+        }
+    }
     err = edgefw__load(skel_);
     if (err) {
         edgefw__destroy(skel_);
@@ -189,6 +199,11 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
                 "run as root; if you are, the verifier rejected a program: rerun with -v "
                 "for the libbpf log";
         }
+        if (opts_.xdp_ext_target >= 0 && (err == -EPERM || err == -EINVAL || err == -EACCES))
+            hint =
+                "this kernel refused ef_xdp_ingress as an freplace program for libxdp's "
+                "dispatcher (-v shows why), so edgefw cannot run beside other XDP programs "
+                "here: load without --xdp-multiprog on a NIC with no libxdp programs";
         fail("load", "BPF object edgefw (ef_xdp_ingress, ef_tc_egress)", err, hint);
     }
 

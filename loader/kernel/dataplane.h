@@ -71,6 +71,10 @@ struct Options {
         uint32_t sport_index = 4096;
         uint32_t sport_ranges = 16384;
     } flat;
+    // A libxdp dispatcher's program fd: ef_xdp_ingress is then loaded as an
+    // freplace program against its first slot, ready to sit in any
+    // dispatcher's slot (kernel/multiprog.h). -1: loaded as XDP.
+    int xdp_ext_target = -1;
 
     // Egress modes, timeouts and array sizes as the image needs them.
     static Options from_image(const image::MapImage& img);

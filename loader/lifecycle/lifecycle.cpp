@@ -16,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -26,6 +27,7 @@
 #include "kernel/dataplane.h"
 #include "kernel/features.h"
 #include "kernel/instance.h"
+#include "kernel/multiprog.h"
 #include "lifecycle/lock.h"
 #include "lifecycle/selftest.h"
 #include "model/model.h"
@@ -316,6 +318,22 @@ std::string pin_of(const kernel::InstanceDir& d, const json& path_in_meta) {
     return d.path() + "/" + p.substr(p.rfind('/') + 1);
 }
 
+// What marks edgefw's program in a libxdp dispatcher: the map every
+// generation of the instance uses (kernel/multiprog.h).
+uint32_t marker_of(const kernel::InstanceDir& d) {
+    return kernel::pinned_map_id(d.path() + "/ef_rule_counters");
+}
+
+// A NIC's XDP program: its pinned link swapped in place, or under libxdp's
+// dispatcher a new dispatcher with the new program in the old one's slot,
+// swapped in one step (the programs beside edgefw keep running throughout).
+void swap_xdp(const kernel::InstanceDir& d, const json& iface, int prog_fd) {
+    if (iface.value("xdp_attach", "link") == "dispatcher")
+        kernel::xdp_mp_replace(prog_fd, marker_of(d), iface["ifindex"], iface["dev"]);
+    else
+        kernel::link_replace(pin_of(d, iface["xdp_link"]), prog_fd);
+}
+
 // ---- kept policy content and the confirm timer, in /run/edgefw/<instance>/
 
 std::string content_name(const char* what, uint64_t generation) {
@@ -526,6 +544,10 @@ void load_locked(const LoadArgs& a) {
         uint32_t ifindex;
     };
     std::vector<Nic> nics;
+    // XDP through libxdp's dispatcher (kernel/multiprog.h) on every NIC: asked
+    // for, or because a NIC runs a dispatcher already (the program is then
+    // loaded as freplace, so the other NICs get a dispatcher too).
+    bool multiprog = a.xdp_multiprog || a.xdp_priority >= 0;
     {
         kernel::NetnsGuard ns(a.netns);
         for (const auto& i : a.ifaces) {
@@ -533,7 +555,10 @@ void load_locked(const LoadArgs& a) {
             if (!pr.policy.nodes.at(a.node).interfaces.count(role))
                 throw Refused("node '" + a.node + "' has no " + i.role +
                               " interface in the policy");
-            nics.push_back({role, i.dev, kernel::ifindex_of(i.dev)});
+            uint32_t ifindex = kernel::ifindex_of(i.dev);
+            multiprog =
+                multiprog || kernel::xdp_hook(ifindex).kind == kernel::XdpHook::Kind::dispatcher;
+            nics.push_back({role, i.dev, ifindex});
         }
     }
 
@@ -545,6 +570,8 @@ void load_locked(const LoadArgs& a) {
     kernel::Options opts = kernel::Options::from_image(img);
     if (a.ct_size) opts.ct_size = a.ct_size;
     opts.log_per_sec_per_cpu = a.log_rate >= 0 ? static_cast<uint32_t>(a.log_rate) : 100;
+    std::optional<kernel::ScratchDispatcher> scratch;
+    if (multiprog) opts.xdp_ext_target = scratch.emplace().fd();
     kernel::Dataplane dp(opts);
     dp.write_image(img);
     for (const auto& n : nics) dp.set_iface_role(n.ifindex, n.role);
@@ -586,6 +613,12 @@ void load_locked(const LoadArgs& a) {
                       {"ifindex", n.ifindex}, {"xdp_link", shown + "/link_xdp_" + role},
                       {"xdp_mode", a.mode},   {"tc_hook", tc_hook}};
         if (tc_hook == "tcx") iface["tc_link"] = shown + "/link_tc_" + role;
+        if (multiprog) {
+            iface.erase("xdp_link");
+            iface["xdp_attach"] = "dispatcher";
+            iface["xdp_priority"] = a.xdp_priority >= 0 ? static_cast<unsigned>(a.xdp_priority)
+                                                        : kernel::kXdpDefaultPriority;
+        }
         meta["ifaces"].push_back(iface);
     }
     (void)encode(meta);  // refuses text that is not UTF-8 before anything is made
@@ -612,8 +645,12 @@ void load_locked(const LoadArgs& a) {
                                            pin_of(*d, iface["tc_link"]));
                 else
                     kernel::tc_attach(dp.prog_fd(packet::Dir::egress), n.ifindex, n.dev, false);
-                auto got = kernel::xdp_attach(dp.prog_fd(packet::Dir::ingress), n.ifindex, n.dev,
-                                              xdp_mode_of(a.mode), pin_of(*d, iface["xdp_link"]));
+                auto got =
+                    multiprog
+                        ? kernel::xdp_mp_attach(dp.prog_fd(packet::Dir::ingress), n.ifindex, n.dev,
+                                                xdp_mode_of(a.mode), iface["xdp_priority"])
+                        : kernel::xdp_attach(dp.prog_fd(packet::Dir::ingress), n.ifindex, n.dev,
+                                             xdp_mode_of(a.mode), pin_of(*d, iface["xdp_link"]));
                 iface["xdp_mode"] = kernel::xdp_mode_name(got);
             }
         }
@@ -626,6 +663,9 @@ void load_locked(const LoadArgs& a) {
         if (a.confirm_secs > 0) kill_timer(run.get());
         try {
             kernel::NetnsGuard ns(a.netns);
+            // Unpinning cannot take edgefw out of a dispatcher: its pins hold it.
+            if (multiprog)
+                for (const auto& n : nics) kernel::xdp_mp_detach(marker_of(*d), n.ifindex, n.dev);
             if (tc_hook == "netlink")
                 for (const auto& n : nics) kernel::tc_detach(n.ifindex);
         } catch (const kernel::Error&) {
@@ -734,6 +774,10 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
     opts.shared.frags = open_pin(dir, shown, "ef_frags");
     opts.shared.log = open_pin(dir, shown, "ef_log");
     opts.shared.log_counters = open_pin(dir, shown, "ef_log_counters");
+    std::optional<kernel::ScratchDispatcher> scratch;
+    for (const auto& i : meta["ifaces"])
+        if (i.value("xdp_attach", "link") == "dispatcher" && !scratch)
+            opts.xdp_ext_target = scratch.emplace().fd();
     kernel::Dataplane dp(opts);
     for (int fd :
          {opts.shared.ifaces, opts.shared.rule_counters, opts.shared.reason_counters,
@@ -791,7 +835,7 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
         for (const auto& i : meta["ifaces"]) {
             if (budget-- == 0)
                 throw kernel::Error("kernel: swap refused (EDGEFW_FAULT_SWAP fault injection)");
-            kernel::link_replace(pin_of(*d, i["xdp_link"]), dp.prog_fd(packet::Dir::ingress));
+            swap_xdp(*d, i, dp.prog_fd(packet::Dir::ingress));
             if (i.value("tc_hook", "netlink") == "tcx")
                 kernel::link_replace(pin_of(*d, i["tc_link"]), dp.prog_fd(packet::Dir::egress));
             else
@@ -803,7 +847,7 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
             kernel::NetnsGuard ns(meta.value("netns", ""));
             for (const auto& i : meta["ifaces"]) {
                 try {
-                    if (old_xdp >= 0) kernel::link_replace(pin_of(*d, i["xdp_link"]), old_xdp);
+                    if (old_xdp >= 0) swap_xdp(*d, i, old_xdp);
                     if (old_tc < 0) continue;
                     if (i.value("tc_hook", "netlink") == "tcx")
                         kernel::link_replace(pin_of(*d, i["tc_link"]), old_tc);
@@ -880,12 +924,26 @@ void unload_locked(const std::string& instance) {
     }
     if (auto text = kernel::read_meta(d->path())) {
         json meta = json::parse(*text);
+        std::unique_ptr<kernel::NetnsGuard> ns;
         try {
-            kernel::NetnsGuard ns(meta.value("netns", ""));
-            for (const auto& i : meta["ifaces"])
-                if (i.value("tc_hook", "netlink") == "netlink") kernel::tc_detach(i["ifindex"]);
+            ns = std::make_unique<kernel::NetnsGuard>(meta.value("netns", ""));
         } catch (const kernel::Error&) {
             // The namespace is gone, and its NICs with it: nothing left to detach.
+        }
+        if (ns) {
+            // In a dispatcher edgefw's program is held by libxdp's pins, not
+            // ours: libxdp takes it out and the other programs keep running. A
+            // failure stops here, the instance still loaded, rather than leave
+            // edgefw enforcing unseen.
+            for (const auto& i : meta["ifaces"])
+                if (i.value("xdp_attach", "link") == "dispatcher")
+                    kernel::xdp_mp_detach(marker_of(*d), i["ifindex"], i["dev"]);
+            try {
+                for (const auto& i : meta["ifaces"])
+                    if (i.value("tc_hook", "netlink") == "netlink") kernel::tc_detach(i["ifindex"]);
+            } catch (const kernel::Error&) {
+                // The NIC is gone: nothing left to detach.
+            }
         }
     }
     // Unpinning the links detaches XDP and tcx: edgefw holds no other reference.

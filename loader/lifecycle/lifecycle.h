@@ -25,6 +25,11 @@ struct LoadArgs {
     std::vector<IfaceArg> ifaces;  // load only; reload keeps the instance's
     std::string mode = "auto";     // XDP: auto (native, else generic) | native | generic
     std::string tc = "auto";       // TC egress: auto (tcx when the kernel has it) | tcx | netlink
+    // XDP through libxdp's multi-program dispatcher: asked for, or taken on a
+    // NIC whose XDP program is a libxdp dispatcher already. Priority: the run
+    // priority there (-1: libxdp's default, 50; given, it implies multiprog).
+    bool xdp_multiprog = false;
+    int xdp_priority = -1;
     std::string instance = "default";
     std::string netns;
     uint32_t ct_size = 0;  // 0: default

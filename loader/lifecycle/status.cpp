@@ -16,6 +16,7 @@
 #include "kernel/dataplane.h"
 #include "kernel/features.h"
 #include "kernel/instance.h"
+#include "kernel/multiprog.h"
 #include "lifecycle/lifecycle.h"
 #include "lifecycle/lock.h"
 
@@ -105,6 +106,32 @@ std::string pin_in(const kernel::InstanceDir& d, const json& path_in_meta) {
     return d.path() + "/" + p.substr(p.rfind('/') + 1);
 }
 
+// Under libxdp's dispatcher: edgefw's program there (0 if none; ifindex set
+// when there is one) and every program the dispatcher runs, in order. Needs
+// the NIC's namespace.
+uint32_t dispatcher_fill(const kernel::InstanceDir& d, json& i, uint32_t* ifindex) {
+    auto hook =
+        kernel::xdp_hook(i["ifindex"], kernel::pinned_map_id(d.path() + "/ef_rule_counters"));
+    json chain = json::array();
+    uint32_t prog = 0;
+    *ifindex = 0;
+    for (const auto& p : hook.programs) {
+        chain.push_back({{"name", p.name},
+                         {"id", p.id},
+                         {"priority", p.priority},
+                         {"chain_call", p.chain_call},
+                         {"edgefw", p.edgefw}});
+        if (p.edgefw) {
+            prog = p.id;
+            *ifindex = i["ifindex"];
+        }
+    }
+    i["xdp_dispatcher"] = {{"id", hook.kind == kernel::XdpHook::Kind::dispatcher ? hook.id : 0},
+                           {"mode", kernel::xdp_mode_name(hook.mode)},
+                           {"programs", chain}};
+    return prog;
+}
+
 json one_status(const kernel::InstanceDir& d, const std::string& instance) {
     auto text = kernel::read_meta(d.path());
     if (!text) throw Refused("instance '" + instance + "' has pins but no description (ef_meta)");
@@ -129,7 +156,12 @@ json one_status(const kernel::InstanceDir& d, const std::string& instance) {
     bool healthy = true, mixed = false, unknown = false;
     for (auto& i : out["ifaces"]) {
         uint32_t xdp_ifindex = 0, tc_ifindex = 0;
-        uint32_t xdp = kernel::link_prog_id(pin_in(d, i["xdp_link"]), &xdp_ifindex);
+        bool dispatcher = i.value("xdp_attach", "link") == "dispatcher";
+        uint32_t xdp = 0;
+        if (!dispatcher)
+            xdp = kernel::link_prog_id(pin_in(d, i["xdp_link"]), &xdp_ifindex);
+        else if (ns_error.empty())
+            xdp = dispatcher_fill(d, i, &xdp_ifindex);
         uint32_t tc = 0;
         bool tc_known = true;
         if (i.value("tc_hook", "netlink") == "tcx") {
@@ -144,6 +176,14 @@ json one_status(const kernel::InstanceDir& d, const std::string& instance) {
         i["tc_prog_id"] = tc;
         bool xdp_on = xdp != 0 && xdp_ifindex == i["ifindex"];
         i["xdp_attached"] = xdp_on;
+        if (dispatcher && !ns_error.empty()) {
+            // The dispatcher is only seen from inside the NIC's namespace.
+            i["attached"] = false;
+            i["attachment"] = "unknown";
+            i["current"] = false;
+            unknown = true;
+            continue;
+        }
         if (!tc_known && xdp_on) {
             // XDP is; TC cannot be seen from here. "attached" stays a bool
             // (false: not known to be); "attachment" says which.
