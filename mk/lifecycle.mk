@@ -11,7 +11,7 @@ UNITDIR ?= /etc/systemd/system
 
 # 77 means a missing capability: reported as a skip, never as a pass.
 lifecycle-test: $(BUILD)/edgefw $(BPF_OBJS)
-	$(Q)for t in hitless_reload operator faults hooks fs_safety races atomic_reload reload_flows confirm status_inputs xdp_multiprog; do \
+	$(Q)for t in hitless_reload operator faults hooks fs_safety races atomic_reload reload_flows confirm status_inputs xdp_multiprog adopt; do \
 	  printf '  %-8s %s\n' TEST tests/lifecycle/$$t.sh; \
 	  rc=0; tests/lifecycle/$$t.sh || rc=$$?; \
 	  if [ $$rc -eq 77 ]; then echo "$$t: skipped"; elif [ $$rc -ne 0 ]; then exit $$rc; fi; \

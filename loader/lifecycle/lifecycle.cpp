@@ -23,6 +23,7 @@
 
 #include "bundle/bundle.h"
 #include "compile/compile.h"
+#include "kernel/adopt.h"
 #include "kernel/attach.h"
 #include "kernel/dataplane.h"
 #include "kernel/features.h"
@@ -575,6 +576,15 @@ void load_locked(const LoadArgs& a) {
     kernel::Dataplane dp(opts);
     dp.write_image(img);
     for (const auto& n : nics) dp.set_iface_role(n.ifindex, n.role);
+    // Connections already open (the operator's SSH session) get the entry
+    // their SYN would have made, before the programs go live (kernel/adopt.h).
+    std::vector<kernel::Adopted> adopted;
+    {
+        kernel::NetnsGuard ns(a.netns);
+        std::vector<uint32_t> roles;
+        for (const auto& n : nics) roles.push_back(n.role);
+        adopted = kernel::adopt_connections(dp, img, roles, kernel::established_tcp());
+    }
 
     std::string tc_hook = choose_tc_hook(a.tc);
     std::string shown = kernel::instance_dir(a.instance);
@@ -601,6 +611,7 @@ void load_locked(const LoadArgs& a) {
                  {"rules", rules_json(pr.img, slot_of)},
                  {"ifaces", json::array()},
                  {"self_test", {{"probes", probed.probes}, {"of", probed.of}}},
+                 {"adopted_connections", adopted.size()},
                  {"confirm", {{"pending", a.confirm_secs > 0}}}};
     if (in.bundle.is_object()) meta["bundle"] = in.bundle;
     if (a.confirm_secs > 0) {
