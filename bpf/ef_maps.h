@@ -20,6 +20,9 @@ const volatile __u64 udp_ns = 180ULL * 1000000000ULL;
 const volatile __u64 icmp_ns = 30ULL * 1000000000ULL;
 /* A fragment entry lives this long after its first fragment (docs/dataplane.md step 3). */
 const volatile __u64 frag_ns = EF_FRAG_TIMEOUT_S * 1000000000ULL;
+/* How often the programs' timer sweeps expired entries out of the established
+ * conntrack tables (ef_ct_sweep). */
+const volatile __u64 ct_sweep_ns = EF_CT_SWEEP_S * 1000000000ULL;
 /* Length of a jiffy (clock_getres(CLOCK_MONOTONIC_COARSE) is one tick). */
 const volatile __u64 ns_per_jiffy = 4000000;
 /* CLOCK_MONOTONIC_COARSE minus jiffies * ns_per_jiffy, set by the first packet (ef_now). */
@@ -150,6 +153,26 @@ struct {
     __type(key, struct ef_ct_key);
     __type(value, struct ef_ct_value);
 } ef_ct_dgram_est SEC(".maps");
+
+#ifndef CLOCK_MONOTONIC
+#define CLOCK_MONOTONIC 1 /* linux/time.h */
+#endif
+
+/* The sweep's timer: armed by the first packet of a program generation, it
+ * re-arms itself. One per generation; the loader pins it with the programs, so
+ * a reload's replaced pin ends the old generation's timer. */
+struct ef_ct_sweep {
+    struct bpf_timer timer;
+    __u32 armed;
+    __u32 pad;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct ef_ct_sweep);
+} ef_ct_sweep SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -179,6 +179,50 @@ static __always_inline struct ef_ct_value *ef_ct_live(struct ef_ct_key *k, __u64
     return cv;
 }
 
+/* The sweep (ef_ct_sweep): nothing evicts an established entry, so one whose
+ * flow ended without a FIN or RST (UDP, ICMP, a peer gone) would hold its slot
+ * until its flow showed up again. Every ct_sweep_ns the timer walks both
+ * established tables and deletes what has expired, as a packet of the flow
+ * would (counted `removed`). */
+struct ef_sweep_ctx {
+    __u64 now;
+    __u32 table;
+};
+
+static long ef_sweep_entry(void *map, const struct ef_ct_key *k, struct ef_ct_value *cv,
+                           struct ef_sweep_ctx *ctx) {
+    if (ctx->now > cv->last_seen_ns &&
+        ctx->now - cv->last_seen_ns > ef_ct_timeout(k->proto, cv->state) &&
+        bpf_map_delete_elem(map, k) == 0)
+        ef_ct_count(ctx->table, EF_CT_S_REMOVED);
+    return 0;
+}
+
+static int ef_sweep_fire(void *map, __u32 *key, struct ef_ct_sweep *sw) {
+    struct ef_sweep_ctx ctx = {.now = ef_now(), .table = EF_CT_TCP_EST};
+
+    (void)map;
+    (void)key;
+    bpf_for_each_map_elem(&ef_ct_est, ef_sweep_entry, &ctx, 0);
+    ctx.table = EF_CT_DGRAM_EST;
+    bpf_for_each_map_elem(&ef_ct_dgram_est, ef_sweep_entry, &ctx, 0);
+    bpf_timer_start(&sw->timer, ct_sweep_ns, 0);
+    return 0;
+}
+
+/* Arms the sweep on a generation's first packet; after that one load and test. */
+static __always_inline void ef_sweep_arm(void) {
+    __u32 zero = 0;
+    struct ef_ct_sweep *sw = bpf_map_lookup_elem(&ef_ct_sweep, &zero);
+
+    if (!sw || sw->armed) return;
+    sw->armed = 1;
+    /* Another CPU may have initialised it first (-EBUSY): its start stands. */
+    if (bpf_timer_init(&sw->timer, &ef_ct_sweep, CLOCK_MONOTONIC) != 0) return;
+    bpf_timer_set_callback(&sw->timer, ef_sweep_fire);
+    bpf_timer_start(&sw->timer, ct_sweep_ns, 0);
+}
+
 /* The flow's first packet in the reply direction: move the entry from the new
  * table to the established one. A full established table refuses (counted);
  * the flow then stays in the new table and tries again on its next reply. */
@@ -611,6 +655,7 @@ static __always_inline __u32 ef_decide(void *data, void *data_end, __u32 ifindex
     __u64 now = 0;
 
     __builtin_memset(&p, 0, sizeof(p));
+    ef_sweep_arm();
     if (!iv || !iv->protected_ || iv->role >= EF_ROLE_COUNT)
         ef_set_reason(&v, EF_R_UNKNOWN_IFACE_PASS, 1);
     else

@@ -56,6 +56,8 @@ struct ef_ct_timeouts {
     __u32 udp;
     __u32 icmp;
 };
+/* Seconds between the programs' sweeps of the established conntrack tables. */
+#define EF_CT_SWEEP_S 10
 #define EF_CT_TIMEOUTS_DEFAULT \
     { 7440, 10, 180, 30 }
 

@@ -130,6 +130,7 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
     ro->udp_ns = uint64_t(opts_.timeouts.udp) * ns;
     ro->icmp_ns = uint64_t(opts_.timeouts.icmp) * ns;
     ro->frag_ns = uint64_t(opts_.frag_timeout) * ns;
+    ro->ct_sweep_ns = uint64_t(std::max(opts_.ct_sweep, 1u)) * ns;
     // One jiffy: the resolution of the coarse clocks is the tick.
     timespec tick{};
     if (clock_getres(CLOCK_MONOTONIC_COARSE, &tick) != 0 || tick.tv_sec != 0 || tick.tv_nsec <= 0)
@@ -664,6 +665,8 @@ void Dataplane::pin(const std::string& dir) const {
     pin_fd(fd_of(skel_->maps.ef_remote), "ef_remote", true);
     pin_fd(fd_of(skel_->maps.ef_sport), "ef_sport", true);
     pin_fd(fd_of(skel_->maps.ef_local_addrs), "ef_local_addrs", true);
+    // The sweep timer lives while its map has a pin or an open fd.
+    pin_fd(fd_of(skel_->maps.ef_ct_sweep), "ef_ct_sweep", true);
     pin_fd(prog_fd(packet::Dir::ingress), "prog_xdp", true);
     pin_fd(prog_fd(packet::Dir::egress), "prog_tc", true);
 }

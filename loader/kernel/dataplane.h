@@ -55,6 +55,7 @@ struct Options {
     SharedMaps shared;
     ef_ct_timeouts timeouts = EF_CT_TIMEOUTS_DEFAULT;
     uint32_t frag_timeout = EF_FRAG_TIMEOUT_S;  // seconds a fragment entry lives (tests shorten it)
+    uint32_t ct_sweep = EF_CT_SWEEP_S;          // seconds between sweeps of the established tables
     uint32_t egress_mode[EF_ROLE_COUNT] = {EF_EGRESS_ENFORCE, EF_EGRESS_ENFORCE};
     bool ct_create = true;  // false only for benchmarks: rules then never create flows
     // Look up every TCP/UDP packet in conntrack: the reload kept flows that no

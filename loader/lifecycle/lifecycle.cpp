@@ -285,8 +285,8 @@ struct PinSnapshot {
     std::vector<std::pair<std::string, int>> fds;
     std::optional<std::string> meta;
     void take(const std::string& dir) {
-        for (const char* n :
-             {"ef_port_class", "ef_local", "ef_remote", "ef_sport", "prog_xdp", "prog_tc"}) {
+        for (const char* n : {"ef_port_class", "ef_local", "ef_remote", "ef_sport", "ef_ct_sweep",
+                              "prog_xdp", "prog_tc"}) {
             int fd = bpf_obj_get((dir + "/" + n).c_str());
             if (fd >= 0) fds.emplace_back(n, fd);
         }
