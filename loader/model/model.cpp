@@ -51,11 +51,12 @@ Model::Model(const policy::Policy& p, std::string node) : policy_(p), node_(std:
         sides_.push_back({p.expand(r.src, node_), p.expand(r.dst, node_)});
     for (uint32_t role : {EF_ROLE_EXTERNAL, EF_ROLE_INTERNAL})
         locals_[role] = p.local_addresses(node_, role);
+    for (const auto& r : p.rules) enabled_.push_back(p.rule_enabled(r));
     for (uint32_t pos = 0; pos < p.rules.size(); pos++) {
         const policy::Rule& r = p.rules[pos];
         uint8_t proto = policy::proto_number(r.proto);
         if (icmp_proto(proto)) {
-            // matches(): a type given must equal the packet's; none matches every type.
+            // matches_local(): a type given must equal the packet's; none matches every type.
             if (r.icmp_type)
                 index_rule(proto, *r.icmp_type, *r.icmp_type, pos);
             else
@@ -111,12 +112,10 @@ bool Model::is_local(uint32_t role, const packet::Addr& a) const {
            std::find(it->second.begin(), it->second.end(), a) != it->second.end();
 }
 
-bool Model::matches(const policy::Rule& r, uint32_t role, const Tuple& t) const {
-    if (t.proto != policy::proto_number(r.proto)) return false;
+bool Model::matches_local(const policy::Rule& r, const Tuple& t) const {
     bool in = t.dir == Dir::ingress;
     const packet::Addr& local = in ? t.dst : t.src;
     const packet::Addr& remote = in ? t.src : t.dst;
-    if (!is_local(role, local)) return false;
     // The local side must name this address itself; `any` never makes a side local.
     const Sides& s = sides_[r.index];
     if (!in_cidrs(in ? s.dst : s.src, local, true)) return false;
@@ -130,7 +129,7 @@ bool Model::matches(const policy::Rule& r, uint32_t role, const Tuple& t) const 
 }
 
 const policy::Rule* Model::first_match(uint32_t role, const Tuple& t) const {
-    // The rules whose port (ICMP: type) can match, in file order; matches()
+    // The rules whose port (ICMP: type) can match, in file order; matches_local()
     // still checks everything.
     uint32_t key = icmp_proto(t.proto) ? t.icmp_type : t.dport;
     std::vector<uint32_t> candidates;
@@ -140,9 +139,13 @@ const policy::Rule* Model::first_match(uint32_t role, const Tuple& t) const {
             candidates.insert(candidates.end(), it->second.begin(), it->second.end());
     }
     std::sort(candidates.begin(), candidates.end());
+    // Whether the local side is the role's is the packet's property, not the
+    // rule's: asked once. Candidates share the packet's protocol.
+    if (!is_local(role, t.dir == Dir::ingress ? t.dst : t.src)) return nullptr;
     for (uint32_t pos : candidates) {
         const policy::Rule& r = policy_.rules[pos];
-        if (policy_.rule_enabled(r) && matches(r, role, t)) return &r;
+        if (enabled_[pos] && t.proto == policy::proto_number(r.proto) && matches_local(r, t))
+            return &r;
     }
     return nullptr;
 }

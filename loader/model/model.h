@@ -77,7 +77,8 @@ class Model {
         uint32_t index = 0;
     };
 
-    bool matches(const policy::Rule& r, uint32_t role, const Tuple& t) const;
+    // Whether r matches t, once t's local side is known to be the role's.
+    bool matches_local(const policy::Rule& r, const Tuple& t) const;
     const policy::Rule* first_match(uint32_t role, const Tuple& t) const;
     bool is_local(uint32_t role, const packet::Addr& a) const;
     Verdict no_rule(uint32_t role, packet::Dir dir, uint32_t reason_override) const;
@@ -94,6 +95,7 @@ class Model {
         std::vector<policy::Cidr> src, dst;
     };
     std::vector<Sides> sides_;
+    std::vector<char> enabled_;  // by rule position: its feature is enabled
     std::map<uint32_t, std::vector<packet::Addr>> locals_;  // by role
     // Which rules can match a packet, by protocol and destination port (ICMP:
     // type): a segment tree over the 16-bit key space. A rule's ranges are
