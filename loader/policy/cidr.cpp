@@ -65,7 +65,7 @@ std::string v4_text(const packet::Addr& a) {
 bool Prefix::contains(const packet::Addr& a) const { return masked_equals(a, plen, addr); }
 
 bool Prefix::contains(const Prefix& other) const {
-    return other.plen >= plen && mask(other.addr, plen) == addr;
+    return other.plen >= plen && masked_equals(other.addr, plen, addr);
 }
 
 Prefix mapped_space() {
