@@ -4,11 +4,13 @@
 // interface the readers use; a key lookup compares scalar keys directly.
 #pragma once
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -108,10 +110,21 @@ struct Duplicate {
     YAML::Mark first, second;
 };
 
-// Parses the first document of `text` with yaml-cpp's parser; no document
-// gives a null node with a null mark (as YAML::Load does). Throws
-// YAML::Exception on a syntax error.
+// Parses the first document of `text`; no document gives a null node with a
+// null mark (as YAML::Load does). Throws YAML::Exception on a syntax error.
+// Text in the plain subset read_plain() knows is read by it, the rest by
+// yaml-cpp's parser; both give the same tree.
 YNode parse(const std::string& text, std::vector<Duplicate>& duplicates);
+
+// The two readers on their own (tests compare them).
+YNode parse_yaml_cpp(const std::string& text, std::vector<Duplicate>& duplicates);
+std::optional<YNode> parse_plain(const std::string& text, std::vector<Duplicate>& duplicates);
+
+// ytree_fast.cpp: emits yaml-cpp's events for text in a plain subset of YAML
+// (block collections by indentation, one-line flow collections, one-line plain
+// scalars, comments); false, with some events already emitted, for any other
+// text.
+bool read_plain(const std::string& text, YAML::EventHandler& out);
 
 }  // namespace ytree
 
