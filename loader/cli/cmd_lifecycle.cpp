@@ -44,6 +44,9 @@ void print_status(const nlohmann::json& s) {
     fmt::print("  node {}  policy {} ({})  hash {}\n", s["node"].get<std::string>(),
                s["policy"].get<std::string>(), s["policy_name"].get<std::string>(),
                s["policy_hash"].get<std::string>());
+    if (s.contains("bundle"))  // --bundle: the fleet-wide policy hash and where it came from
+        fmt::print("  bundle {}  policy sha256 {}\n", s["bundle"].value("dir", "?"),
+                   s.value("policy_sha256", "?"));
     fmt::print("  loaded {}  reloaded {}  generation {}  egress {}\n",
                s["loaded_at"].get<std::string>(),
                s["reloaded_at"].is_null() ? "never" : s["reloaded_at"].get<std::string>(),

@@ -93,10 +93,15 @@ int main(int argc, char** argv) {
     lifecycle::LoadArgs load_args;
     std::vector<std::string> load_ifaces;
     auto add_lifecycle = [&](CLI::App* cmd, bool with_ifaces) {
-        cmd->add_option("POLICY", load_args.policy, "policy file (YAML)")
-            ->required()
-            ->check(CLI::ExistingFile);
-        cmd->add_option("--site", load_args.site, "site file")->check(CLI::ExistingFile);
+        auto* policy_opt = cmd->add_option("POLICY", load_args.policy, "policy file (YAML)")
+                               ->check(CLI::ExistingFile);
+        auto* site_opt =
+            cmd->add_option("--site", load_args.site, "site file")->check(CLI::ExistingFile);
+        // --bundle DIR/NODE: policy and site from a checked bundle (loader/bundle).
+        cmd->add_option("--bundle", load_args.bundle,
+                        "a node's bundle directory from 'edgefw bundle' (instead of POLICY)")
+            ->excludes(policy_opt)
+            ->excludes(site_opt);
         add_allow_wide(cmd, load_args.policy_options);
         cmd->add_option("--node", load_args.node, "node this host is")->required(with_ifaces);
         cmd->add_option("--instance", load_args.instance,
@@ -169,6 +174,18 @@ int main(int argc, char** argv) {
                              "instance name (default: every instance)");
     // end monitor
 
+    // Fleet: per-node bundles and an Ansible inventory (cmd_bundle.cpp).
+    cli::PolicyArgs bundle_args;
+    std::string bundle_out;
+    auto* bundle_cmd = app.add_subcommand(
+        "bundle", "per node: policy, site, image, self-test results and a manifest of hashes");
+    add_policy(bundle_cmd, bundle_args);
+    bundle_cmd->add_option("--out", bundle_out, "directory to write DIR/NODE/ into")->required();
+    cli::PolicyArgs inventory_args;
+    auto* inventory_cmd = app.add_subcommand(
+        "inventory", "an Ansible inventory (YAML) of the nodes and their management addresses");
+    add_policy(inventory_cmd, inventory_args);
+
     synth::Options synth_opts;
     auto* synth_cmd = app.add_subcommand("synth", "print a synthetic policy (tests, benchmarks)");
     synth_cmd->add_option("--rules", synth_opts.rules, "number of rules")
@@ -189,7 +206,14 @@ int main(int argc, char** argv) {
     }
     if (*check) return cli::cmd_check(check_args, check_json);
     if (*diff_cmd) return cli::cmd_diff(diff_args);
+    if (*bundle_cmd) return cli::cmd_bundle(bundle_args, bundle_out);
+    if (*inventory_cmd) return cli::cmd_inventory(inventory_args);
     if (*load_cmd || *reload_cmd) {
+        if (load_args.policy.empty() && load_args.bundle.empty()) {
+            fprintf(stderr, "edgefw: %s needs POLICY or --bundle DIR/NODE\n",
+                    load_cmd->parsed() ? "load" : "reload");
+            return cli::kExitUsage;
+        }
         for (const auto& spec : load_ifaces) {
             auto eq = spec.find('=');
             if (eq == std::string::npos) {

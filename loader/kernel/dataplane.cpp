@@ -8,17 +8,20 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <mutex>
 #include <set>
 #include <vector>
 
 #include "edgefw.skel.h"
+#include "image/flat.h"
 #include "image/rejudge.h"
 #include "kernel/map_write.h"
 
@@ -66,6 +69,26 @@ std::string default_hint(int err) {
 
 int fd_of(const bpf_map* m) { return bpf_map__fd(m); }
 
+// Writes `values` to an array map of `size` entries from index 0 and zeroes the
+// rest (an entry the image does not use reads as "no match"), in one batch.
+template <class T>
+void write_array(const bpf_map* m, const std::vector<T>& values, uint32_t size) {
+    const std::string name = std::string("map ") + bpf_map__name(m);
+    if (values.size() > size)
+        fail("write entries to", name, E2BIG,
+             "the image needs " + std::to_string(values.size()) + " entries and the map has " +
+                 std::to_string(size) + "; size the data plane with Options::from_image");
+    std::vector<T> all(size);
+    std::copy(values.begin(), values.end(), all.begin());
+    std::vector<uint32_t> keys(size);
+    for (uint32_t i = 0; i < size; ++i) keys[i] = i;
+    uint32_t count = size;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    if (bpf_map_update_batch(fd_of(m), keys.data(), all.data(), &count, &opts) != 0 ||
+        count != size)
+        fail("write entries to", name, errno ? errno : EIO);
+}
+
 }  // namespace
 
 void set_verbose(bool verbose) {
@@ -77,6 +100,13 @@ Options Options::from_image(const image::MapImage& img) {
     Options o;
     o.timeouts = img.ct_timeouts;
     for (int r = 0; r < EF_ROLE_COUNT; ++r) o.egress_mode[r] = img.egress_mode[r];
+    const image::FlatImage f = image::flatten(img);
+    // An array map has at least one entry.
+    auto fit = [](size_t n) { return static_cast<uint32_t>(std::max<size_t>(n, 1)); };
+    o.flat.remote_index = fit(f.remote_index.size());
+    o.flat.remote_ranges = fit(f.remote_ranges.size());
+    o.flat.sport_index = fit(f.sport_index.size());
+    o.flat.sport_ranges = fit(f.sport_ranges.size());
     return o;
 }
 
@@ -101,7 +131,13 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
     ro->udp_ns = uint64_t(opts_.timeouts.udp) * ns;
     ro->icmp_ns = uint64_t(opts_.timeouts.icmp) * ns;
     ro->frag_ns = uint64_t(opts_.frag_timeout) * ns;
+    // One jiffy: the resolution of the coarse clocks is the tick.
+    timespec tick{};
+    if (clock_getres(CLOCK_MONOTONIC_COARSE, &tick) != 0 || tick.tv_sec != 0 || tick.tv_nsec <= 0)
+        fail("read", "the tick length (clock_getres CLOCK_MONOTONIC_COARSE)", EINVAL);
+    ro->ns_per_jiffy = uint64_t(tick.tv_nsec);
     ro->ct_create = opts_.ct_create;
+    ro->ct_lookup_all = opts_.ct_lookup_all;
     ro->record_last = opts_.record_last;
     ro->log_per_sec_per_cpu = opts_.log_per_sec_per_cpu;
 
@@ -112,6 +148,15 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
     if (err) {
         edgefw__destroy(skel_);
         fail("size", "maps ef_ct, ef_ct_est, ef_ct_dgram and ef_ct_dgram_est", err);
+    }
+    for (auto [m, n] : {std::pair{skel_->maps.ef_remote_index, opts_.flat.remote_index},
+                        std::pair{skel_->maps.ef_remote, opts_.flat.remote_ranges},
+                        std::pair{skel_->maps.ef_sport_index, opts_.flat.sport_index},
+                        std::pair{skel_->maps.ef_sport, opts_.flat.sport_ranges}})
+        if (!err) err = bpf_map__set_max_entries(m, std::max(n, 1u));
+    if (err) {
+        edgefw__destroy(skel_);
+        fail("size", "maps ef_remote_index, ef_remote, ef_sport_index and ef_sport", err);
     }
     const std::pair<bpf_map*, int> reuse[] = {
         {skel_->maps.ef_ifaces, opts_.shared.ifaces},
@@ -207,8 +252,6 @@ void Dataplane::write_image(const image::MapImage& img) {
     }
 
     clear_map(fd_of(skel_->maps.ef_local), sizeof(ef_local_key), "ef_local");
-    clear_map(fd_of(skel_->maps.ef_remote), sizeof(ef_remote_key), "ef_remote");
-    clear_map(fd_of(skel_->maps.ef_sport), sizeof(ef_sport_key), "ef_sport");
     clear_map(fd_of(skel_->maps.ef_local_addrs), sizeof(ef_local_addr_key), "ef_local_addrs");
 
     for (const auto& e : img.remotes)
@@ -218,29 +261,41 @@ void Dataplane::write_image(const image::MapImage& img) {
         if (e.key.prefixlen > 32 + 16 || e.rule_plus_one == 0 || e.rule_plus_one > EF_MAX_RULES)
             fail("write entry to", "map ef_sport", EINVAL,
                  "prefix length over 48 or rule index out of range; recompile");
-    for (const auto& k : img.local_addrs)
-        if (k.role >= EF_ROLE_COUNT)
-            fail("write entry to", "map ef_local_addrs", EINVAL,
-                 "role " + std::to_string(k.role) + " out of range; recompile");
-    // The hash in batches on one thread, the LPM tries (no batch operation)
-    // entry by entry on the other.
-    const int local_fd = fd_of(skel_->maps.ef_local), remote_fd = fd_of(skel_->maps.ef_remote),
-              sport_fd = fd_of(skel_->maps.ef_sport), addrs_fd = fd_of(skel_->maps.ef_local_addrs);
+    // ef_local, the largest, in batches on one thread; the flat range arrays
+    // (flattened, then one batch each) on the other.
     run_parallel({
         [&] {
-            update_entries(local_fd, "ef_local", img.locals, &image::LocalEntry::key,
-                           &image::LocalEntry::bucket);
-            const std::vector<uint32_t> ones(img.local_addrs.size(), 1);
-            update_entries(addrs_fd, "ef_local_addrs", img.local_addrs.data(),
-                           sizeof(ef_local_addr_key), ones.data(), sizeof(uint32_t), ones.size());
+            update_entries(fd_of(skel_->maps.ef_local), "ef_local", img.locals,
+                           &image::LocalEntry::key, &image::LocalEntry::bucket);
         },
         [&] {
-            update_entries(remote_fd, "ef_remote", img.remotes, &image::RemoteEntry::key,
-                           &image::RemoteEntry::remote_class);
-            update_entries(sport_fd, "ef_sport", img.sports, &image::SportEntry::key,
-                           &image::SportEntry::rule_plus_one);
+            const image::FlatImage flat = image::flatten(img);
+            write_array(skel_->maps.ef_remote_index, flat.remote_index, opts_.flat.remote_index);
+            write_array(skel_->maps.ef_remote, flat.remote_ranges, opts_.flat.remote_ranges);
+            write_array(skel_->maps.ef_sport_index, flat.sport_index, opts_.flat.sport_index);
+            write_array(skel_->maps.ef_sport, flat.sport_ranges, opts_.flat.sport_ranges);
         },
     });
+    int fd = fd_of(skel_->maps.ef_local_addrs);
+    std::vector<ef_local_hint> hints(EF_ROLE_COUNT);
+    for (const auto& k : img.local_addrs) {
+        if (k.role >= EF_ROLE_COUNT) {
+            fail("write entry to", "map ef_local_addrs", EINVAL,
+                 "role " + std::to_string(k.role) + " out of range; recompile");
+        }
+        const uint32_t one = 1;
+        if (bpf_map_update_elem(fd, &k, &one, BPF_ANY)) {
+            fail("write entry to", "map ef_local_addrs", errno);
+        }
+        const uint32_t bit = ef_local_hint_bit(k.addr);
+        hints[k.role].words[bit / 64] |= uint64_t{1} << (bit % 64);
+    }
+    fd = fd_of(skel_->maps.ef_local_hint);
+    for (uint32_t role = 0; role < EF_ROLE_COUNT; ++role) {
+        if (bpf_map_update_elem(fd, &role, &hints[role], BPF_ANY)) {
+            fail("write entry to", "map ef_local_hint", errno);
+        }
+    }
 }
 
 void Dataplane::set_iface_role(uint32_t ifindex, uint32_t role) {

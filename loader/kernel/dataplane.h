@@ -56,11 +56,23 @@ struct Options {
     ef_ct_timeouts timeouts = EF_CT_TIMEOUTS_DEFAULT;
     uint32_t frag_timeout = EF_FRAG_TIMEOUT_S;  // seconds a fragment entry lives (tests shorten it)
     uint32_t egress_mode[EF_ROLE_COUNT] = {EF_EGRESS_ENFORCE, EF_EGRESS_ENFORCE};
-    bool ct_create = true;             // false only for benchmarks: rules then never create flows
+    bool ct_create = true;  // false only for benchmarks: rules then never create flows
+    // Look up every TCP/UDP packet in conntrack: the reload kept flows that no
+    // rule may admit (--keep-flows), so port classes cannot tell where entries are.
+    bool ct_lookup_all = false;
     bool record_last = false;          // write ef_last on every packet (test/explain runs)
     uint32_t log_per_sec_per_cpu = 0;  // drop log events per second and CPU; 0: off
+    // Entries of the flattened step 3 and 4 arrays (image/flat.h): ef_remote_index,
+    // ef_remote, ef_sport_index, ef_sport. from_image fits them to the image; the
+    // defaults hold small policies (tests).
+    struct FlatSizes {
+        uint32_t remote_index = 4096;
+        uint32_t remote_ranges = 16384;
+        uint32_t sport_index = 4096;
+        uint32_t sport_ranges = 16384;
+    } flat;
 
-    // Egress modes and timeouts as the image carries them.
+    // Egress modes, timeouts and array sizes as the image needs them.
     static Options from_image(const image::MapImage& img);
 };
 

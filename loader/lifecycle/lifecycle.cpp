@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bundle/bundle.h"
 #include "compile/compile.h"
 #include "kernel/attach.h"
 #include "kernel/dataplane.h"
@@ -48,6 +49,7 @@ struct Inputs {
     std::string policy_name, policy_path, policy_text;  // name as given, absolute path, bytes
     std::string site_name, site_path, site_text;
     policy::LoadOptions options;  // --allow-wide-management
+    json bundle;                  // --bundle: the checked bundle's summary; null otherwise
 };
 
 std::string absolute(const std::string& p) {
@@ -67,6 +69,19 @@ std::string read_input(const std::string& path, const char* what) {
 Inputs read_inputs(const LoadArgs& a) {
     Inputs in;
     in.options = a.policy_options;
+    if (!a.bundle.empty()) {
+        try {
+            auto b = bundle::open(a.bundle, a.node, a.policy_options);
+            in.policy_name = in.policy_path = b.policy_path;
+            in.policy_text = b.policy_text;
+            in.site_name = in.site_path = b.site_path;
+            in.site_text = b.site_text;
+            in.bundle = b.summary();
+        } catch (const bundle::Error& e) {
+            throw Refused(e.what());
+        }
+        return in;
+    }
     in.policy_name = a.policy;
     in.policy_path = absolute(a.policy);
     in.policy_text = read_input(a.policy, "policy");
@@ -550,6 +565,7 @@ void load_locked(const LoadArgs& a) {
                  {"site", in.site_path},
                  {"policy_name", img.policy_name},
                  {"policy_hash", img.policy_hash},
+                 {"policy_sha256", bundle::policy_hash(in.policy_text, in.site_text)},
                  {"loaded_at", now_text()},
                  {"reloaded_at", nullptr},
                  {"generation", 1},
@@ -564,6 +580,7 @@ void load_locked(const LoadArgs& a) {
                  {"ifaces", json::array()},
                  {"self_test", {{"probes", probed.probes}, {"of", probed.of}}},
                  {"confirm", {{"pending", a.confirm_secs > 0}}}};
+    if (in.bundle.is_object()) meta["bundle"] = in.bundle;
     if (a.confirm_secs > 0) {
         meta["confirm"]["timer_id"] = token;
         meta["confirm"]["seconds"] = a.confirm_secs;
@@ -641,6 +658,9 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
         throw Refused("instance '" + a.instance + "' enforces node " +
                       meta["node"].get<std::string>() + ", not " + a.node +
                       ": unload it to change node");
+    if (in.bundle.is_object() && in.bundle["node"] != a.node)
+        throw Refused(bundle::wrong_node(in.bundle["dir"], in.bundle["node"], a.node,
+                                         "the node instance " + a.instance + " enforces"));
     std::string dir = d->path(), shown = d->shown();
     Phases phases;
     Prepared pr = prepare(in, a.node);
@@ -701,6 +721,7 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
 
     kernel::Options opts = kernel::Options::from_image(img);
     opts.ct_size = meta.value("ct_size", uint32_t{EF_CT_DEFAULT_SIZE});
+    opts.ct_lookup_all = a.keep_flows;
     opts.log_per_sec_per_cpu =
         a.log_rate >= 0 ? static_cast<uint32_t>(a.log_rate) : meta.value("log_rate", 100u);
     meta["log_rate"] = opts.log_per_sec_per_cpu;
@@ -733,6 +754,11 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
     meta["site"] = in.site_path;
     meta["policy_name"] = img.policy_name;
     meta["policy_hash"] = img.policy_hash;
+    meta["policy_sha256"] = bundle::policy_hash(in.policy_text, in.site_text);
+    if (in.bundle.is_object())
+        meta["bundle"] = in.bundle;
+    else
+        meta.erase("bundle");
     meta["reloaded_at"] = now_text();
     meta["generation"] = generation;
     meta["egress"] = img.egress_mode[0] == EF_EGRESS_ENFORCE ? "enforce" : "track-only";

@@ -19,6 +19,7 @@ struct IfaceArg {
 struct LoadArgs {
     std::string policy;
     std::string site;
+    std::string bundle;  // --bundle DIR/NODE instead of policy and site (loader/bundle)
     policy::LoadOptions policy_options;  // --allow-wide-management
     std::string node;
     std::vector<IfaceArg> ifaces;  // load only; reload keeps the instance's

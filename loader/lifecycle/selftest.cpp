@@ -73,7 +73,8 @@ std::vector<Probe> boundary_probes(const policy::Policy& p, const std::string& n
     return out;
 }
 
-SelfTest self_test(const policy::Policy& p, const std::string& node, const image::MapImage& img) {
+SelfTest self_test(const policy::Policy& p, const std::string& node, const image::MapImage& img,
+                   const std::function<void(const ProbeResult&)>& each) {
     SelfTest st;
     auto all = boundary_probes(p, node);
     st.of = all.size();
@@ -124,13 +125,16 @@ SelfTest self_test(const policy::Policy& p, const std::string& node, const image
         bool agree = got[i].counted && got[i].pass == want[i].pass && by_rule == want[i].by_rule &&
                      got[i].index == want[i].index;
         bool sane = !probe.inside || want[i].pass;
+        auto name = [&](bool rule, uint32_t i) {
+            return rule ? (i < p.rules.size() ? p.rules[i].id : "?") : image::reason_name(i);
+        };
+        if (each)
+            each({&probe, (want[i].pass ? "pass " : "drop ") + name(want[i].by_rule, want[i].index),
+                  (got[i].pass ? "pass " : "drop ") + name(by_rule, got[i].index), agree && sane});
         if (agree && sane) {
             st.passed++;
             continue;
         }
-        auto name = [&](bool rule, uint32_t i) {
-            return rule ? (i < p.rules.size() ? p.rules[i].id : "?") : image::reason_name(i);
-        };
         st.mismatches.push_back(std::string(policy::role_name(probe.role)) + " " +
                                 packet::to_spec(probe.pkt) + " (from rule " + probe.rule +
                                 "): model " + (want[i].pass ? "pass " : "drop ") +

@@ -112,6 +112,12 @@ std::string to_prometheus(const json& snapshot) {
                   "gauge",
                   "The loaded policy (hash, name, reload generation); the value is always 1.",
                   {}};
+    // Fleet: one value per pool when every node runs one policy (drift alert).
+    Family source{"edgefw_policy_source_info",
+                  "gauge",
+                  "sha256 of the policy and site files the instance runs (the same on every "
+                  "node of a pool); pool when loaded from a bundle; the value is always 1.",
+                  {}};
     Family attach{"edgefw_attach_info",
                   "gauge",
                   "Where each NIC's programs run: XDP mode (native, generic) and TC egress hook "
@@ -189,6 +195,13 @@ std::string to_prometheus(const json& snapshot) {
                         {"generation", text(status, "generation")}},
                        1);
         }
+        if (status.is_object() && status.contains("policy_sha256")) {
+            Labels l{{"instance_name", name}, {"node", node}};
+            std::string pool = status.contains("bundle") ? text(status["bundle"], "pool") : "";
+            if (!pool.empty()) l.push_back({"pool", pool});
+            l.push_back({"sha256", text(status, "policy_sha256")});
+            source.add(l, 1);
+        }
         if (status.is_object()) {
             for (const auto& i : status.value("ifaces", json::array()))
                 attach.add({{"instance_name", name},
@@ -247,11 +260,11 @@ std::string to_prometheus(const json& snapshot) {
     }
 
     std::string out;
-    for (const Family* f :
-         {&build,         &up,         &policy,     &attach,     &rule_packets, &rule_bytes,
-          &rule_last_hit, &drops,      &passes,     &ct,         &ct_max,       &ct_table,
-          &ct_table_max,  &ct_inserts, &ct_removed, &ct_refused, &ct_rst,       &ct_evicted,
-          &map_entries,   &map_max}) {
+    for (const Family* f : {&build,        &up,         &policy,        &source,       &attach,
+                            &rule_packets, &rule_bytes, &rule_last_hit, &drops,        &passes,
+                            &ct,           &ct_max,     &ct_table,      &ct_table_max, &ct_inserts,
+                            &ct_removed,   &ct_refused, &ct_rst,        &ct_evicted,   &map_entries,
+                            &map_max}) {
         if (f->samples.empty()) continue;
         out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", f->name, escape_help(f->help), f->name,
                            f->type);
