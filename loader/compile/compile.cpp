@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
-#include <set>
 #include <unordered_map>
 
 #include "compile/placement.h"
@@ -276,16 +275,24 @@ image::MapImage compile_node(const policy::Policy& p, const std::string& node, R
     std::map<uint32_t, uint32_t> direct_bucket;
     // A bucket is decided when it has an `any` prefix and every prefix of it
     // (the any one included) leads to the same direct rule.
-    std::map<uint32_t, std::set<int64_t>> outcomes;  // bucket -> rules (-1: not direct)
-    std::set<uint32_t> has_any;
+    // Per bucket (ids are dense from 1): the one outcome seen so far, or mixed.
+    struct Outcome {
+        bool seen = false, mixed = false, has_any = false;
+        int64_t rule = -1;  // -1: not direct
+    };
+    std::vector<Outcome> outcomes(new_buckets.size() + 1);
     for (const auto& r : img.remotes) {
         auto d = direct_remote.find(r.remote_class);
-        outcomes[r.key.bucket].insert(d == direct_remote.end() ? -1 : int64_t{d->second});
-        if (r.key.prefixlen == 32) has_any.insert(r.key.bucket);
+        int64_t rule = d == direct_remote.end() ? -1 : int64_t{d->second};
+        Outcome& o = outcomes.at(r.key.bucket);
+        if (o.seen && o.rule != rule) o.mixed = true;
+        o.seen = true;
+        o.rule = rule;
+        if (r.key.prefixlen == 32) o.has_any = true;
     }
-    for (const auto& [b, rules] : outcomes)
-        if (has_any.count(b) && rules.size() == 1 && *rules.begin() >= 0)
-            direct_bucket[b] = static_cast<uint32_t>(*rules.begin());
+    for (uint32_t b = 0; b < outcomes.size(); b++)
+        if (outcomes[b].has_any && !outcomes[b].mixed && outcomes[b].rule >= 0)
+            direct_bucket[b] = static_cast<uint32_t>(outcomes[b].rule);
     for (auto& l : img.locals)
         if (auto d = direct_bucket.find(l.bucket); d != direct_bucket.end())
             l.bucket = EF_DIRECT_RULE | d->second;
