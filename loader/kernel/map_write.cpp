@@ -44,7 +44,7 @@ void update_entries(int map_fd, const char* map_name, const void* keys, size_t k
             break;
         done += count;
     }
-    // No batch for this map type (LPM trie) or kernel, or an entry refused:
+    // No batch for this map type on this kernel, or an entry refused:
     // one at a time from the failed chunk on. The count a failed batch
     // reports is not trusted (a kernel without the operation leaves it as
     // asked); writing an entry twice is harmless, and this loop names the

@@ -1,6 +1,6 @@
 // Bulk writes of a map image's entries: one BPF_MAP_UPDATE_BATCH per chunk
-// where the map type has it (hash, array), one update per entry where it does
-// not (LPM trie) or the kernel refuses the batch.
+// where the kernel has it for the map type, one update per entry where it does
+// not (a map type without batch updates on that kernel) or refuses the batch.
 #pragma once
 
 #include <cstddef>
