@@ -23,6 +23,7 @@
 #include "edgefw.skel.h"
 #include "image/flat.h"
 #include "image/rejudge.h"
+#include "kernel/map_write.h"
 
 namespace kernel {
 
@@ -191,6 +192,14 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
             fail("target", "libxdp's dispatcher (slot prog0) with ef_xdp_ingress", err);
         }
     }
+    // Test runs read ef_last through a mapping: one syscall per frame, not three.
+    if (opts_.record_last)
+        err = bpf_map__set_map_flags(skel_->maps.ef_last,
+                                     bpf_map__map_flags(skel_->maps.ef_last) | BPF_F_MMAPABLE);
+    if (err) {
+        edgefw__destroy(skel_);
+        fail("make mmapable", "map ef_last", err);
+    }
     err = edgefw__load(skel_);
     if (err) {
         edgefw__destroy(skel_);
@@ -223,10 +232,22 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
         fail("mmap", "map ef_port_class", e, "the map needs BPF_F_MMAPABLE (kernel >= 5.5)");
     }
     port_class_ = static_cast<PortClassSlot*>(p);
+    if (opts_.record_last) {
+        p = mmap(nullptr, kLastLen, PROT_READ | PROT_WRITE, MAP_SHARED, fd_of(skel_->maps.ef_last),
+                 0);
+        if (p == MAP_FAILED) {
+            int e = errno;
+            munmap(port_class_, port_class_len_);
+            edgefw__destroy(skel_);
+            fail("mmap", "map ef_last", e);
+        }
+        last_ = static_cast<volatile ef_last*>(p);
+    }
 }
 
 Dataplane::~Dataplane() {
     if (port_class_) munmap(port_class_, port_class_len_);
+    if (last_) munmap(const_cast<ef_last*>(last_), kLastLen);
     edgefw__destroy(skel_);
 }
 
@@ -249,12 +270,6 @@ void Dataplane::write_image(const image::MapImage& img) {
     clear_map(fd_of(skel_->maps.ef_local), sizeof(ef_local_key), "ef_local");
     clear_map(fd_of(skel_->maps.ef_local_addrs), sizeof(ef_local_addr_key), "ef_local_addrs");
 
-    int fd = fd_of(skel_->maps.ef_local);
-    for (const auto& e : img.locals) {
-        if (bpf_map_update_elem(fd, &e.key, &e.bucket, BPF_ANY)) {
-            fail("write entry to", "map ef_local", errno);
-        }
-    }
     for (const auto& e : img.remotes)
         if (e.key.prefixlen > 32 + 128)
             fail("write entry to", "map ef_remote", EINVAL, "prefix length over 160; recompile");
@@ -262,12 +277,22 @@ void Dataplane::write_image(const image::MapImage& img) {
         if (e.key.prefixlen > 32 + 16 || e.rule_plus_one == 0 || e.rule_plus_one > EF_MAX_RULES)
             fail("write entry to", "map ef_sport", EINVAL,
                  "prefix length over 48 or rule index out of range; recompile");
-    const image::FlatImage flat = image::flatten(img);
-    write_array(skel_->maps.ef_remote_index, flat.remote_index, opts_.flat.remote_index);
-    write_array(skel_->maps.ef_remote, flat.remote_ranges, opts_.flat.remote_ranges);
-    write_array(skel_->maps.ef_sport_index, flat.sport_index, opts_.flat.sport_index);
-    write_array(skel_->maps.ef_sport, flat.sport_ranges, opts_.flat.sport_ranges);
-    fd = fd_of(skel_->maps.ef_local_addrs);
+    // ef_local, the largest, in batches on one thread; the flat range arrays
+    // (flattened, then one batch each) on the other.
+    run_parallel({
+        [&] {
+            update_entries(fd_of(skel_->maps.ef_local), "ef_local", img.locals,
+                           &image::LocalEntry::key, &image::LocalEntry::bucket);
+        },
+        [&] {
+            const image::FlatImage flat = image::flatten(img);
+            write_array(skel_->maps.ef_remote_index, flat.remote_index, opts_.flat.remote_index);
+            write_array(skel_->maps.ef_remote, flat.remote_ranges, opts_.flat.remote_ranges);
+            write_array(skel_->maps.ef_sport_index, flat.sport_index, opts_.flat.sport_index);
+            write_array(skel_->maps.ef_sport, flat.sport_ranges, opts_.flat.sport_ranges);
+        },
+    });
+    int fd = fd_of(skel_->maps.ef_local_addrs);
     std::vector<ef_local_hint> hints(EF_ROLE_COUNT);
     for (const auto& k : img.local_addrs) {
         if (k.role >= EF_ROLE_COUNT) {
@@ -318,11 +343,9 @@ RunResult Dataplane::run(packet::Dir dir, std::span<const uint8_t> frame, uint32
     const char* prog_name = ingress ? "ef_xdp_ingress" : "ef_tc_egress";
     bpf_program* prog = ingress ? skel_->progs.ef_xdp_ingress : skel_->progs.ef_tc_egress;
 
-    const uint32_t zero = 0;
-    const int last_fd = fd_of(skel_->maps.ef_last);
-    const ef_last unset{UINT32_MAX, UINT32_MAX};
-    if (opts_.record_last && bpf_map_update_elem(last_fd, &zero, &unset, BPF_ANY)) {
-        fail("reset", "map ef_last", errno);
+    if (last_) {
+        last_->kind = UINT32_MAX;
+        last_->index = UINT32_MAX;
     }
 
     // Without ctx_in, BPF_PROG_TEST_RUN runs XDP on the loopback device's rx
@@ -345,9 +368,8 @@ RunResult Dataplane::run(packet::Dir dir, std::span<const uint8_t> frame, uint32
     r.retval = o.retval;
     r.pass = ingress ? o.retval == XDP_PASS : static_cast<int32_t>(o.retval) == TC_ACT_UNSPEC;
     r.duration_ns = o.duration;
-    if (opts_.record_last) {
-        ef_last last{};
-        if (bpf_map_lookup_elem(last_fd, &zero, &last)) fail("read", "map ef_last", errno);
+    if (last_) {
+        ef_last last{last_->kind, last_->index};
         r.counted = last.kind != UINT32_MAX;
         if (r.counted) {
             r.kind = last.kind;

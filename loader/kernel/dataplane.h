@@ -192,6 +192,9 @@ class Dataplane {
     };
     PortClassSlot* port_class_ = nullptr;
     size_t port_class_len_ = 0;
+    // mmap of ef_last (Options::record_last): one page.
+    static constexpr size_t kLastLen = 4096;
+    volatile ef_last* last_ = nullptr;
     int ncpus_ = 0;
 };
 

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -140,14 +141,18 @@ void check_lockout(const Prepared& pr, const std::string& node, bool force) {
     }
 }
 
-SelfTest run_self_test(const Prepared& pr, const std::string& node) {
-    auto st = self_test(pr.policy, node, pr.img);
+// Refuses the policy when the self-test found a disagreement.
+SelfTest checked(SelfTest st) {
     if (st.mismatches.empty()) return st;
     std::string msg = "self-test failed: " + std::to_string(st.mismatches.size()) + " of " +
                       std::to_string(st.probes) +
                       " boundary packets disagree with the policy model; nothing attached:";
     for (size_t i = 0; i < st.mismatches.size() && i < 10; i++) msg += "\n  " + st.mismatches[i];
     throw Refused(msg);
+}
+
+SelfTest run_self_test(const Prepared& pr, const std::string& node) {
+    return checked(self_test(pr.policy, node, pr.img));
 }
 
 // The TC egress hook: tcx links where the kernel has them (probed), else the
@@ -712,8 +717,11 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
     Prepared pr = prepare(in, a.node);
     check_lockout(pr, a.node, a.force);
     phases.mark("parse_compile");
-    auto st = run_self_test(pr, a.node);
-    phases.mark("self_test");
+    // The self-test runs beside the new programs' load and map writes; nothing
+    // is pinned, saved or swapped before it has passed. Its phase time is the
+    // wait for it once the maps are written.
+    auto testing =
+        std::async(std::launch::async, [&] { return self_test(pr.policy, a.node, pr.img); });
 
     // Counter slots stay with rule ids: kept rules keep their counts.
     std::map<std::string, uint32_t> old_slot;
@@ -797,7 +805,6 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
         close(fd);
     dp.write_image(img);
 
-    meta["self_test"] = {{"probes", st.probes}, {"of", st.of}};
     meta["policy"] = in.policy_path;
     meta["site"] = in.site_path;
     meta["policy_name"] = img.policy_name;
@@ -812,9 +819,12 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
     meta["egress"] = img.egress_mode[0] == EF_EGRESS_ENFORCE ? "enforce" : "track-only";
     meta["rules"] = rules_json(pr.img, slot_of);
     meta["confirm"] = confirm;
+    phases.mark("programs_maps");
+    auto st = checked(testing.get());
+    meta["self_test"] = {{"probes", st.probes}, {"of", st.of}};
     (void)encode(meta);
     save_content(run.get(), generation, in);
-    phases.mark("programs_maps");
+    phases.mark("self_test");
 
     // Everything that can fail has happened. The swap: pins and description
     // first (if this process dies during the swap, status sees attached
