@@ -144,27 +144,13 @@ class Builder : public YAML::EventHandler {
 
 }  // namespace
 
-YNode parse_yaml_cpp(const std::string& text, std::vector<Duplicate>& duplicates) {
+YNode parse(const std::string& text, std::vector<Duplicate>& duplicates) {
     auto doc = std::make_shared<Doc>();
     std::istringstream in(text);
     YAML::Parser parser(in);
     Builder b(*doc, duplicates);
     if (!parser.HandleNextDocument(b) || !b.has_root()) doc->recs.assign(1, Rec{});
     return YNode(std::move(doc), 0);
-}
-
-std::optional<YNode> parse_plain(const std::string& text, std::vector<Duplicate>& duplicates) {
-    auto doc = std::make_shared<Doc>();
-    std::vector<Duplicate> dups;
-    Builder b(*doc, dups);
-    if (!read_plain(text, b) || !b.has_root()) return std::nullopt;
-    duplicates.insert(duplicates.end(), dups.begin(), dups.end());
-    return YNode(std::move(doc), 0);
-}
-
-YNode parse(const std::string& text, std::vector<Duplicate>& duplicates) {
-    if (auto root = parse_plain(text, duplicates)) return *root;
-    return parse_yaml_cpp(text, duplicates);
 }
 
 }  // namespace ytree

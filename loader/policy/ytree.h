@@ -110,21 +110,10 @@ struct Duplicate {
     YAML::Mark first, second;
 };
 
-// Parses the first document of `text`; no document gives a null node with a
-// null mark (as YAML::Load does). Throws YAML::Exception on a syntax error.
-// Text in the plain subset read_plain() knows is read by it, the rest by
-// yaml-cpp's parser; both give the same tree.
+// Parses the first document of `text` with yaml-cpp's parser, one pass over
+// its events; no document gives a null node with a null mark (as YAML::Load
+// does). Throws YAML::Exception on a syntax error.
 YNode parse(const std::string& text, std::vector<Duplicate>& duplicates);
-
-// The two readers on their own (tests compare them).
-YNode parse_yaml_cpp(const std::string& text, std::vector<Duplicate>& duplicates);
-std::optional<YNode> parse_plain(const std::string& text, std::vector<Duplicate>& duplicates);
-
-// ytree_fast.cpp: emits yaml-cpp's events for text in a plain subset of YAML
-// (block collections by indentation, one-line flow collections, one-line plain
-// scalars, comments); false, with some events already emitted, for any other
-// text.
-bool read_plain(const std::string& text, YAML::EventHandler& out);
 
 }  // namespace ytree
 
