@@ -53,6 +53,7 @@ fleet_cleanup() {
   e2e_cleanup
 }
 trap fleet_cleanup EXIT
+trap 'exit 130' INT TERM HUP
 
 fail() {
   printf 'FAIL: %s\n' "$*" >&2

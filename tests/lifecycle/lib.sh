@@ -23,6 +23,8 @@ two_hosts() {
   mounts=()
   cleanups=()
   trap two_hosts_cleanup EXIT
+  # A signal ends the script through EXIT, so the cleanup runs then too.
+  trap 'exit 130' INT TERM HUP
   ip netns add "$ns_c"
   ip netns add "$ns_n"
   ip -n "$ns_c" link add c0 type veth peer name n0 netns "$ns_n"
@@ -81,6 +83,8 @@ one_host() {
   mounts=()
   cleanups=()
   trap two_hosts_cleanup EXIT
+  # A signal ends the script through EXIT, so the cleanup runs then too.
+  trap 'exit 130' INT TERM HUP
   ip netns add "$ns"
   ip -n "$ns" link add n0 type veth peer name n1
   ip -n "$ns" link set n0 up
