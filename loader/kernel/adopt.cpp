@@ -7,9 +7,11 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
+#include "image/rejudge.h"
 #include "kernel/dataplane.h"
 
 namespace kernel {
@@ -66,23 +68,6 @@ void read_table(const char* path, std::vector<TcpConnection>& out) {
     }
 }
 
-// The data plane's key for a tuple: (address, port) of endpoint a is the
-// smaller in memcmp order of the address, then the port (bpf/ef_verdict.h
-// ef_ct_key_of). Returns whether the source is endpoint a.
-bool ct_key_of(ef_ct_key& k, const packet::Addr& src, uint16_t sport, const packet::Addr& dst,
-               uint16_t dport, uint32_t role) {
-    int c = std::memcmp(src.bytes.data(), dst.bytes.data(), 16);
-    bool src_is_a = c < 0 || (c == 0 && sport <= dport);
-    k = ef_ct_key{};
-    std::memcpy(k.addr_a, (src_is_a ? src : dst).bytes.data(), 16);
-    std::memcpy(k.addr_b, (src_is_a ? dst : src).bytes.data(), 16);
-    k.port_a = src_is_a ? sport : dport;
-    k.port_b = src_is_a ? dport : sport;
-    k.proto = IPPROTO_TCP;
-    k.role = static_cast<uint8_t>(role);
-    return src_is_a;
-}
-
 }  // namespace
 
 std::vector<TcpConnection> established_tcp() {
@@ -101,14 +86,13 @@ std::vector<Adopted> adopt_connections(Dataplane& dp, const image::MapImage& img
     timespec now{};
     clock_gettime(CLOCK_MONOTONIC_COARSE, &now);  // the programs' clock
     std::vector<Adopted> out;
+    std::set<std::pair<uint32_t, packet::Addr>> local;  // (role, address local to it)
+    for (const auto& i : img.ifaces)
+        for (const auto& a : i.addresses)
+            if (auto addr = packet::parse_addr(a)) local.insert({i.role, *addr});
     for (const auto& c : conns) {
         for (uint32_t role : roles) {
-            bool local = false;
-            for (const auto& i : img.ifaces)
-                if (i.role == role)
-                    for (const auto& a : i.addresses)
-                        local = local || packet::parse_addr(a) == c.local;
-            if (!local) continue;
+            if (!local.count({role, c.local})) continue;
             // Who opened it is not recorded; the peer's SYN to our port is
             // judged first (a service), then ours to the peer's (a client).
             for (uint32_t dir : {uint32_t{EF_DIR_INGRESS}, uint32_t{EF_DIR_EGRESS}}) {
@@ -119,8 +103,10 @@ std::vector<Adopted> adopt_connections(Dataplane& dp, const image::MapImage& img
                 if (!rule) continue;
                 ef_ct_key k;
                 bool opener_is_a =
-                    in ? ct_key_of(k, c.remote, c.remote_port, c.local, c.local_port, role)
-                       : ct_key_of(k, c.local, c.local_port, c.remote, c.remote_port, role);
+                    in ? image::ct_key_of(k, c.remote.bytes, c.remote_port, c.local.bytes,
+                                          c.local_port, IPPROTO_TCP, role)
+                       : image::ct_key_of(k, c.local.bytes, c.local_port, c.remote.bytes,
+                                          c.remote_port, IPPROTO_TCP, role);
                 ef_ct_value v{};
                 v.last_seen_ns = uint64_t(now.tv_sec) * 1000000000ULL + uint64_t(now.tv_nsec);
                 v.rule = *rule;
