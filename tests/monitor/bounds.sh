@@ -6,8 +6,9 @@
 #     head (one 9.3 KB field): 431; 99 short fields: 200;
 #  2. 200 slow clients (half silent, half trickling a byte every 0.5 s, reconnecting
 #     when closed) for BOUNDS_SECS (6): every normal scrape of /metrics answers
-#     within 1 s, and the exporter holds at most 64 of their connections (72 more
-#     descriptors than before, sampled between scrapes);
+#     within 1 s, and the exporter holds at most 64 of their connections open and
+#     16 more being closed (88 more descriptors than before, with 8 to spare,
+#     sampled between scrapes);
 #  3. after they go, it still serves: same metric families, the instance up.
 # Also: a warning on stderr when it listens on a non-loopback address, none on
 # loopback. 77 (skip) when not root or without python3.
@@ -89,7 +90,7 @@ bad = []
 if r["scrapes"] < 5: bad.append("fewer than 5 scrapes")
 if r["failed"]: bad.append(f'{r["failed"]} scrapes failed')
 if r["max_s"] >= 1.0: bad.append(f'slowest scrape {r["max_s"]} s')
-if r["exporter_fds_peak"] - r["exporter_fds_before"] > 64 + 8:
+if r["exporter_fds_peak"] - r["exporter_fds_before"] > 64 + 16 + 8:
     bad.append(f'exporter held {r["exporter_fds_peak"] - r["exporter_fds_before"]} more descriptors')
 if bad: sys.exit("; ".join(bad))
 PY
