@@ -20,7 +20,7 @@ endif
 
 CXXFLAGS := -std=c++20 -O2 -g -Wall -Wextra -Werror -MMD -MP \
             -Imaps -Iloader -Itests/support -I$(BUILD)/gen $(EXTRA_CXXFLAGS)
-LDLIBS   := -lbpf -lelf -lz -lyaml-cpp -lfmt -lpcap
+LDLIBS   := -lxdp -lbpf -lelf -lz -lyaml-cpp -lfmt -lpcap -lcrypto
 BPFFLAGS := -target bpf -O2 -g -Wall -Wextra -Werror -MMD -MP \
             -Imaps -I$(ARCH_INC) -D__TARGET_ARCH_x86
 
@@ -28,6 +28,21 @@ DEPS_STAMP := $(BUILD)/.deps-installed
 # Feature areas install their own packages from stamps that `make -j2` may run
 # at the same time; one lock keeps two apt-get runs from meeting on dpkg's.
 APT_GET = flock $(BUILD)/.apt.lock apt-get
+# $(call apt_install_missing,PACKAGES): a recipe line installing those of
+# PACKAGES dpkg does not list as installed (as root; otherwise it names them).
+define apt_install_missing
+$(Q)missing=; for p in $(1); do \
+  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+done; \
+if [ -n "$$missing" ]; then \
+  if [ "$$(id -u)" -ne 0 ]; then \
+    echo "edgefw: missing$$missing; run as root or: apt-get install$$missing" >&2; exit 1; \
+  fi; \
+  echo "edgefw: installing$$missing"; \
+  DEBIAN_FRONTEND=noninteractive $(APT_GET) update -qq && \
+  DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq --no-install-recommends $$missing >/dev/null; \
+fi
+endef
 LOADER_SRCS := $(shell find loader -name '*.cpp' ! -path loader/cli/main.cpp | sort)
 LOADER_OBJS := $(LOADER_SRCS:%.cpp=$(BUILD)/obj/%.o)
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)

@@ -37,7 +37,8 @@ struct {
     __type(value, __u64);
 } bench_counters SEC(".maps");
 
-/* Tail-call targets of bench_new_flow, set by the driver (the edgefw XDP programs). */
+/* Tail-call targets of bench_new_flow, set by the driver: edgefw's XDP program with
+ * conntrack creation on (0) and off (1), bench_floor (2: the wrapper's own cost). */
 struct {
     __uint(type, BPF_MAP_TYPE_PROG_ARRAY);
     __uint(max_entries, 4);

@@ -20,7 +20,18 @@ const volatile __u64 udp_ns = 180ULL * 1000000000ULL;
 const volatile __u64 icmp_ns = 30ULL * 1000000000ULL;
 /* A fragment entry lives this long after its first fragment (docs/dataplane.md step 3). */
 const volatile __u64 frag_ns = EF_FRAG_TIMEOUT_S * 1000000000ULL;
+/* How often the programs' timer sweeps expired entries out of the established
+ * conntrack tables (ef_ct_sweep). */
+const volatile __u64 ct_sweep_ns = EF_CT_SWEEP_S * 1000000000ULL;
+/* Length of a jiffy (clock_getres(CLOCK_MONOTONIC_COARSE) is one tick). */
+const volatile __u64 ns_per_jiffy = 4000000;
+/* CLOCK_MONOTONIC_COARSE minus jiffies * ns_per_jiffy, set by the first packet (ef_now). */
+__u64 ef_clock_base_ns = 0;
 const volatile bool ct_create = true;
+/* Look every TCP/UDP packet up in conntrack, not only those a rule's ports say
+ * can have an entry: set when a reload kept flows no rule may admit any more
+ * (`reload --keep-flows`), see ef_ct_may_accept. */
+const volatile bool ct_lookup_all = false;
 const volatile bool record_last = false;
 /* Drop events per second and CPU; 0 turns the drop log off. */
 const volatile __u32 log_per_sec_per_cpu = 0;
@@ -58,20 +69,42 @@ struct {
     __type(value, __u32);
 } ef_local_addrs SEC(".maps");
 
+/* ef_local_addrs' bitmap per role (edgefw_abi.h): most sources skip its lookup. */
 struct {
-    __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-    __uint(max_entries, EF_MAX_REMOTE);
-    __uint(map_flags, BPF_F_NO_PREALLOC);
-    __type(key, struct ef_remote_key);
-    __type(value, __u32);
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, EF_ROLE_COUNT);
+    __type(key, __u32);
+    __type(value, struct ef_local_hint);
+} ef_local_hint SEC(".maps");
+
+/* Steps 3 and 4, flattened (edgefw_abi.h): each group's ranges, sorted, and
+ * where each group's ranges are. The loader sizes all four to the image. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct ef_range_index);
+} ef_remote_index SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct ef_remote_range);
 } ef_remote SEC(".maps");
 
 struct {
-    __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-    __uint(max_entries, EF_MAX_SPORT);
-    __uint(map_flags, BPF_F_NO_PREALLOC);
-    __type(key, struct ef_sport_key);
-    __type(value, __u32);
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct ef_range_index);
+} ef_sport_index SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct ef_sport_range);
 } ef_sport SEC(".maps");
 
 struct {
@@ -120,6 +153,26 @@ struct {
     __type(key, struct ef_ct_key);
     __type(value, struct ef_ct_value);
 } ef_ct_dgram_est SEC(".maps");
+
+#ifndef CLOCK_MONOTONIC
+#define CLOCK_MONOTONIC 1 /* linux/time.h */
+#endif
+
+/* The sweep's timer: armed by the first packet of a program generation, it
+ * re-arms itself. One per generation; the loader pins it with the programs, so
+ * a reload's replaced pin ends the old generation's timer. */
+struct ef_ct_sweep {
+    struct bpf_timer timer;
+    __u32 armed;
+    __u32 pad;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct ef_ct_sweep);
+} ef_ct_sweep SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

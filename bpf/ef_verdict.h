@@ -54,10 +54,14 @@ static __always_inline bool ef_addr_eq(const __u8 *a, const __u8 *b) {
            *(const __u64 *)(a + 8) == *(const __u64 *)(b + 8);
 }
 
-/* Step 2's anti-spoofing: is addr local to the role (ef_local_addrs)? */
+/* Step 2's anti-spoofing: is addr local to the role (ef_local_addrs)? The
+ * role's bitmap answers "no" for most sources without the hash lookup. */
 static __always_inline bool ef_is_local(__u32 role, const __u8 *addr) {
     struct ef_local_addr_key k __attribute__((aligned(8)));
+    struct ef_local_hint *hint = bpf_map_lookup_elem(&ef_local_hint, &role);
+    __u32 bit = ef_local_hint_bit(addr);
 
+    if (hint && !(hint->words[bit / 64] & (1ULL << (bit % 64)))) return false;
     k.role = role;
     ef_copy16(k.addr, addr);
     return bpf_map_lookup_elem(&ef_local_addrs, &k) != NULL;
@@ -101,9 +105,24 @@ static __always_inline __u64 ef_ct_timeout(__u8 proto, __u8 state) {
     return icmp_ns;
 }
 
-/* Timeouts are seconds: the coarse clock (jiffy resolution) is precise enough and
- * costs a fraction of bpf_ktime_get_ns, which dominated the conntrack-hit path. */
-static __always_inline __u64 ef_now(void) { return bpf_ktime_get_coarse_ns(); }
+/* The programs' clock: CLOCK_MONOTONIC_COARSE's time, counted in jiffies.
+ * Timeouts are seconds, so a jiffy's resolution is enough, and reading jiffies
+ * is a plain load where bpf_ktime_get_coarse_ns() reads the timekeeper under
+ * its seqcount (about 12 ns a packet on the conntrack-hit path). The kernel
+ * advances jiffies from the monotonic clock, so base + jiffies * ns_per_jiffy
+ * stays within a tick of CLOCK_MONOTONIC_COARSE, the clock the loader reads.
+ * The base is taken on the first packet of each program generation; two CPUs
+ * racing to set it write values a tick apart at most. */
+static __always_inline __u64 ef_now(void) {
+    __u64 j = bpf_jiffies64() * ns_per_jiffy;
+    __u64 base = ef_clock_base_ns;
+
+    if (!base) {
+        base = bpf_ktime_get_coarse_ns() - j;
+        ef_clock_base_ns = base;
+    }
+    return base + j;
+}
 
 /* enum ef_ct_table of a key's table: new or established (est). */
 static __always_inline __u32 ef_ct_table(const struct ef_ct_key *k, __u32 est) {
@@ -160,6 +179,50 @@ static __always_inline struct ef_ct_value *ef_ct_live(struct ef_ct_key *k, __u64
     return cv;
 }
 
+/* The sweep (ef_ct_sweep): nothing evicts an established entry, so one whose
+ * flow ended without a FIN or RST (UDP, ICMP, a peer gone) would hold its slot
+ * until its flow showed up again. Every ct_sweep_ns the timer walks both
+ * established tables and deletes what has expired, as a packet of the flow
+ * would (counted `removed`). */
+struct ef_sweep_ctx {
+    __u64 now;
+    __u32 table;
+};
+
+static long ef_sweep_entry(void *map, const struct ef_ct_key *k, struct ef_ct_value *cv,
+                           struct ef_sweep_ctx *ctx) {
+    if (ctx->now > cv->last_seen_ns &&
+        ctx->now - cv->last_seen_ns > ef_ct_timeout(k->proto, cv->state) &&
+        bpf_map_delete_elem(map, k) == 0)
+        ef_ct_count(ctx->table, EF_CT_S_REMOVED);
+    return 0;
+}
+
+static int ef_sweep_fire(void *map, __u32 *key, struct ef_ct_sweep *sw) {
+    struct ef_sweep_ctx ctx = {.now = ef_now(), .table = EF_CT_TCP_EST};
+
+    (void)map;
+    (void)key;
+    bpf_for_each_map_elem(&ef_ct_est, ef_sweep_entry, &ctx, 0);
+    ctx.table = EF_CT_DGRAM_EST;
+    bpf_for_each_map_elem(&ef_ct_dgram_est, ef_sweep_entry, &ctx, 0);
+    bpf_timer_start(&sw->timer, ct_sweep_ns, 0);
+    return 0;
+}
+
+/* Arms the sweep on a generation's first packet; after that one load and test. */
+static __always_inline void ef_sweep_arm(void) {
+    __u32 zero = 0;
+    struct ef_ct_sweep *sw = bpf_map_lookup_elem(&ef_ct_sweep, &zero);
+
+    if (!sw || sw->armed) return;
+    sw->armed = 1;
+    /* Another CPU may have initialised it first (-EBUSY): its start stands. */
+    if (bpf_timer_init(&sw->timer, &ef_ct_sweep, CLOCK_MONOTONIC) != 0) return;
+    bpf_timer_set_callback(&sw->timer, ef_sweep_fire);
+    bpf_timer_start(&sw->timer, ct_sweep_ns, 0);
+}
+
 /* The flow's first packet in the reply direction: move the entry from the new
  * table to the established one. A full established table refuses (counted);
  * the flow then stays in the new table and tries again on its next reply. */
@@ -198,61 +261,171 @@ static __always_inline __u32 ef_rule_plus_one(__u32 direct) {
     return rule < EF_MAX_RULES ? rule + 1 : 0;
 }
 
-/* Step 8: up to four lookups; 0 = no rule, else rule index + 1. */
-static __always_inline __u32 ef_classify(const struct ef_pkt *p, __u32 role, __u32 dir) {
-    __u32 ps, dport, sport, slot;
-    const __u8 *laddr, *raddr;
-    __u32 *pc, *bucket, *rclass, *rule1;
+/* The classification's view of the ports: the protocol slot, the port that
+ * selects the port class (ICMP: type << 8 | code) and the source port. */
+struct ef_ports {
+    __u32 ps;
+    __u32 dport;
+    __u32 sport;
+};
 
+static __always_inline void ef_ports_of(const struct ef_pkt *p, struct ef_ports *o) {
     if (p->t.proto == IPPROTO_TCP)
-        ps = EF_PS_TCP;
+        o->ps = EF_PS_TCP;
     else if (p->t.proto == IPPROTO_UDP)
-        ps = EF_PS_UDP;
+        o->ps = EF_PS_UDP;
     else if (p->t.proto == IPPROTO_ICMP)
-        ps = EF_PS_ICMP;
+        o->ps = EF_PS_ICMP;
     else
-        ps = EF_PS_ICMP6;
+        o->ps = EF_PS_ICMP6;
+    o->dport = p->t.dport;
+    o->sport = p->t.sport;
+    if (o->ps >= EF_PS_ICMP) {
+        o->dport = (__u32)p->icmp_type << 8 | p->icmp_code;
+        o->sport = 0;
+    }
+}
 
+/* ef_port_class[role, dir, slot, port]: 0 when no rule of that hook names the port. */
+static __always_inline __u32 ef_port_class_of(__u32 role, __u32 dir, __u32 ps, __u32 port) {
+    __u32 slot = EF_PORT_SLOT(EF_COMBO(role, dir, ps), port);
+    __u32 *pc = bpf_map_lookup_elem(&ef_port_class, &slot);
+
+    return pc ? *pc : 0;
+}
+
+/* Can a conntrack entry accept this TCP or UDP packet? Only a rule's admission
+ * makes an entry (step 9), and a reload closes the flows no rule admits any
+ * more, so every entry's first packet has a port class on its hook. An entry
+ * accepts the opener's packets on that hook (same destination port) and the
+ * other endpoint's on the other hook (source port = the first packet's
+ * destination port). A packet that is neither skips both table lookups; the
+ * verdict is the one the lookups would have given. ICMP echo replies change
+ * type, so ICMP is always looked up, as is everything after a --keep-flows
+ * reload (ct_lookup_all). */
+static __always_inline bool ef_ct_may_accept(const struct ef_ports *pt, __u32 port_class,
+                                             __u32 role, __u32 dir) {
+    if (ct_lookup_all || pt->ps >= EF_PS_ICMP || port_class) return true;
+    return ef_port_class_of(role, dir ^ 1, pt->ps, pt->sport) != 0;
+}
+
+/* Step 8's range searches: the last range of a group whose start is <= the
+ * value (groups start at 0, so the range at the group's offset qualifies).
+ * One bpf_loop step halves [base, base + n). bpf_loop, not a bounded for
+ * loop: the verifier checks the step once instead of once per iteration and
+ * path (a for loop took the programs from 61k to 175k verified instructions,
+ * which 6.1 under TCG takes seconds to verify), and kernels since 5.19 inline
+ * it into a plain loop. */
+struct ef_search {
+    __u64 hi; /* remote: the address as two big-endian numbers; sport: lo only */
+    __u64 lo;
+    __u32 base; /* first range still in play */
+    __u32 n;    /* ranges still in play; 0 after a failed read */
+};
+
+static long ef_remote_step(__u32 i, struct ef_search *s) {
+    struct ef_remote_range *r;
+    __u32 half, mid;
+
+    (void)i;
+    if (s->n <= 1) return 1;
+    half = s->n / 2;
+    mid = s->base + half;
+    r = bpf_map_lookup_elem(&ef_remote, &mid);
+    if (!r) {
+        s->n = 0;
+        return 1;
+    }
+    if (r->start_hi < s->hi || (r->start_hi == s->hi && r->start_lo <= s->lo)) {
+        s->base = mid;
+        s->n -= half;
+    } else {
+        s->n = half;
+    }
+    return 0;
+}
+
+static long ef_sport_step(__u32 i, struct ef_search *s) {
+    struct ef_sport_range *r;
+    __u32 half, mid;
+
+    (void)i;
+    if (s->n <= 1) return 1;
+    half = s->n / 2;
+    mid = s->base + half;
+    r = bpf_map_lookup_elem(&ef_sport, &mid);
+    if (!r) {
+        s->n = 0;
+        return 1;
+    }
+    if (r->start <= s->lo) {
+        s->base = mid;
+        s->n -= half;
+    } else {
+        s->n = half;
+    }
+    return 0;
+}
+
+static __always_inline __u32 ef_remote_find(__u32 bucket, const __u8 *addr) {
+    struct ef_range_index *ix = bpf_map_lookup_elem(&ef_remote_index, &bucket);
+    struct ef_remote_range *r;
+    struct ef_search s;
+
+    if (!ix || !ix->count) return 0;
+    s.hi = __builtin_bswap64(*(const __u64 *)addr);
+    s.lo = __builtin_bswap64(*(const __u64 *)(addr + 8));
+    s.base = ix->offset;
+    s.n = ix->count;
+    bpf_loop(EF_RANGE_SEARCH_STEPS, ef_remote_step, &s, 0);
+    if (!s.n) return 0;
+    r = bpf_map_lookup_elem(&ef_remote, &s.base);
+    return r ? r->remote_class : 0;
+}
+
+static __always_inline __u32 ef_sport_find(__u32 remote_class, __u32 port) {
+    struct ef_range_index *ix = bpf_map_lookup_elem(&ef_sport_index, &remote_class);
+    struct ef_sport_range *r;
+    struct ef_search s;
+
+    if (!ix || !ix->count) return 0;
+    s.hi = 0;
+    s.lo = port;
+    s.base = ix->offset;
+    s.n = ix->count;
+    bpf_loop(EF_RANGE_SEARCH_STEPS, ef_sport_step, &s, 0);
+    if (!s.n) return 0;
+    r = bpf_map_lookup_elem(&ef_sport, &s.base);
+    return r ? r->rule_plus_one : 0;
+}
+
+/* Step 8: after the port class, the local lookup and two range searches; 0 =
+ * no rule, else rule index + 1. */
+static __always_inline __u32 ef_classify(const struct ef_pkt *p, const struct ef_ports *pt,
+                                         __u32 port_class, __u32 dir) {
+    const __u8 *laddr, *raddr;
+    __u32 *bucket, rclass, rule1;
+
+    if (!port_class) return 0;
     /* Addresses go by side (local = ours), ports by header field: the
      * destination port is the service port in both directions. */
     laddr = dir == EF_DIR_INGRESS ? p->t.dst : p->t.src;
     raddr = dir == EF_DIR_INGRESS ? p->t.src : p->t.dst;
-    dport = p->t.dport;
-    sport = p->t.sport;
-    if (ps >= EF_PS_ICMP) {
-        dport = (__u32)p->icmp_type << 8 | p->icmp_code;
-        sport = 0;
-    }
-
-    slot = EF_PORT_SLOT(EF_COMBO(role, dir, ps), dport);
-    pc = bpf_map_lookup_elem(&ef_port_class, &slot);
-    if (!pc || !*pc) return 0;
 
     struct ef_local_key lk __attribute__((aligned(8)));
     __builtin_memset(&lk, 0, sizeof(lk));
-    lk.port_class = *pc;
+    lk.port_class = port_class;
     ef_copy16(lk.addr, laddr);
     bucket = bpf_map_lookup_elem(&ef_local, &lk);
     if (!bucket) return 0;
     if (*bucket & EF_DIRECT_RULE) return ef_rule_plus_one(*bucket);
 
-    struct ef_remote_key rk __attribute__((aligned(8)));
-    __builtin_memset(&rk, 0, sizeof(rk));
-    rk.prefixlen = 32 + 128;
-    rk.bucket = *bucket;
-    ef_copy16(rk.addr, raddr);
-    rclass = bpf_map_lookup_elem(&ef_remote, &rk);
+    rclass = ef_remote_find(*bucket, raddr);
     if (!rclass) return 0;
-    if (*rclass & EF_DIRECT_RULE) return ef_rule_plus_one(*rclass);
-
-    struct ef_sport_key pk;
-    __builtin_memset(&pk, 0, sizeof(pk));
-    pk.prefixlen = 32 + 16;
-    pk.remote_class = *rclass;
-    pk.port_be = bpf_htons((__u16)sport);
-    rule1 = bpf_map_lookup_elem(&ef_sport, &pk);
-    if (!rule1 || *rule1 == 0 || *rule1 > EF_MAX_RULES) return 0;
-    return *rule1;
+    if (rclass & EF_DIRECT_RULE) return ef_rule_plus_one(rclass);
+    rule1 = ef_sport_find(rclass, pt->sport);
+    if (rule1 > EF_MAX_RULES) return 0;
+    return rule1;
 }
 
 static __always_inline __u32 ef_default_pass(__u32 role, __u32 dir) {
@@ -342,9 +515,16 @@ static __always_inline void ef_decide_l4(void *data, void *data_end, __u32 off, 
         return ef_set_reason(v, EF_R_ICMP_ERROR_UNRELATED, 0);
     }
 
+    struct ef_ports pt;
+    __u32 port_class;
+
+    ef_ports_of(p, &pt);
+    port_class = ef_port_class_of(role, dir, pt.ps, pt.dport);
+
     /* Step 6: an entry that does not accept this packet's direction is a miss. */
     src_is_a = ef_ct_key_of(&ck, &p->t, role);
-    cv = ef_ct_live(&ck, &now, &est);
+    cv = NULL;
+    if (ef_ct_may_accept(&pt, port_class, role, dir)) cv = ef_ct_live(&ck, &now, &est);
     if (cv && ef_ct_accepts(cv, dir, src_is_a)) {
         __u32 rule = cv->rule;
 
@@ -387,7 +567,7 @@ static __always_inline void ef_decide_l4(void *data, void *data_end, __u32 off, 
         return ef_set_reason(v, EF_R_TCP_SYNACK_UNTRACKED, 0);
 
     /* Steps 8-10. */
-    __u32 rule1 = ef_classify(p, role, dir);
+    __u32 rule1 = ef_classify(p, &pt, port_class, dir);
     if (!rule1)
         return ef_set_reason(v, EF_R_DEFAULT_EXTERNAL_INGRESS + role * EF_DIR_COUNT + dir,
                              ef_default_pass(role, dir));
@@ -511,6 +691,7 @@ static __always_inline __u32 ef_decide(void *data, void *data_end, __u32 ifindex
     __u64 now = 0;
 
     __builtin_memset(&p, 0, sizeof(p));
+    ef_sweep_arm();
     if (!iv || !iv->protected_ || iv->role >= EF_ROLE_COUNT)
         ef_set_reason(&v, EF_R_UNKNOWN_IFACE_PASS, 1);
     else

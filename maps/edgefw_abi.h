@@ -8,15 +8,21 @@
  *
  *   1. ef_port_class  ARRAY  [combo << 16 | destination port]  -> port class
  *   2. ef_local       HASH   {port class, local address}        -> bucket
- *   3. ef_remote      LPM    {bucket, remote address / plen}    -> remote class
- *   4. ef_sport       LPM    {remote class, source port / plen} -> rule index + 1
+ *   3. ef_remote      ARRAY  ranges of remote addresses, sorted per bucket
+ *                            (ef_remote_index[bucket])          -> remote class
+ *   4. ef_sport       ARRAY  ranges of source ports, sorted per remote class
+ *                            (ef_sport_index[remote class])     -> rule index + 1
  *
  * "Local" is the node's side of the packet: the destination on ingress (XDP),
  * the source on egress (TC). Ports go by header field whatever the direction:
  * the destination port is the service port, the source port is nearly always
- * "any", so it comes last where it multiplies nothing. Four lookups whatever
- * the rule count; first match is resolved by the compiler, so the kernel never
- * scans rules.
+ * "any", so it comes last where it multiplies nothing. First match is resolved
+ * by the compiler, so the kernel never scans rules. The compiler's output for
+ * steps 3 and 4 is longest-prefix tables (ef_remote_key, ef_sport_key); the
+ * loader writes them flattened (loader/image/flat.h) into disjoint ranges that
+ * the programs binary-search within one bucket or class: a few array reads,
+ * however many buckets the policy has, where an LPM trie walks a node per
+ * distinguishing bit of the whole table.
  */
 #ifndef EDGEFW_MAPS_ABI_H
 #define EDGEFW_MAPS_ABI_H
@@ -50,6 +56,8 @@ struct ef_ct_timeouts {
     __u32 udp;
     __u32 icmp;
 };
+/* Seconds between the programs' sweeps of the established conntrack tables. */
+#define EF_CT_SWEEP_S 10
 #define EF_CT_TIMEOUTS_DEFAULT \
     { 7440, 10, 180, 30 }
 
@@ -138,6 +146,32 @@ struct ef_sport_key {
 };
 
 /* Value of ef_sport: rule index + 1 (0 never stored). */
+
+/* The flattened steps 3 and 4. A group (a bucket's remote addresses, a remote
+ * class's source ports) is ef_range_index.count ranges from .offset on, sorted
+ * by start; the first starts at 0 and each runs to the next one's start, so
+ * the range holding a value is the last whose start is <= it. A range's value
+ * 0 is "no match". */
+struct ef_range_index {
+    __u32 offset;
+    __u32 count;
+};
+
+struct ef_remote_range {
+    __u64 start_hi;     /* the address's first 8 bytes as a big-endian number */
+    __u64 start_lo;     /* its last 8 bytes */
+    __u32 remote_class; /* 0: no match; EF_DIRECT_RULE | rule as in ef_local */
+    __u32 pad;
+};
+
+struct ef_sport_range {
+    __u32 start;         /* source port */
+    __u32 rule_plus_one; /* 0: no match */
+};
+
+/* Binary-search steps: enough for a group of 2^EF_RANGE_SEARCH_STEPS ranges
+ * (a group of n prefixes flattens to at most 2n + 1). */
+#define EF_RANGE_SEARCH_STEPS 22
 
 /* A value of ef_local (bucket) or ef_remote (remote class) with this bit set
  * is already the answer: rule index = value & ~EF_DIRECT_RULE, no further
@@ -290,6 +324,26 @@ struct ef_local_addr_key {
     __u8 addr[16];
 };
 
+/* ef_local_hint[role]: a bitmap in front of ef_local_addrs. Bit
+ * ef_local_hint_bit(addr) is set for every address local to the role, so an
+ * ingress source whose bit is clear is not local without a hash lookup; a set
+ * bit only means "look it up". Derived from ef_local_addrs when the image is
+ * written; it decides nothing on its own. */
+#define EF_LOCAL_HINT_BITS 65536
+struct ef_local_hint {
+    __u64 words[EF_LOCAL_HINT_BITS / 64];
+};
+
+/* The 16-bit fold of a 16-byte address that indexes ef_local_hint. Native byte
+ * order: the programs and the loader run on the same host. */
+static inline __u32 ef_local_hint_bit(const __u8 *addr) {
+    __u32 w[4];
+
+    __builtin_memcpy(w, addr, sizeof(w));
+    __u32 h = w[0] ^ w[1] ^ w[2] ^ w[3];
+    return (h ^ (h >> 16)) & (EF_LOCAL_HINT_BITS - 1);
+}
+
 #ifdef __cplusplus
 #define EF_STATIC_ASSERT static_assert
 #else
@@ -308,5 +362,9 @@ EF_STATIC_ASSERT(sizeof(struct ef_ct_value) == 16, "ef_ct_value size");
 EF_STATIC_ASSERT(sizeof(struct ef_frag_key) == 40, "ef_frag_key size");
 EF_STATIC_ASSERT(sizeof(struct ef_frag_value) == 16, "ef_frag_value size");
 EF_STATIC_ASSERT(sizeof(struct ef_local_addr_key) == 20, "ef_local_addr_key size");
+EF_STATIC_ASSERT(sizeof(struct ef_range_index) == 8, "ef_range_index size");
+EF_STATIC_ASSERT(sizeof(struct ef_remote_range) == 24, "ef_remote_range size");
+EF_STATIC_ASSERT(sizeof(struct ef_sport_range) == 8, "ef_sport_range size");
+EF_STATIC_ASSERT((1ull << EF_RANGE_SEARCH_STEPS) >= 2ull * EF_MAX_REMOTE + 1, "range search steps");
 
 #endif /* EDGEFW_MAPS_ABI_H */

@@ -12,5 +12,13 @@ $(BUILD)/tools/bench: $(BENCH_OBJS) $(LOADER_OBJS)
 	$(Q)$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
 # BENCH_ARGS: extra driver options, e.g. BENCH_ARGS="--runs 9 --wire-secs 5".
-bench: $(BUILD)/tools/bench
-	$(Q)tools/bench/run.sh $(BUILD)/tools/bench $(BENCH_ARGS)
+# BENCH_RUNS=2: two whole runs; results.json keeps the first and each number's
+# min-max over both (the README's spread).
+BENCH_RUNS ?= 1
+bench: $(BUILD)/tools/bench $(BUILD)/edgefw
+	$(Q)BENCH_RUNS=$(BENCH_RUNS) tools/bench/run.sh $(BUILD)/tools/bench $(BENCH_ARGS)
+
+# The README's bench tables (markdown) from build/bench/results.json.
+.PHONY: bench-table
+bench-table:
+	$(Q)tools/bench/table.sh $(BUILD)/bench/results.json

@@ -18,7 +18,9 @@ DEB_FILE    := $(DEB_DIR)/edgefw_$(DEB_VERSION)_$(DEB_ARCH).deb
 DEB_INPUTS  := $(shell find debian man tools/systemd tools/bash-completion -type f 2>/dev/null) \
                policies/lync2010-edge-hlb.yaml policies/site-test.yaml README.md \
                $(wildcard docs/*.md) tools/prometheus/README.md tools/prometheus/edgefw-alerts.yml \
-               tools/grafana/edgefw-dashboard.json
+               tools/grafana/edgefw-dashboard.json tools/grafana/edgefw-fleet-dashboard.json \
+               tools/prometheus/edgefw-fleet-alerts.yml tools/prometheus/fleet-scrape.yml \
+               $(shell find tools/ansible -type f 2>/dev/null)
 
 # What building and checking the package needs beyond tools/install-deps.sh:
 # debhelper and dpkg-dev, scdoc for the man pages, lintian, man-db for `man -w`,
@@ -27,17 +29,7 @@ DEB_PACKAGES   := debhelper dpkg-dev scdoc lintian man-db bash-completion
 DEB_DEPS_STAMP := $(BUILD)/.deb-deps-installed
 $(DEB_DEPS_STAMP): mk/deb.mk | $(DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
-	$(Q)missing=; for p in $(DEB_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" -ne 0 ]; then \
-	    echo "edgefw: missing$$missing; run as root or: apt-get install$$missing" >&2; exit 1; \
-	  fi; \
-	  echo "edgefw: installing$$missing"; \
-	  DEBIAN_FRONTEND=noninteractive $(APT_GET) update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq --no-install-recommends $$missing >/dev/null; \
-	fi
+	$(call apt_install_missing,$(DEB_PACKAGES))
 	$(Q)touch $@
 
 # dpkg-buildpackage writes its results next to the source directory, so it runs

@@ -104,7 +104,7 @@ $(FUZZ_TARGETS:%=fuzz-smoke-%): fuzz-smoke-%: $(FUZZ_DIR)/fuzz_%
 # and links libbpf. Inputs hold up to 8 frames: libFuzzer's counts are inputs,
 # the target prints the frames it ran at exit.
 FUZZ_DP_SMOKE_TIME ?= 60
-FUZZ_DP_SRCS    := loader/kernel/dataplane.cpp tests/support/packet_gen.cpp
+FUZZ_DP_SRCS    := loader/kernel/dataplane.cpp loader/kernel/map_write.cpp tests/support/packet_gen.cpp
 FUZZ_DP_OBJS    := $(FUZZ_DP_SRCS:%.cpp=$(FUZZ_DIR)/obj/%.o)
 FUZZ_DP_FLAGS   = -max_len=4096 $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS))
 # bpftool's skeleton declares bool rodata as C's _Bool, which g++ takes and clang++ does not.

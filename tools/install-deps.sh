@@ -5,9 +5,10 @@ set -euo pipefail
 
 packages=(
   build-essential clang llvm lld pkg-config make
-  libbpf-dev libelf-dev zlib1g-dev bpftool linux-libc-dev
-  libcriterion-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libfmt-dev libpcap-dev libmicrohttpd-dev
+  libbpf-dev libxdp-dev libelf-dev zlib1g-dev bpftool linux-libc-dev
+  libcriterion-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libfmt-dev libpcap-dev libmicrohttpd-dev libssl-dev
   iproute2 clang-format jq
+  xdp-tools
 )
 
 missing=()

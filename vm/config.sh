@@ -24,7 +24,7 @@ VM_MODULES=(veth sch_ingress cls_bpf act_bpf nf_tables bridge nf_conntrack nft_c
 # has no netns support). A missing optional tool is skipped with a warning.
 # bash is /bin/sh in the guest.
 VM_TOOLS=(bash ip tc ss bpftool)
-VM_TOOLS_OPTIONAL=(nft timeout setsid mawk)
+VM_TOOLS_OPTIONAL=(nft timeout setsid mawk unshare nsenter)
 
 # Whole Debian packages copied into the guest (every file dpkg -L lists, but
 # docs, man pages and locales, plus the shared libraries of every ELF file,
@@ -32,6 +32,8 @@ VM_TOOLS_OPTIONAL=(nft timeout setsid mawk)
 # installs them on the host; a package the host lacks is skipped).
 VM_PACKAGES_OPTIONAL=(socat jq curl openssl coturn sipsak kamailio nginx-light
   dnsmasq-base bind9-dnsutils ethtool conntrack nginx nginx-common)
+# libxdp's dispatcher object and xdp-filter, for tests/lifecycle/xdp_multiprog.sh.
+VM_PACKAGES_OPTIONAL+=(libxdp1 xdp-tools)
 
 # Debian packages the harness needs on the host (installed when missing).
 VM_HOST_PACKAGES=(qemu-system-x86 busybox-static cpio kmod xz-utils iproute2 bpftool nftables binutils)

@@ -225,7 +225,7 @@ build_stage_list() {
   [ -f "$BUILD/bpf/edgefw.bpf.o" ] || die "$BUILD/bpf/edgefw.bpf.o missing: run make first"
   add "$BUILD/bpf/edgefw.bpf.o" "/edgefw/build/bpf/edgefw.bpf.o"
   for f in policies/*; do add "$f" "/edgefw/$f"; done
-  for f in tests/lib/common.sh tests/lifecycle/lib.sh tests/lifecycle/hooks.sh; do add "$f" "/edgefw/$f"; done
+  for f in tests/lib/common.sh tests/lifecycle/lib.sh tests/lifecycle/hooks.sh tests/lifecycle/xdp_multiprog.sh; do add "$f" "/edgefw/$f"; done
   if [ -d tests/e2e ]; then
     while read -r f; do
       add "$f" "/edgefw/$f"

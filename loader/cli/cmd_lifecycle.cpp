@@ -31,13 +31,31 @@ void print_features() {
                f.tc_link ? "yes" : "no (netlink filters; tcx needs Linux 6.6)");
 }
 
+// The programs libxdp's dispatcher runs on a NIC, in order: a pass goes on
+// to the next one when its chain-call actions include XDP_PASS.
+void print_dispatcher(const lifecycle::IfaceStatus& i) {
+    if (!i.xdp_dispatcher) return;
+    const auto& disp = *i.xdp_dispatcher;
+    fmt::print("           libxdp dispatcher id {} ({}), edgefw at priority {}:\n", disp.id,
+               disp.mode, i.meta.xdp_priority.value_or(0));
+    if (disp.programs.empty()) fmt::print("             (no programs: edgefw is not in it)\n");
+    for (const auto& p : disp.programs) {
+        std::string chain;
+        for (const auto& a : p.chain_call) chain += (chain.empty() ? "" : ",") + a;
+        fmt::print("             prio {:<5} {:<16} id {:<6} chain-call {}{}\n", p.priority, p.name,
+                   p.id, chain.empty() ? "none" : chain, p.edgefw ? "  (edgefw)" : "");
+    }
+}
+
 void print_iface(const lifecycle::IfaceStatus& i) {
-    fmt::print("  {:<8} {:<16} ifindex {:<4} xdp {} link prog {}  tc {} prog {}  {}\n", i.meta.role,
-               i.meta.dev, i.meta.ifindex, i.meta.xdp_mode, i.xdp_prog_id,
+    fmt::print("  {:<8} {:<16} ifindex {:<4} xdp {} {} prog {}  tc {} prog {}  {}\n", i.meta.role,
+               i.meta.dev, i.meta.ifindex, i.meta.xdp_mode,
+               i.meta.in_dispatcher() ? "libxdp" : "link", i.xdp_prog_id,
                i.meta.tc_hook == "tcx" ? "tcx link" : "netlink filter", i.tc_prog_id,
                i.attachment == "unknown" ? "attachment unknown (see hint)"
                : i.attached              ? "attached"
                                          : "NOT ATTACHED");
+    if (i.meta.in_dispatcher()) print_dispatcher(i);
 }
 
 void print_last_reload(const lifecycle::InstanceMeta& m) {
@@ -74,6 +92,9 @@ void print_status(const lifecycle::Status& s) {
     const auto& m = *s.meta;
     fmt::print("  node {}  policy {} ({})  hash {}\n", m.node, m.policy, m.policy_name,
                m.policy_hash);
+    if (m.bundle)  // --bundle: the fleet-wide policy hash and where it came from
+        fmt::print("  bundle {}  policy sha256 {}\n", m.bundle->value("dir", "?"),
+                   m.policy_sha256.value_or("?"));
     fmt::print("  loaded {}  reloaded {}  generation {}  egress {}\n", m.loaded_at,
                m.reloaded_at ? *m.reloaded_at : "never", m.generation, m.egress);
     fmt::print("  rules {}  conntrack {}/{}  programs xdp id {} tc id {}\n", s.rule_count,
@@ -206,6 +227,11 @@ struct LoadCmd {
     lifecycle::LoadArgs args;
     std::vector<std::string> ifaces;
     int run(bool reload) {
+        if (args.policy.empty() && args.bundle.empty()) {
+            fprintf(stderr, "edgefw: %s needs POLICY or --bundle DIR/NODE\n",
+                    reload ? "reload" : "load");
+            return kExitUsage;
+        }
         for (const auto& spec : ifaces) {
             auto i = lifecycle::parse_iface(spec);
             if (!i) {
@@ -221,8 +247,14 @@ struct LoadCmd {
 
 void add_lifecycle(CLI::App* cmd, LoadCmd& c, bool with_ifaces) {
     lifecycle::LoadArgs& a = c.args;
-    cmd->add_option("POLICY", a.policy, "policy file (YAML)")->required()->check(CLI::ExistingFile);
-    cmd->add_option("--site", a.site, "site file")->check(CLI::ExistingFile);
+    auto* policy_opt =
+        cmd->add_option("POLICY", a.policy, "policy file (YAML)")->check(CLI::ExistingFile);
+    auto* site_opt = cmd->add_option("--site", a.site, "site file")->check(CLI::ExistingFile);
+    // --bundle DIR/NODE: policy and site from a checked bundle (loader/bundle).
+    cmd->add_option("--bundle", a.bundle,
+                    "a node's bundle directory from 'edgefw bundle' (instead of POLICY)")
+        ->excludes(policy_opt)
+        ->excludes(site_opt);
     add_allow_wide(cmd, a.policy_options);
     cmd->add_option("--node", a.node, "node this host is")->required(with_ifaces);
     cmd->add_option("--instance", a.instance, "instance name (pins under /sys/fs/bpf/edgefw/NAME)");
@@ -238,6 +270,13 @@ void add_lifecycle(CLI::App* cmd, LoadCmd& c, bool with_ifaces) {
     cmd->add_option("--tc", a.tc,
                     "TC egress hook (auto: tcx link when the kernel has it, else netlink)")
         ->check(CLI::IsMember({"auto", "tcx", "netlink"}));
+    cmd->add_flag("--xdp-multiprog", a.xdp_multiprog,
+                  "attach XDP through libxdp's dispatcher, beside other XDP programs (taken "
+                  "anyway on a NIC that runs one)");
+    cmd->add_option("--xdp-priority", a.xdp_priority,
+                    "run priority in libxdp's dispatcher, lower runs first (default 50; "
+                    "implies --xdp-multiprog)")
+        ->check(CLI::Range(0, 65535));
     cmd->add_option(
         "--netns", a.netns,
         "network namespace of the NICs: a name under /run/netns (ip netns list), not a path");

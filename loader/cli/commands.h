@@ -34,6 +34,10 @@ struct DiffArgs {
 };
 int cmd_diff(const DiffArgs& a);
 
+// bundle, inventory (cmd_bundle.cpp): per-node bundles and an Ansible inventory.
+int cmd_bundle(const PolicyArgs& a, const std::string& out);
+int cmd_inventory(const PolicyArgs& a);
+
 int cmd_load(const lifecycle::LoadArgs& a, bool reload);
 int cmd_unload(const std::string& instance);
 int cmd_log(const lifecycle::LogArgs& a);

@@ -3,6 +3,7 @@
 // dispatches to the one given.
 #include "cli/registry.h"
 #include "kernel/dataplane.h"
+#include "kernel/multiprog.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"edgefw: in-kernel port-policy enforcer for edge hosts"};
@@ -20,7 +21,10 @@ int main(int argc, char** argv) {
             if (rc != 0 && *c.cmd && c.usage_exit >= 0) return c.usage_exit;
         return rc;
     }
-    if (verbose) kernel::set_verbose(true);
+    // Installed either way: libbpf's default printer would show its info
+    // lines (libxdp's dispatcher object has a section libbpf skips) without -v.
+    kernel::set_verbose(verbose);
+    kernel::set_libxdp_verbose(verbose);
     for (const auto& c : commands)
         if (*c.cmd) return c.run();
     return cli::kExitUsage;

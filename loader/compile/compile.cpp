@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
-#include <set>
+#include <unordered_map>
 
 #include "compile/placement.h"
 
@@ -18,39 +18,68 @@ namespace {
 
 using Signature = std::vector<uint32_t>;  // entry indices, ascending = rule order
 
+struct SignatureHash {
+    size_t operator()(const Signature& s) const {
+        uint64_t h = 1469598103934665603ull;
+        for (uint32_t v : s) h = (h ^ v) * 1099511628211ull;
+        return static_cast<size_t>(h ^ (h >> 32));
+    }
+};
+
 class Interner {
   public:
     uint32_t id(const Signature& s, bool& fresh) {
-        auto [it, inserted] = ids_.emplace(s, next_);
-        fresh = inserted;
-        if (inserted) next_++;
+        // Looked up before inserting: emplace would copy the signature first.
+        auto it = ids_.find(s);
+        fresh = it == ids_.end();
+        if (fresh) it = ids_.emplace(s, next_++).first;
         return it->second;
     }
 
   private:
-    std::map<Signature, uint32_t> ids_;
+    // Ids follow first appearance, so the container's order does not matter.
+    std::unordered_map<Signature, uint32_t, SignatureHash> ids_;
     uint32_t next_ = 1;  // 0 means "no class"
 };
 
 // Elementary intervals of a set of ranges: for every maximal run of ports
-// covered by the same entries, calls f(lo, hi, entries).
+// covered by the same entries, calls f(lo, hi, entries). `entries` ascending;
+// so is every signature passed to f.
 template <class RangesOf, class F>
 void sweep(const Signature& entries, RangesOf ranges_of, F f) {
-    std::map<uint32_t, std::vector<std::pair<uint32_t, int>>> events;  // port -> (entry, +1/-1)
-    for (uint32_t e : entries)
-        for (const auto& r : ranges_of(e)) {
-            events[r.lo].push_back({e, +1});
-            events[r.hi + 1u].push_back({e, -1});
+    struct Event {
+        uint32_t port;
+        uint32_t slot;  // position in entries
+        int delta;
+    };
+    std::vector<Event> events;
+    for (uint32_t i = 0; i < entries.size(); i++)
+        for (const auto& r : ranges_of(entries[i])) {
+            events.push_back({r.lo, i, +1});
+            events.push_back({r.hi + 1u, i, -1});
         }
-    std::map<uint32_t, int> active;
-    for (auto it = events.begin(); it != events.end(); ++it) {
-        for (auto [e, d] : it->second)
-            if ((active[e] += d) == 0) active.erase(e);
-        auto next = std::next(it);
-        if (next == events.end() || active.empty()) continue;
-        Signature sig;
-        for (auto& [e, n] : active) sig.push_back(e);
-        f(it->first, next->first - 1, sig);
+    std::sort(events.begin(), events.end(),
+              [](const Event& a, const Event& b) { return a.port < b.port; });
+    std::vector<int> count(entries.size(), 0);
+    std::vector<uint32_t> active;  // slots whose count is not 0, ascending
+    Signature sig;
+    for (size_t i = 0; i < events.size();) {
+        uint32_t port = events[i].port;
+        for (; i < events.size() && events[i].port == port; i++) {
+            const Event& ev = events[i];
+            int before = count[ev.slot];
+            int after = count[ev.slot] += ev.delta;
+            if ((before == 0) == (after == 0)) continue;
+            auto at = std::lower_bound(active.begin(), active.end(), ev.slot);
+            if (before == 0)
+                active.insert(at, ev.slot);
+            else
+                active.erase(at);
+        }
+        if (i == events.size() || active.empty()) continue;
+        sig.clear();
+        for (uint32_t slot : active) sig.push_back(entries[slot]);
+        f(port, events[i].port - 1, sig);
     }
 }
 
@@ -188,26 +217,27 @@ NewClasses remote_stage(const std::vector<Entry>& entries, const NewClasses& new
                         image::MapImage& img) {
     Interner remote_classes;
     NewClasses new_remotes;
+    // Each entry's remote prefixes as the LPM trie sees them: an IPv6 prefix
+    // that covers part of ::ffff:0:0/96 becomes the pieces of it outside that
+    // range, so it never matches an IPv4-mapped key. Once per entry: an entry
+    // is in many buckets.
+    std::vector<std::vector<policy::Prefix>> entry_keys(entries.size());
+    for (size_t e = 0; e < entries.size(); e++)
+        for (const auto& c : entries[e].remote)
+            for (const auto& k : c.key_prefixes()) entry_keys[e].push_back(k);
+    Signature rsig;
     for (auto& [b, sig] : new_buckets) {
-        // Each entry's remote prefixes as the LPM trie sees them: an IPv6
-        // prefix that covers part of ::ffff:0:0/96 becomes the pieces of it
-        // outside that range, so it never matches an IPv4-mapped key.
-        std::map<uint32_t, std::vector<policy::Prefix>> keys;
         std::vector<policy::Prefix> prefixes;
         for (uint32_t e : sig)
-            for (const auto& c : entries[e].remote)
-                for (const auto& k : c.key_prefixes()) {
-                    keys[e].push_back(k);
-                    prefixes.push_back(k);
-                }
+            prefixes.insert(prefixes.end(), entry_keys[e].begin(), entry_keys[e].end());
         std::sort(prefixes.begin(), prefixes.end());
         prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
         // An address whose longest matching prefix is q is inside every entry
         // prefix that contains q, and inside no other (a longer one would win).
         for (const auto& q : prefixes) {
-            Signature rsig;
+            rsig.clear();
             for (uint32_t e : sig)
-                for (const auto& k : keys[e])
+                for (const auto& k : entry_keys[e])
                     if (k.contains(q)) {
                         rsig.push_back(e);
                         break;
@@ -272,16 +302,26 @@ void direct_answers(image::MapImage& img, const std::map<uint32_t, uint32_t>& di
     std::map<uint32_t, uint32_t> direct_bucket;
     // A bucket is decided when it has an `any` prefix and every prefix of it
     // (the any one included) leads to the same direct rule.
-    std::map<uint32_t, std::set<int64_t>> outcomes;  // bucket -> rules (-1: not direct)
-    std::set<uint32_t> has_any;
+    // Per bucket (ids are dense from 1): the one outcome seen so far, or mixed.
+    struct Outcome {
+        bool seen = false, mixed = false, has_any = false;
+        int64_t rule = -1;  // -1: not direct
+    };
+    uint32_t max_bucket = 0;
+    for (const auto& r : img.remotes) max_bucket = std::max(max_bucket, r.key.bucket);
+    std::vector<Outcome> outcomes(max_bucket + 1);
     for (const auto& r : img.remotes) {
         auto d = direct_remote.find(r.remote_class);
-        outcomes[r.key.bucket].insert(d == direct_remote.end() ? -1 : int64_t{d->second});
-        if (r.key.prefixlen == 32) has_any.insert(r.key.bucket);
+        int64_t rule = d == direct_remote.end() ? -1 : int64_t{d->second};
+        Outcome& o = outcomes.at(r.key.bucket);
+        if (o.seen && o.rule != rule) o.mixed = true;
+        o.seen = true;
+        o.rule = rule;
+        if (r.key.prefixlen == 32) o.has_any = true;
     }
-    for (const auto& [b, rules] : outcomes)
-        if (has_any.count(b) && rules.size() == 1 && *rules.begin() >= 0)
-            direct_bucket[b] = static_cast<uint32_t>(*rules.begin());
+    for (uint32_t b = 0; b < outcomes.size(); b++)
+        if (outcomes[b].has_any && !outcomes[b].mixed && outcomes[b].rule >= 0)
+            direct_bucket[b] = static_cast<uint32_t>(outcomes[b].rule);
     for (auto& l : img.locals)
         if (auto d = direct_bucket.find(l.bucket); d != direct_bucket.end())
             l.bucket = EF_DIRECT_RULE | d->second;

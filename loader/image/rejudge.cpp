@@ -46,4 +46,18 @@ FlowVerdict rejudge_flow(const Lookup& lookup, const ef_ct_key& k, const ef_ct_v
     return {*rule == v.rule ? FlowVerdict::keep : FlowVerdict::move, *rule};
 }
 
+bool ct_key_of(ef_ct_key& k, const std::array<uint8_t, 16>& src, uint16_t sport,
+               const std::array<uint8_t, 16>& dst, uint16_t dport, uint8_t proto, uint32_t role) {
+    int c = std::memcmp(src.data(), dst.data(), 16);
+    bool src_is_a = c < 0 || (c == 0 && sport <= dport);
+    k = ef_ct_key{};
+    std::memcpy(k.addr_a, (src_is_a ? src : dst).data(), 16);
+    std::memcpy(k.addr_b, (src_is_a ? dst : src).data(), 16);
+    k.port_a = src_is_a ? sport : dport;
+    k.port_b = src_is_a ? dport : sport;
+    k.proto = proto;
+    k.role = static_cast<uint8_t>(role);
+    return src_is_a;
+}
+
 }  // namespace image

@@ -2,6 +2,7 @@
 // rebuilt from its key and value, classified by the new policy's lookups.
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "edgefw_abi.h"
@@ -23,5 +24,11 @@ struct FlowVerdict {
 // Returns close when no rule admits the packet, keep when the answer is the
 // entry's rule, move to the answer otherwise.
 FlowVerdict rejudge_flow(const Lookup& lookup, const ef_ct_key& k, const ef_ct_value& v);
+
+// The conntrack key of the tuple src:sport -> dst:dport as the programs write it
+// (bpf/ef_verdict.h ef_ct_key_of): endpoint a is the smaller (address, port),
+// addresses in memcmp order. Returns whether the source is endpoint a.
+bool ct_key_of(ef_ct_key& k, const std::array<uint8_t, 16>& src, uint16_t sport,
+               const std::array<uint8_t, 16>& dst, uint16_t dport, uint8_t proto, uint32_t role);
 
 }  // namespace image

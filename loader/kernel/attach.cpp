@@ -128,8 +128,10 @@ XdpMode xdp_attach(int prog_fd, uint32_t ifindex, const std::string& dev, XdpMod
     uint32_t existing = 0;
     if (bpf_xdp_query_id(static_cast<int>(ifindex), 0, &existing) == 0 && existing)
         fail("attach XDP to " + where, EBUSY,
-             "another XDP program is attached: " + prog_name(existing) +
-                 "; detach it (ip link set dev " + dev + " xdp off) or unload its owner");
+             "another XDP program is attached without libxdp's dispatcher, so nothing can run "
+             "beside it: " +
+                 prog_name(existing) + "; detach it (ip link set dev " + dev +
+                 " xdp off) or load it through libxdp (xdp-loader), then load edgefw again");
     XdpMode got = mode == XdpMode::generic ? XdpMode::generic : XdpMode::native;
     auto create = [&](XdpMode m) {
         bpf_link_create_opts opts{};

@@ -32,7 +32,8 @@ enum class XdpMode { auto_, native, generic };
 const char* xdp_mode_name(XdpMode m);
 
 // Creates an XDP link for prog_fd on ifindex and pins it at pin_path; returns
-// the mode it got. Refuses, naming it, when another XDP program is attached.
+// the mode it got. Refuses, naming it, when another XDP program is attached
+// (a libxdp dispatcher is joined instead: kernel/multiprog.h).
 XdpMode xdp_attach(int prog_fd, uint32_t ifindex, const std::string& dev, XdpMode mode,
                    const std::string& pin_path);
 

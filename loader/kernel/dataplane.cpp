@@ -8,11 +8,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <iterator>
 #include <mutex>
@@ -20,7 +22,9 @@
 #include <vector>
 
 #include "edgefw.skel.h"
+#include "image/flat.h"
 #include "image/rejudge.h"
+#include "kernel/map_write.h"
 
 namespace kernel {
 
@@ -89,9 +93,29 @@ bpf_map* kept_map(const ::edgefw& skel, const KeptMap& k) {
 const std::pair<const char*, bpf_map * SkelMaps::*> kPolicyMaps[] = {
     {"ef_port_class", &SkelMaps::ef_port_class},   {"ef_local", &SkelMaps::ef_local},
     {"ef_remote", &SkelMaps::ef_remote},           {"ef_sport", &SkelMaps::ef_sport},
-    {"ef_local_addrs", &SkelMaps::ef_local_addrs},
+    {"ef_local_addrs", &SkelMaps::ef_local_addrs}, {"ef_ct_sweep", &SkelMaps::ef_ct_sweep},
 };
 static_assert(std::size(kPolicyMaps) + 2 == std::size(kPolicyPins));
+
+// Writes `values` to an array map of `size` entries from index 0 and zeroes the
+// rest (an entry the image does not use reads as "no match"), in one batch.
+template <class T>
+void write_array(const bpf_map* m, const std::vector<T>& values, uint32_t size) {
+    const std::string name = std::string("map ") + bpf_map__name(m);
+    if (values.size() > size)
+        fail("write entries to", name, E2BIG,
+             "the image needs " + std::to_string(values.size()) + " entries and the map has " +
+                 std::to_string(size) + "; size the data plane with Options::from_image");
+    std::vector<T> all(size);
+    std::copy(values.begin(), values.end(), all.begin());
+    std::vector<uint32_t> keys(size);
+    for (uint32_t i = 0; i < size; ++i) keys[i] = i;
+    uint32_t count = size;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    if (bpf_map_update_batch(fd_of(m), keys.data(), all.data(), &count, &opts) != 0 ||
+        count != size)
+        fail("write entries to", name, errno ? errno : EIO);
+}
 
 }  // namespace
 
@@ -104,6 +128,13 @@ Options Options::from_image(const image::MapImage& img) {
     Options o;
     o.timeouts = img.ct_timeouts;
     for (int r = 0; r < EF_ROLE_COUNT; ++r) o.egress_mode[r] = img.egress_mode[r];
+    const image::FlatImage f = image::flatten(img);
+    // An array map has at least one entry.
+    auto fit = [](size_t n) { return static_cast<uint32_t>(std::max<size_t>(n, 1)); };
+    o.flat.remote_index = fit(f.remote_index.size());
+    o.flat.remote_ranges = fit(f.remote_ranges.size());
+    o.flat.sport_index = fit(f.sport_index.size());
+    o.flat.sport_ranges = fit(f.sport_ranges.size());
     return o;
 }
 
@@ -128,7 +159,14 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
     ro->udp_ns = uint64_t(opts_.timeouts.udp) * ns;
     ro->icmp_ns = uint64_t(opts_.timeouts.icmp) * ns;
     ro->frag_ns = uint64_t(opts_.frag_timeout) * ns;
+    ro->ct_sweep_ns = uint64_t(std::max(opts_.ct_sweep, 1u)) * ns;
+    // One jiffy: the resolution of the coarse clocks is the tick.
+    timespec tick{};
+    if (clock_getres(CLOCK_MONOTONIC_COARSE, &tick) != 0 || tick.tv_sec != 0 || tick.tv_nsec <= 0)
+        fail("read", "the tick length (clock_getres CLOCK_MONOTONIC_COARSE)", EINVAL);
+    ro->ns_per_jiffy = uint64_t(tick.tv_nsec);
     ro->ct_create = opts_.ct_create;
+    ro->ct_lookup_all = opts_.ct_lookup_all;
     ro->record_last = opts_.record_last;
     ro->log_per_sec_per_cpu = opts_.log_per_sec_per_cpu;
 
@@ -137,6 +175,12 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
                        skel_->maps.ef_ct_dgram_est})
         if (!err) err = bpf_map__set_max_entries(m, opts_.ct_size);
     if (err) fail("size", "maps ef_ct, ef_ct_est, ef_ct_dgram and ef_ct_dgram_est", err);
+    for (auto [m, n] : {std::pair{skel_->maps.ef_remote_index, opts_.flat.remote_index},
+                        std::pair{skel_->maps.ef_remote, opts_.flat.remote_ranges},
+                        std::pair{skel_->maps.ef_sport_index, opts_.flat.sport_index},
+                        std::pair{skel_->maps.ef_sport, opts_.flat.sport_ranges}})
+        if (!err) err = bpf_map__set_max_entries(m, std::max(n, 1u));
+    if (err) fail("size", "maps ef_remote_index, ef_remote, ef_sport_index and ef_sport", err);
     for (const KeptMap& k : kKeptMaps) {
         int fd = opts_.shared.*k.fd;
         if (fd < 0) continue;
@@ -145,6 +189,18 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
             fail("reuse", std::string("map ") + k.name, err,
                  "the pinned map does not match this build; unload first");
     }
+    if (opts_.xdp_ext_target >= 0) {
+        bpf_program* xdp = skel_->progs.ef_xdp_ingress;
+        bpf_program__set_type(xdp, BPF_PROG_TYPE_EXT);
+        bpf_program__set_expected_attach_type(xdp, static_cast<bpf_attach_type>(0));
+        err = bpf_program__set_attach_target(xdp, opts_.xdp_ext_target, "prog0");
+        if (err) fail("target", "libxdp's dispatcher (slot prog0) with ef_xdp_ingress", err);
+    }
+    // Test runs read ef_last through a mapping: one syscall per frame, not three.
+    if (opts_.record_last)
+        err = bpf_map__set_map_flags(skel_->maps.ef_last,
+                                     bpf_map__map_flags(skel_->maps.ef_last) | BPF_F_MMAPABLE);
+    if (err) fail("make mmapable", "map ef_last", err);
     err = edgefw__load(skel_.get());
     if (err) {
         std::string hint = default_hint(-err);
@@ -153,6 +209,11 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
                 "run as root; if you are, the verifier rejected a program: rerun with -v "
                 "for the libbpf log";
         }
+        if (opts_.xdp_ext_target >= 0 && (err == -EPERM || err == -EINVAL || err == -EACCES))
+            hint =
+                "this kernel refused ef_xdp_ingress as an freplace program for libxdp's "
+                "dispatcher (-v shows why), so edgefw cannot run beside other XDP programs "
+                "here: load without --xdp-multiprog on a NIC with no libxdp programs";
         fail("load", "BPF object edgefw (ef_xdp_ingress, ef_tc_egress)", err, hint);
     }
 
@@ -165,11 +226,21 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
     if (p == MAP_FAILED)
         fail("mmap", "map ef_port_class", errno, "the map needs BPF_F_MMAPABLE (kernel >= 5.5)");
     port_class_ = {static_cast<PortClassSlot*>(p), Unmap{port_class_len_}};
+    if (opts_.record_last) {
+        p = mmap(nullptr, kLastLen, PROT_READ | PROT_WRITE, MAP_SHARED, fd_of(skel_->maps.ef_last),
+                 0);
+        if (p == MAP_FAILED) fail("mmap", "map ef_last", errno);
+        last_ = {static_cast<volatile ef_last*>(p), UnmapLast{}};
+    }
 }
 
 void Dataplane::SkelDestroy::operator()(::edgefw* s) const { edgefw__destroy(s); }
 
 void Dataplane::Unmap::operator()(PortClassSlot* p) const { munmap(p, len); }
+
+void Dataplane::UnmapLast::operator()(volatile ef_last* p) const {
+    munmap(const_cast<ef_last*>(p), kLastLen);
+}
 
 void Dataplane::write_image(const image::MapImage& img) {
     for (const auto& r : img.port_classes) {
@@ -188,36 +259,32 @@ void Dataplane::write_image(const image::MapImage& img) {
     }
 
     clear_map(fd_of(skel_->maps.ef_local), sizeof(ef_local_key), "ef_local");
-    clear_map(fd_of(skel_->maps.ef_remote), sizeof(ef_remote_key), "ef_remote");
-    clear_map(fd_of(skel_->maps.ef_sport), sizeof(ef_sport_key), "ef_sport");
     clear_map(fd_of(skel_->maps.ef_local_addrs), sizeof(ef_local_addr_key), "ef_local_addrs");
 
-    int fd = fd_of(skel_->maps.ef_local);
-    for (const auto& e : img.locals) {
-        if (bpf_map_update_elem(fd, &e.key, &e.bucket, BPF_ANY)) {
-            fail("write entry to", "map ef_local", errno);
-        }
-    }
-    fd = fd_of(skel_->maps.ef_remote);
-    for (const auto& e : img.remotes) {
-        if (e.key.prefixlen > 32 + 128) {
+    for (const auto& e : img.remotes)
+        if (e.key.prefixlen > 32 + 128)
             fail("write entry to", "map ef_remote", EINVAL, "prefix length over 160; recompile");
-        }
-        if (bpf_map_update_elem(fd, &e.key, &e.remote_class, BPF_ANY)) {
-            fail("write entry to", "map ef_remote", errno);
-        }
-    }
-    fd = fd_of(skel_->maps.ef_sport);
-    for (const auto& e : img.sports) {
-        if (e.key.prefixlen > 32 + 16 || e.rule_plus_one == 0 || e.rule_plus_one > EF_MAX_RULES) {
+    for (const auto& e : img.sports)
+        if (e.key.prefixlen > 32 + 16 || e.rule_plus_one == 0 || e.rule_plus_one > EF_MAX_RULES)
             fail("write entry to", "map ef_sport", EINVAL,
                  "prefix length over 48 or rule index out of range; recompile");
-        }
-        if (bpf_map_update_elem(fd, &e.key, &e.rule_plus_one, BPF_ANY)) {
-            fail("write entry to", "map ef_sport", errno);
-        }
-    }
-    fd = fd_of(skel_->maps.ef_local_addrs);
+    // ef_local, the largest, in batches on one thread; the flat range arrays
+    // (flattened, then one batch each) on the other.
+    run_parallel({
+        [&] {
+            update_entries(fd_of(skel_->maps.ef_local), "ef_local", img.locals,
+                           &image::LocalEntry::key, &image::LocalEntry::bucket);
+        },
+        [&] {
+            const image::FlatImage flat = image::flatten(img);
+            write_array(skel_->maps.ef_remote_index, flat.remote_index, opts_.flat.remote_index);
+            write_array(skel_->maps.ef_remote, flat.remote_ranges, opts_.flat.remote_ranges);
+            write_array(skel_->maps.ef_sport_index, flat.sport_index, opts_.flat.sport_index);
+            write_array(skel_->maps.ef_sport, flat.sport_ranges, opts_.flat.sport_ranges);
+        },
+    });
+    int fd = fd_of(skel_->maps.ef_local_addrs);
+    std::vector<ef_local_hint> hints(EF_ROLE_COUNT);
     for (const auto& k : img.local_addrs) {
         if (k.role >= EF_ROLE_COUNT) {
             fail("write entry to", "map ef_local_addrs", EINVAL,
@@ -226,6 +293,14 @@ void Dataplane::write_image(const image::MapImage& img) {
         const uint32_t one = 1;
         if (bpf_map_update_elem(fd, &k, &one, BPF_ANY)) {
             fail("write entry to", "map ef_local_addrs", errno);
+        }
+        const uint32_t bit = ef_local_hint_bit(k.addr);
+        hints[k.role].words[bit / 64] |= uint64_t{1} << (bit % 64);
+    }
+    fd = fd_of(skel_->maps.ef_local_hint);
+    for (uint32_t role = 0; role < EF_ROLE_COUNT; ++role) {
+        if (bpf_map_update_elem(fd, &role, &hints[role], BPF_ANY)) {
+            fail("write entry to", "map ef_local_hint", errno);
         }
     }
 }
@@ -259,11 +334,9 @@ RunResult Dataplane::run(packet::Dir dir, std::span<const uint8_t> frame, uint32
     const char* prog_name = ingress ? "ef_xdp_ingress" : "ef_tc_egress";
     bpf_program* prog = ingress ? skel_->progs.ef_xdp_ingress : skel_->progs.ef_tc_egress;
 
-    const uint32_t zero = 0;
-    const int last_fd = fd_of(skel_->maps.ef_last);
-    const ef_last unset{UINT32_MAX, UINT32_MAX};
-    if (opts_.record_last && bpf_map_update_elem(last_fd, &zero, &unset, BPF_ANY)) {
-        fail("reset", "map ef_last", errno);
+    if (last_) {
+        last_->kind = UINT32_MAX;
+        last_->index = UINT32_MAX;
     }
 
     // Without ctx_in, BPF_PROG_TEST_RUN runs XDP on the loopback device's rx
@@ -286,9 +359,8 @@ RunResult Dataplane::run(packet::Dir dir, std::span<const uint8_t> frame, uint32
     r.retval = o.retval;
     r.pass = ingress ? o.retval == XDP_PASS : static_cast<int32_t>(o.retval) == TC_ACT_UNSPEC;
     r.duration_ns = o.duration;
-    if (opts_.record_last) {
-        ef_last last{};
-        if (bpf_map_lookup_elem(last_fd, &zero, &last)) fail("read", "map ef_last", errno);
+    if (last_) {
+        ef_last last{last_->kind, last_->index};
         r.counted = last.kind != UINT32_MAX;
         if (r.counted) {
             r.kind = last.kind;

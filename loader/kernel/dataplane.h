@@ -71,11 +71,13 @@ inline constexpr KeptMap kKeptMaps[] = {
     {"ef_log_counters", &SharedMaps::log_counters, false},
 };
 
-// The pins a policy replaces on every load and reload: its maps, then the
-// programs (Dataplane::pin writes them; a reload keeps the old ones to put
-// back when a swap is refused).
-inline constexpr const char* kPolicyPins[] = {"ef_port_class",  "ef_local", "ef_remote", "ef_sport",
-                                              "ef_local_addrs", "prog_xdp", "prog_tc"};
+// The pins a policy replaces on every load and reload: its maps (ef_ct_sweep
+// holds the sweep timer, which lives while its map has a pin or an open fd),
+// then the programs (Dataplane::pin writes them; a reload keeps the old ones to
+// put back when a swap is refused).
+inline constexpr const char* kPolicyPins[] = {"ef_port_class", "ef_local",       "ef_remote",
+                                              "ef_sport",      "ef_local_addrs", "ef_ct_sweep",
+                                              "prog_xdp",      "prog_tc"};
 
 struct Options {
     // max_entries of each conntrack table: ef_ct, ef_ct_est (TCP), ef_ct_dgram, ef_ct_dgram_est
@@ -83,12 +85,29 @@ struct Options {
     SharedMaps shared;
     ef_ct_timeouts timeouts = EF_CT_TIMEOUTS_DEFAULT;
     uint32_t frag_timeout = EF_FRAG_TIMEOUT_S;  // seconds a fragment entry lives (tests shorten it)
+    uint32_t ct_sweep = EF_CT_SWEEP_S;          // seconds between sweeps of the established tables
     uint32_t egress_mode[EF_ROLE_COUNT] = {EF_EGRESS_ENFORCE, EF_EGRESS_ENFORCE};
-    bool ct_create = true;             // false only for benchmarks: rules then never create flows
+    bool ct_create = true;  // false only for benchmarks: rules then never create flows
+    // Look up every TCP/UDP packet in conntrack: the reload kept flows that no
+    // rule may admit (--keep-flows), so port classes cannot tell where entries are.
+    bool ct_lookup_all = false;
     bool record_last = false;          // write ef_last on every packet (test/explain runs)
     uint32_t log_per_sec_per_cpu = 0;  // drop log events per second and CPU; 0: off
+    // Entries of the flattened step 3 and 4 arrays (image/flat.h): ef_remote_index,
+    // ef_remote, ef_sport_index, ef_sport. from_image fits them to the image; the
+    // defaults hold small policies (tests).
+    struct FlatSizes {
+        uint32_t remote_index = 4096;
+        uint32_t remote_ranges = 16384;
+        uint32_t sport_index = 4096;
+        uint32_t sport_ranges = 16384;
+    } flat;
+    // A libxdp dispatcher's program fd: ef_xdp_ingress is then loaded as an
+    // freplace program against its first slot, ready to sit in any
+    // dispatcher's slot (kernel/multiprog.h). -1: loaded as XDP.
+    int xdp_ext_target = -1;
 
-    // Egress modes and timeouts as the image carries them.
+    // Egress modes, timeouts and array sizes as the image needs them.
     static Options from_image(const image::MapImage& img);
 };
 
@@ -212,6 +231,12 @@ class Dataplane {
     // Declared after skel_: unmapped before the skeleton (and its map) goes.
     std::unique_ptr<PortClassSlot, Unmap> port_class_;
     size_t port_class_len_ = 0;
+    // mmap of ef_last (Options::record_last): one page.
+    static constexpr size_t kLastLen = 4096;
+    struct UnmapLast {
+        void operator()(volatile ef_last* p) const;
+    };
+    std::unique_ptr<volatile ef_last, UnmapLast> last_;
     int ncpus_ = 0;
 };
 

@@ -15,16 +15,21 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <future>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <thread>
 
+#include "bundle/bundle.h"
 #include "compile/compile.h"
+#include "kernel/adopt.h"
 #include "kernel/attach.h"
 #include "kernel/dataplane.h"
 #include "kernel/features.h"
 #include "kernel/instance.h"
+#include "kernel/multiprog.h"
 #include "lifecycle/lock.h"
 #include "lifecycle/selftest.h"
 #include "model/model.h"
@@ -47,6 +52,7 @@ struct Inputs {
     std::string policy_name, policy_path, policy_text;  // name as given, absolute path, bytes
     std::string site_name, site_path, site_text;
     policy::LoadOptions options;  // --allow-wide-management
+    json bundle;                  // --bundle: the checked bundle's summary; null otherwise
 };
 
 std::string absolute(const std::string& p) {
@@ -66,6 +72,19 @@ std::string read_input(const std::string& path, const char* what) {
 Inputs read_inputs(const LoadArgs& a) {
     Inputs in;
     in.options = a.policy_options;
+    if (!a.bundle.empty()) {
+        try {
+            auto b = bundle::open(a.bundle, a.node, a.policy_options);
+            in.policy_name = in.policy_path = b.policy_path;
+            in.policy_text = b.policy_text;
+            in.site_name = in.site_path = b.site_path;
+            in.site_text = b.site_text;
+            in.bundle = b.summary();
+        } catch (const bundle::Error& e) {
+            throw Refused(e.what());
+        }
+        return in;
+    }
     in.policy_name = a.policy;
     in.policy_path = absolute(a.policy);
     in.policy_text = read_input(a.policy, "policy");
@@ -122,14 +141,18 @@ void check_lockout(const Prepared& pr, const std::string& node, bool force) {
     }
 }
 
-SelfTest run_self_test(const Prepared& pr, const std::string& node) {
-    auto st = self_test(pr.policy, node, pr.img);
+// Refuses the policy when the self-test found a disagreement.
+SelfTest checked(SelfTest st) {
     if (st.mismatches.empty()) return st;
     std::string msg = "self-test failed: " + std::to_string(st.mismatches.size()) + " of " +
                       std::to_string(st.probes) +
                       " boundary packets disagree with the policy model; nothing attached:";
     for (size_t i = 0; i < st.mismatches.size() && i < 10; i++) msg += "\n  " + st.mismatches[i];
     throw Refused(msg);
+}
+
+SelfTest run_self_test(const Prepared& pr, const std::string& node) {
+    return checked(self_test(pr.policy, node, pr.img));
 }
 
 // The TC egress hook: tcx links where the kernel has them (probed), else the
@@ -346,6 +369,22 @@ std::pair<kernel::InstanceDir, InstanceMeta> open_loaded(const std::string& inst
     auto text = d ? kernel::read_meta(d->path()) : std::nullopt;
     if (!text) throw Refused("instance '" + instance + "' is not loaded (see 'edgefw status')");
     return {std::move(*d), parse_meta(*text)};
+}
+
+// What marks edgefw's program in a libxdp dispatcher: the map every
+// generation of the instance uses (kernel/multiprog.h).
+uint32_t marker_of(const kernel::InstanceDir& d) {
+    return kernel::pinned_map_id(d.path() + "/ef_rule_counters");
+}
+
+// A NIC's XDP program: its pinned link swapped in place, or under libxdp's
+// dispatcher a new dispatcher with the new program in the old one's slot,
+// swapped in one step (the programs beside edgefw keep running throughout).
+void swap_xdp(const kernel::InstanceDir& d, const IfaceMeta& iface, int prog_fd) {
+    if (iface.in_dispatcher())
+        kernel::xdp_mp_replace(prog_fd, marker_of(d), iface.ifindex, iface.dev);
+    else
+        kernel::link_replace(pin_of(d, iface.xdp_link.value_or("")), prog_fd);
 }
 
 // ---- kept policy content and the confirm timer, in /run/edgefw/<instance>/
@@ -565,6 +604,7 @@ struct Nic {
     uint32_t role;
     std::string dev;
     uint32_t ifindex;
+    bool has_dispatcher;  // its XDP program is a libxdp dispatcher already
 };
 
 std::vector<Nic> resolve_nics(const LoadArgs& a, const policy::Policy& p) {
@@ -574,7 +614,9 @@ std::vector<Nic> resolve_nics(const LoadArgs& a, const policy::Policy& p) {
         uint32_t role = role_of(i.role);
         if (!p.nodes.at(a.node).interfaces.count(role))
             throw Refused("node '" + a.node + "' has no " + i.role + " interface in the policy");
-        nics.push_back({role, i.dev, kernel::ifindex_of(i.dev)});
+        uint32_t ifindex = kernel::ifindex_of(i.dev);
+        bool dispatcher = kernel::xdp_hook(ifindex).kind == kernel::XdpHook::Kind::dispatcher;
+        nics.push_back({role, i.dev, ifindex, dispatcher});
     }
     return nics;
 }
@@ -596,7 +638,8 @@ ConfirmMeta confirm_meta(int secs, const std::string& token) {
 // The description of a new instance, before anything is made.
 InstanceMeta describe_load(const LoadArgs& a, const Inputs& in, const Prepared& pr,
                            const Slots& slots, const SelfTest& probed, const std::vector<Nic>& nics,
-                           const std::string& tc_hook, const std::string& token, uint32_t ct_size) {
+                           const std::string& tc_hook, const std::string& token, uint32_t ct_size,
+                           bool multiprog) {
     const auto& feat = kernel::features();
     std::string shown = kernel::instance_dir(a.instance);
     InstanceMeta m;
@@ -607,6 +650,8 @@ InstanceMeta describe_load(const LoadArgs& a, const Inputs& in, const Prepared& 
     m.site = in.site_path;
     m.policy_name = pr.img.policy_name;
     m.policy_hash = pr.img.policy_hash;
+    m.policy_sha256 = bundle::policy_hash(in.policy_text, in.site_text);
+    if (in.bundle.is_object()) m.bundle = in.bundle;
     m.loaded_at = now_text();
     m.generation = 1;
     m.mode = a.mode;
@@ -621,8 +666,20 @@ InstanceMeta describe_load(const LoadArgs& a, const Inputs& in, const Prepared& 
     m.confirm = confirm_meta(a.confirm_secs, token);
     for (const auto& n : nics) {
         std::string role = policy::role_name(n.role);
-        IfaceMeta i{role, n.dev, n.ifindex, shown + "/link_xdp_" + role, a.mode, tc_hook, {}};
+        IfaceMeta i;
+        i.role = role;
+        i.dev = n.dev;
+        i.ifindex = n.ifindex;
+        i.xdp_mode = a.mode;
+        i.tc_hook = tc_hook;
         if (tc_hook == "tcx") i.tc_link = shown + "/link_tc_" + role;
+        if (!multiprog) {
+            i.xdp_link = shown + "/link_xdp_" + role;
+        } else {
+            i.xdp_attach = "dispatcher";
+            i.xdp_priority = a.xdp_priority >= 0 ? static_cast<unsigned>(a.xdp_priority)
+                                                 : kernel::kXdpDefaultPriority;
+        }
         m.ifaces.push_back(std::move(i));
     }
     return m;
@@ -640,8 +697,13 @@ void attach_nics(const kernel::InstanceDir& d, const kernel::Dataplane& dp,
                                    pin_of(d, iface.tc_link.value_or("")));
         else
             kernel::tc_attach(dp.prog_fd(packet::Dir::egress), n.ifindex, n.dev, false);
-        auto got = kernel::xdp_attach(dp.prog_fd(packet::Dir::ingress), n.ifindex, n.dev,
-                                      xdp_mode_of(a.mode), pin_of(d, iface.xdp_link));
+        const int xdp_fd = dp.prog_fd(packet::Dir::ingress);
+        auto got =
+            iface.in_dispatcher()
+                ? kernel::xdp_mp_attach(xdp_fd, n.ifindex, n.dev, xdp_mode_of(a.mode),
+                                        iface.xdp_priority.value_or(kernel::kXdpDefaultPriority))
+                : kernel::xdp_attach(xdp_fd, n.ifindex, n.dev, xdp_mode_of(a.mode),
+                                     pin_of(d, iface.xdp_link.value_or("")));
         iface.xdp_mode = kernel::xdp_mode_name(got);
     }
 }
@@ -657,6 +719,13 @@ void load_locked(const LoadArgs& a) {
     auto probed = run_self_test(pr, a.node);
     std::vector<Nic> nics = resolve_nics(a, pr.policy);
 
+    // XDP through libxdp's dispatcher (kernel/multiprog.h) on every NIC: asked
+    // for, or because a NIC runs a dispatcher already (the program is then
+    // loaded as freplace, so the other NICs get a dispatcher too).
+    bool multiprog =
+        a.xdp_multiprog || a.xdp_priority >= 0 ||
+        std::any_of(nics.begin(), nics.end(), [](const Nic& n) { return n.has_dispatcher; });
+
     // Programs and maps, loaded and written but not pinned or attached.
     Slots slots = allocate_slots(pr.img, {});
     image::MapImage img = pr.img;
@@ -664,13 +733,26 @@ void load_locked(const LoadArgs& a) {
     kernel::Options opts = kernel::Options::from_image(img);
     if (a.ct_size) opts.ct_size = a.ct_size;
     opts.log_per_sec_per_cpu = a.log_rate >= 0 ? static_cast<uint32_t>(a.log_rate) : 100;
+    std::optional<kernel::ScratchDispatcher> scratch;
+    if (multiprog) opts.xdp_ext_target = scratch.emplace().fd();
     kernel::Dataplane dp(opts);
     dp.write_image(img);
     for (const auto& n : nics) dp.set_iface_role(n.ifindex, n.role);
+    // Connections already open (the operator's SSH session) get the entry
+    // their SYN would have made, before the programs go live (kernel/adopt.h).
+    std::vector<kernel::Adopted> adopted;
+    {
+        kernel::NetnsGuard ns(a.netns);
+        std::vector<uint32_t> roles;
+        for (const auto& n : nics) roles.push_back(n.role);
+        adopted = kernel::adopt_connections(dp, img, roles, kernel::established_tcp());
+    }
 
     std::string tc_hook = choose_tc_hook(a.tc);
     std::string token = a.confirm_secs > 0 ? random_id() : "";
-    InstanceMeta meta = describe_load(a, in, pr, slots, probed, nics, tc_hook, token, opts.ct_size);
+    InstanceMeta meta =
+        describe_load(a, in, pr, slots, probed, nics, tc_hook, token, opts.ct_size, multiprog);
+    meta.adopted_connections = adopted.size();
     (void)encode(meta);  // refuses text that is not UTF-8 before anything is made
 
     // Pin, describe, attach.
@@ -696,6 +778,9 @@ void load_locked(const LoadArgs& a) {
         if (a.confirm_secs > 0) kill_timer(run.get());
         try {
             kernel::NetnsGuard ns(a.netns);
+            // Unpinning cannot take edgefw out of a dispatcher: its pins hold it.
+            if (multiprog)
+                for (const auto& n : nics) kernel::xdp_mp_detach(marker_of(*d), n.ifindex, n.dev);
             if (tc_hook == "netlink")
                 for (const auto& n : nics) kernel::tc_detach(n.ifindex);
         } catch (const kernel::Error&) {
@@ -732,7 +817,7 @@ ConfirmMeta confirm_for_reload(const LoadArgs& a, const InstanceMeta& meta, int 
 // Points every NIC's XDP and TC egress at the given programs (-1: that hook
 // stays). Throws on the first refusal.
 void swap_nic(const kernel::InstanceDir& d, const IfaceMeta& i, int xdp_fd, int tc_fd) {
-    if (xdp_fd >= 0) kernel::link_replace(pin_of(d, i.xdp_link), xdp_fd);
+    if (xdp_fd >= 0) swap_xdp(d, i, xdp_fd);
     if (tc_fd < 0) return;
     if (i.tc_hook == "tcx")
         kernel::link_replace(pin_of(d, i.tc_link.value_or("")), tc_fd);
@@ -780,13 +865,18 @@ ReloadFlows rejudge_flows(kernel::Dataplane& dp, const image::MapImage& img, boo
 
 // The description after a reload: the new policy, its rules and slots, its
 // generation and confirm record (the NICs and settings stay).
+// (The self-test's counts are added once it has passed.)
 void describe_reload(InstanceMeta& meta, const Inputs& in, const Prepared& pr, const Slots& slots,
-                     const SelfTest& st, const ConfirmMeta& confirm, uint64_t generation) {
-    meta.self_test = {st.probes, st.of};
+                     const ConfirmMeta& confirm, uint64_t generation) {
     meta.policy = in.policy_path;
     meta.site = in.site_path;
     meta.policy_name = pr.img.policy_name;
     meta.policy_hash = pr.img.policy_hash;
+    meta.policy_sha256 = bundle::policy_hash(in.policy_text, in.site_text);
+    if (in.bundle.is_object())
+        meta.bundle = in.bundle;
+    else
+        meta.bundle.reset();
     meta.reloaded_at = now_text();
     meta.generation = generation;
     meta.egress = egress_name(pr.img);
@@ -845,13 +935,19 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
     if (a.node != meta.node)
         throw Refused("instance '" + a.instance + "' enforces node " + meta.node + ", not " +
                       a.node + ": unload it to change node");
+    if (in.bundle.is_object() && in.bundle["node"] != a.node)
+        throw Refused(bundle::wrong_node(in.bundle["dir"], in.bundle["node"], a.node,
+                                         "the node instance " + a.instance + " enforces"));
     std::string dir = d.path(), shown = d.shown();
     Phases phases;
     Prepared pr = prepare(in, a.node);
     check_lockout(pr, a.node, a.force);
     phases.mark("parse_compile");
-    auto st = run_self_test(pr, a.node);
-    phases.mark("self_test");
+    // The self-test runs beside the new programs' load and map writes; nothing
+    // is pinned, saved or swapped before it has passed. Its phase time is the
+    // wait for it once the maps are written.
+    auto testing =
+        std::async(std::launch::async, [&] { return self_test(pr.policy, a.node, pr.img); });
 
     Slots slots = allocate_slots(pr.img, meta.rules);
     image::MapImage img = pr.img;
@@ -866,18 +962,26 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
 
     kernel::Options opts = kernel::Options::from_image(img);
     opts.ct_size = meta.ct_size;
+    opts.ct_lookup_all = a.keep_flows;
     opts.log_per_sec_per_cpu =
         a.log_rate >= 0 ? static_cast<uint32_t>(a.log_rate) : meta.log_rate.value_or(100);
     meta.log_rate = opts.log_per_sec_per_cpu;
     KeptPins kept = open_kept(dir, shown);  // the new object reuses them (its own fds)
     opts.shared = kept.shared;
+    std::optional<kernel::ScratchDispatcher> scratch;
+    if (std::any_of(meta.ifaces.begin(), meta.ifaces.end(),
+                    [](const IfaceMeta& i) { return i.in_dispatcher(); }))
+        opts.xdp_ext_target = scratch.emplace().fd();
     kernel::Dataplane dp(opts);
     dp.write_image(img);
 
-    describe_reload(meta, in, pr, slots, st, confirm, generation);
+    describe_reload(meta, in, pr, slots, confirm, generation);
+    phases.mark("programs_maps");
+    auto st = checked(testing.get());
+    meta.self_test = {st.probes, st.of};
     (void)encode(meta);
     save_content(run.get(), generation, in);
-    phases.mark("programs_maps");
+    phases.mark("self_test");
 
     // Everything that can fail has happened: the swap. Should the kernel
     // refuse any of it, everything goes back to the old programs, pins and
@@ -938,12 +1042,25 @@ void unload_locked(const std::string& instance) {
     }
     if (auto text = kernel::read_meta(d->path())) {
         InstanceMeta meta = parse_meta(*text);
+        std::unique_ptr<kernel::NetnsGuard> ns;
         try {
-            kernel::NetnsGuard ns(meta.netns);
-            for (const auto& i : meta.ifaces)
-                if (i.tc_hook == "netlink") kernel::tc_detach(i.ifindex);
+            ns = std::make_unique<kernel::NetnsGuard>(meta.netns);
         } catch (const kernel::Error&) {
             // The namespace is gone, and its NICs with it: nothing left to detach.
+        }
+        if (ns) {
+            // In a dispatcher edgefw's program is held by libxdp's pins, not
+            // ours: libxdp takes it out and the other programs keep running. A
+            // failure stops here, the instance still loaded, rather than leave
+            // edgefw enforcing unseen.
+            for (const auto& i : meta.ifaces)
+                if (i.in_dispatcher()) kernel::xdp_mp_detach(marker_of(*d), i.ifindex, i.dev);
+            try {
+                for (const auto& i : meta.ifaces)
+                    if (i.tc_hook == "netlink") kernel::tc_detach(i.ifindex);
+            } catch (const kernel::Error&) {
+                // The NIC is gone: nothing left to detach.
+            }
         }
     }
     // Unpinning the links detaches XDP and tcx: edgefw holds no other reference.

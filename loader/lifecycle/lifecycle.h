@@ -22,11 +22,17 @@ std::optional<IfaceArg> parse_iface(const std::string& spec);
 struct LoadArgs {
     std::string policy;
     std::string site;
+    std::string bundle;  // --bundle DIR/NODE instead of policy and site (loader/bundle)
     policy::LoadOptions policy_options;  // --allow-wide-management
     std::string node;
     std::vector<IfaceArg> ifaces;  // load only; reload keeps the instance's
     std::string mode = "auto";     // XDP: auto (native, else generic) | native | generic
     std::string tc = "auto";       // TC egress: auto (tcx when the kernel has it) | tcx | netlink
+    // XDP through libxdp's multi-program dispatcher: asked for, or taken on a
+    // NIC whose XDP program is a libxdp dispatcher already. Priority: the run
+    // priority there (-1: libxdp's default, 50; given, it implies multiprog).
+    bool xdp_multiprog = false;
+    int xdp_priority = -1;
     std::string instance = "default";
     std::string netns;
     uint32_t ct_size = 0;  // 0: default

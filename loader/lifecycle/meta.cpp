@@ -24,6 +24,7 @@ void to_json(json& j, const IfaceStatus& s) {
     j["attached"] = s.attached;
     j["attachment"] = s.attachment;
     j["current"] = s.current;
+    if (s.xdp_dispatcher) j["xdp_dispatcher"] = *s.xdp_dispatcher;
 }
 
 void to_json(json& j, const Status& s) {

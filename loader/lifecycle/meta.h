@@ -91,12 +91,19 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RuleMeta, id, slot, app, feature
 struct IfaceMeta {
     std::string role, dev;
     uint32_t ifindex = 0;
-    std::string xdp_link;  // pin paths as shown (the directory's name, not the fd)
+    // Pin paths as shown (the directory's name, not the fd). No XDP link under
+    // libxdp's dispatcher: libxdp's own pins hold edgefw's program there.
+    std::optional<std::string> xdp_link;
     std::string xdp_mode;
     std::string tc_hook = "netlink";     // tcx | netlink
     std::optional<std::string> tc_link;  // tcx only
+    // "dispatcher": XDP through libxdp's dispatcher at xdp_priority (absent: a link).
+    std::optional<std::string> xdp_attach;
+    std::optional<unsigned> xdp_priority;
+    bool in_dispatcher() const { return xdp_attach.value_or("link") == "dispatcher"; }
 };
-EF_DEFINE_JSON_OPTIONAL(IfaceMeta, role, dev, ifindex, xdp_link, xdp_mode, tc_hook, tc_link)
+EF_DEFINE_JSON_OPTIONAL(IfaceMeta, role, dev, ifindex, xdp_link, xdp_mode, tc_hook, tc_link,
+                        xdp_attach, xdp_priority)
 
 struct SelfTestMeta {
     size_t probes = 0, of = 0;
@@ -133,6 +140,10 @@ struct InstanceMeta {
     std::string instance, instance_id, node;
     std::string policy, site;  // absolute paths as loaded
     std::string policy_name, policy_hash;
+    // sha256 of the policy and site files: the same on every node of a pool
+    // (the per-node image hash is policy_hash).
+    std::optional<std::string> policy_sha256;
+    std::optional<nlohmann::json> bundle;  // --bundle: the checked bundle's summary
     std::string loaded_at;
     OrNull<std::string> reloaded_at;
     uint64_t generation = 1;
@@ -145,14 +156,15 @@ struct InstanceMeta {
     std::vector<RuleMeta> rules;
     std::vector<IfaceMeta> ifaces;
     SelfTestMeta self_test;
+    std::optional<size_t> adopted_connections;  // established TCP given entries by load
     ConfirmMeta confirm;
     std::optional<std::map<std::string, double>> reload_ms;  // per phase
     std::optional<ReloadFlows> reload_flows;
 };
 EF_DEFINE_JSON_OPTIONAL(InstanceMeta, instance, instance_id, node, policy, site, policy_name,
-                        policy_hash, loaded_at, reloaded_at, generation, mode, tc, kernel, libbpf,
-                        netns, ct_size, log_rate, egress, rules, ifaces, self_test, confirm,
-                        reload_ms, reload_flows)
+                        policy_hash, policy_sha256, bundle, loaded_at, reloaded_at, generation,
+                        mode, tc, kernel, libbpf, netns, ct_size, log_rate, egress, rules, ifaces,
+                        self_test, adopted_connections, confirm, reload_ms, reload_flows)
 
 // Parses a stored description; throws nlohmann::json::exception when it is not one.
 InstanceMeta parse_meta(const std::string& text);
@@ -176,9 +188,27 @@ struct Conntrack {
     size_t entries = 0, max = 0;
 };
 
+// A program libxdp's dispatcher runs on a NIC, in run order.
+struct DispatchedProgram {
+    std::string name;
+    uint32_t id = 0, priority = 0;
+    std::vector<std::string> chain_call;  // the actions that go on to the next program
+    bool edgefw = false;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DispatchedProgram, name, id, priority, chain_call,
+                                                edgefw)
+
+struct DispatcherStatus {
+    uint32_t id = 0;  // 0: the NIC runs no dispatcher
+    std::string mode;
+    std::vector<DispatchedProgram> programs;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DispatcherStatus, id, mode, programs)
+
 // One NIC: its description and what the kernel runs there now.
 struct IfaceStatus {
     IfaceMeta meta;
+    std::optional<DispatcherStatus> xdp_dispatcher;  // under libxdp's dispatcher, when seen
     uint32_t xdp_prog_id = 0, tc_prog_id = 0;
     bool xdp_attached = false;
     bool attached = false;                // false also when not known (see attachment)

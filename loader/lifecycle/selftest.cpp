@@ -8,6 +8,7 @@
 #include "compile/placement.h"
 #include "image/reasons.h"
 #include "kernel/dataplane.h"
+#include "kernel/map_write.h"
 #include "model/model.h"
 
 namespace lifecycle {
@@ -72,47 +73,73 @@ std::vector<Probe> boundary_probes(const policy::Policy& p, const std::string& n
     return out;
 }
 
-SelfTest self_test(const policy::Policy& p, const std::string& node, const image::MapImage& img) {
-    kernel::Options opts = kernel::Options::from_image(img);
-    opts.record_last = true;
-    opts.ct_size = 1024;
-    // Every probe is judged as the first packet of its flow: no entry is made,
-    // so none has to be cleared between probes (the model's are cleared).
-    opts.ct_create = false;
-    kernel::Dataplane dp(opts);
-    dp.write_image(img);
-    model::Model m(p, node);
+SelfTest self_test(const policy::Policy& p, const std::string& node, const image::MapImage& img,
+                   const std::function<void(const ProbeResult&)>& each) {
     SelfTest st;
-    uint32_t role = ~0u;
     auto all = boundary_probes(p, node);
     st.of = all.size();
     // Evenly spaced: the k-th of n probes kept is all[k * size / n].
     std::vector<Probe> probes;
     size_t n = std::min(all.size(), kMaxSelfTestProbes);
-    for (size_t k = 0; k < n; ++k) probes.push_back(all[k * all.size() / n]);
-    for (const auto& probe : probes) {
-        if (probe.role != role)
-            dp.set_iface_role(kernel::Dataplane::kTestRunIfindex, role = probe.role);
-        m.clear();
-        auto want = m.run(probe.role, probe.pkt);
-        auto got = dp.run(probe.pkt.dir, packet::build_frame(probe.pkt));
+    probes.reserve(n);
+    for (size_t k = 0; k < n; ++k) probes.push_back(std::move(all[k * all.size() / n]));
+
+    // The kernel side (load the scratch programs, write the image, run every
+    // frame) on one thread, the model's verdicts on the other: neither reads
+    // the other's results until both are done.
+    std::vector<std::vector<uint8_t>> frames(probes.size());
+    for (size_t i = 0; i < probes.size(); ++i) frames[i] = packet::build_frame(probes[i].pkt);
+    std::vector<kernel::RunResult> got(probes.size());
+    std::vector<model::Verdict> want(probes.size());
+    kernel::run_parallel({
+        [&] {
+            kernel::Options opts = kernel::Options::from_image(img);
+            opts.record_last = true;
+            opts.ct_size = 1024;
+            // Every probe is judged as the first packet of its flow: no entry
+            // is made, so none has to be cleared between probes (the model's
+            // are cleared).
+            opts.ct_create = false;
+            kernel::Dataplane dp(opts);
+            dp.write_image(img);
+            uint32_t role = ~0u;
+            for (size_t i = 0; i < probes.size(); ++i) {
+                if (probes[i].role != role)
+                    dp.set_iface_role(kernel::Dataplane::kTestRunIfindex, role = probes[i].role);
+                got[i] = dp.run(probes[i].pkt.dir, frames[i]);
+            }
+        },
+        [&] {
+            model::Model m(p, node);
+            for (size_t i = 0; i < probes.size(); ++i) {
+                m.clear();
+                want[i] = m.run_frame(probes[i].role, probes[i].pkt.dir, frames[i]);
+            }
+        },
+    });
+
+    for (size_t i = 0; i < probes.size(); ++i) {
+        const Probe& probe = probes[i];
         st.probes++;
-        bool by_rule = got.kind == EF_LAST_RULE;
-        bool agree = got.counted && got.pass == want.pass && by_rule == want.by_rule &&
-                     got.index == want.index;
-        bool sane = !probe.inside || want.pass;
+        bool by_rule = got[i].kind == EF_LAST_RULE;
+        bool agree = got[i].counted && got[i].pass == want[i].pass && by_rule == want[i].by_rule &&
+                     got[i].index == want[i].index;
+        bool sane = !probe.inside || want[i].pass;
+        auto name = [&](bool rule, uint32_t i) {
+            return rule ? (i < p.rules.size() ? p.rules[i].id : "?") : image::reason_name(i);
+        };
+        if (each)
+            each({&probe, (want[i].pass ? "pass " : "drop ") + name(want[i].by_rule, want[i].index),
+                  (got[i].pass ? "pass " : "drop ") + name(by_rule, got[i].index), agree && sane});
         if (agree && sane) {
             st.passed++;
             continue;
         }
-        auto name = [&](bool rule, uint32_t i) {
-            return rule ? (i < p.rules.size() ? p.rules[i].id : "?") : image::reason_name(i);
-        };
         st.mismatches.push_back(std::string(policy::role_name(probe.role)) + " " +
                                 packet::to_spec(probe.pkt) + " (from rule " + probe.rule +
-                                "): model " + (want.pass ? "pass " : "drop ") +
-                                name(want.by_rule, want.index) + ", kernel " +
-                                (got.pass ? "pass " : "drop ") + name(by_rule, got.index));
+                                "): model " + (want[i].pass ? "pass " : "drop ") +
+                                name(want[i].by_rule, want[i].index) + ", kernel " +
+                                (got[i].pass ? "pass " : "drop ") + name(by_rule, got[i].index));
     }
     return st;
 }

@@ -4,6 +4,7 @@
 // A disagreement means the kernel would not enforce what the policy says.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,7 +36,16 @@ struct SelfTest {
 // spaced sample of them runs.
 inline constexpr size_t kMaxSelfTestProbes = 1u << 20;
 
-// Throws kernel::Error if the scratch programs cannot be loaded.
-SelfTest self_test(const policy::Policy& p, const std::string& node, const image::MapImage& img);
+// One probe's outcome, for `edgefw bundle` (which keeps every probe with its result).
+struct ProbeResult {
+    const Probe* probe = nullptr;
+    std::string model, kernel;  // "pass <rule>" / "drop <reason>"
+    bool ok = false;            // agree, and a probe inside the rule's ports passes
+};
+
+// Throws kernel::Error if the scratch programs cannot be loaded. With `each`,
+// it is called once for every probe run.
+SelfTest self_test(const policy::Policy& p, const std::string& node, const image::MapImage& img,
+                   const std::function<void(const ProbeResult&)>& each = {});
 
 }  // namespace lifecycle

@@ -16,6 +16,7 @@
 #include "kernel/dataplane.h"
 #include "kernel/features.h"
 #include "kernel/instance.h"
+#include "kernel/multiprog.h"
 #include "lifecycle/lifecycle.h"
 #include "lifecycle/lock.h"
 
@@ -77,13 +78,42 @@ double mono_to_unix(uint64_t mono_ns) {
     return now_real - (now_mono - static_cast<double>(mono_ns) / 1e9);
 }
 
-// What the kernel runs on one NIC. tc_known: false when its netlink filter
-// cannot be seen from here (its namespace is gone from /run/netns).
+// Under libxdp's dispatcher: edgefw's program there (0 if none; *ifindex set
+// when there is one) and every program the dispatcher runs, in order. Needs
+// the NIC's namespace.
+uint32_t dispatcher_fill(const kernel::InstanceDir& d, IfaceStatus& i, uint32_t* ifindex) {
+    auto hook =
+        kernel::xdp_hook(i.meta.ifindex, kernel::pinned_map_id(d.path() + "/ef_rule_counters"));
+    DispatcherStatus disp;
+    disp.id = hook.kind == kernel::XdpHook::Kind::dispatcher ? hook.id : 0;
+    disp.mode = kernel::xdp_mode_name(hook.mode);
+    uint32_t prog = 0;
+    *ifindex = 0;
+    for (const auto& p : hook.programs) {
+        disp.programs.push_back({p.name, p.id, p.priority, p.chain_call, p.edgefw});
+        if (p.edgefw) {
+            prog = p.id;
+            *ifindex = i.meta.ifindex;
+        }
+    }
+    i.xdp_dispatcher = std::move(disp);
+    return prog;
+}
+
+// What the kernel runs on one NIC. in_ns: false when the NIC's namespace is
+// gone from /run/netns, so its netlink filter and libxdp's dispatcher cannot
+// be seen from here.
 IfaceStatus iface_status(const kernel::InstanceDir& d, const IfaceMeta& m, const Status& s,
-                         bool tc_known) {
-    IfaceStatus i{m};
+                         bool in_ns) {
+    IfaceStatus i;
+    i.meta = m;
     uint32_t xdp_ifindex = 0, tc_ifindex = 0;
-    i.xdp_prog_id = kernel::link_prog_id(d.path() + "/" + pin_name(m.xdp_link), &xdp_ifindex);
+    if (!m.in_dispatcher())
+        i.xdp_prog_id =
+            kernel::link_prog_id(d.path() + "/" + pin_name(m.xdp_link.value_or("")), &xdp_ifindex);
+    else if (in_ns)
+        i.xdp_prog_id = dispatcher_fill(d, i, &xdp_ifindex);
+    bool tc_known = in_ns;
     if (m.tc_hook == "tcx") {
         i.tc_prog_id =
             kernel::link_prog_id(d.path() + "/" + pin_name(m.tc_link.value_or("")), &tc_ifindex);
@@ -93,6 +123,13 @@ IfaceStatus iface_status(const kernel::InstanceDir& d, const IfaceMeta& m, const
         tc_ifindex = m.ifindex;
     }
     i.xdp_attached = i.xdp_prog_id != 0 && xdp_ifindex == m.ifindex;
+    if (m.in_dispatcher() && !in_ns) {
+        // The dispatcher is only seen from inside the NIC's namespace.
+        i.attached = false;
+        i.attachment = "unknown";
+        i.current = false;
+        return i;
+    }
     if (!tc_known && i.xdp_attached) {
         // XDP is; TC cannot be seen from here. "attached" stays a bool
         // (false: not known to be); "attachment" says which.

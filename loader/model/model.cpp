@@ -51,33 +51,48 @@ Model::Model(const policy::Policy& p, std::string node) : policy_(p), node_(std:
         sides_.push_back({p.expand(r.src, node_), p.expand(r.dst, node_)});
     for (uint32_t role : {EF_ROLE_EXTERNAL, EF_ROLE_INTERNAL})
         locals_[role] = p.local_addresses(node_, role);
+    for (const auto& r : p.rules) enabled_.push_back(p.rule_enabled(r));
+    for (const auto& [role, addrs] : locals_)
+        for (const auto& a : addrs) local_slots_.push_back({role, a});
     for (uint32_t pos = 0; pos < p.rules.size(); pos++) {
         const policy::Rule& r = p.rules[pos];
         uint8_t proto = policy::proto_number(r.proto);
-        if (icmp_proto(proto)) {
-            // matches(): a type given must equal the packet's; none matches every type.
-            if (r.icmp_type)
-                index_rule(proto, *r.icmp_type, *r.icmp_type, pos);
-            else
-                index_rule(proto, 0, 255, pos);
-        } else {
-            for (const auto& range : r.dport)
-                if (range.lo <= range.hi) index_rule(proto, range.lo, range.hi, pos);
+        // The sides a packet can match this rule from: the local address must
+        // be named by the rule itself on the local side (matches_local()).
+        std::vector<uint32_t> sides;
+        for (uint32_t slot = 0; slot < local_slots_.size(); slot++)
+            for (Dir dir : {Dir::ingress, Dir::egress}) {
+                const Sides& sd = sides_[pos];
+                if (in_cidrs(dir == Dir::ingress ? sd.dst : sd.src, local_slots_[slot].second,
+                             true))
+                    sides.push_back(side_of(slot, dir));
+            }
+        for (uint32_t side : sides) {
+            if (icmp_proto(proto)) {
+                // matches_local(): a type given must equal the packet's; none matches every type.
+                if (r.icmp_type)
+                    index_rule(proto, side, *r.icmp_type, *r.icmp_type, pos);
+                else
+                    index_rule(proto, side, 0, 255, pos);
+            } else {
+                for (const auto& range : r.dport)
+                    if (range.lo <= range.hi) index_rule(proto, side, range.lo, range.hi, pos);
+            }
         }
     }
 }
 
 // [lo, hi] as the canonical nodes of the segment tree over [0, 2^16): node 1
 // is the root, node n's children are 2n and 2n + 1, key k's leaf is 2^16 + k.
-void Model::index_rule(uint8_t proto, uint32_t lo, uint32_t hi, uint32_t pos) {
+void Model::index_rule(uint8_t proto, uint32_t side, uint32_t lo, uint32_t hi, uint32_t pos) {
     uint32_t l = lo + (1u << kKeyBits), r = hi + (1u << kKeyBits) + 1;  // [l, r)
     for (; l < r; l >>= 1, r >>= 1) {
         if (l & 1) {
-            auto& v = by_port_[node_key(proto, l++)];
+            auto& v = by_port_[node_key(proto, side, l++)];
             if (v.empty() || v.back() != pos) v.push_back(pos);
         }
         if (r & 1) {
-            auto& v = by_port_[node_key(proto, --r)];
+            auto& v = by_port_[node_key(proto, side, --r)];
             if (v.empty() || v.back() != pos) v.push_back(pos);
         }
     }
@@ -111,12 +126,10 @@ bool Model::is_local(uint32_t role, const packet::Addr& a) const {
            std::find(it->second.begin(), it->second.end(), a) != it->second.end();
 }
 
-bool Model::matches(const policy::Rule& r, uint32_t role, const Tuple& t) const {
-    if (t.proto != policy::proto_number(r.proto)) return false;
+bool Model::matches_local(const policy::Rule& r, const Tuple& t) const {
     bool in = t.dir == Dir::ingress;
     const packet::Addr& local = in ? t.dst : t.src;
     const packet::Addr& remote = in ? t.src : t.dst;
-    if (!is_local(role, local)) return false;
     // The local side must name this address itself; `any` never makes a side local.
     const Sides& s = sides_[r.index];
     if (!in_cidrs(in ? s.dst : s.src, local, true)) return false;
@@ -130,19 +143,28 @@ bool Model::matches(const policy::Rule& r, uint32_t role, const Tuple& t) const 
 }
 
 const policy::Rule* Model::first_match(uint32_t role, const Tuple& t) const {
-    // The rules whose port (ICMP: type) can match, in file order; matches()
+    // A rule matches only a packet whose local side is one of the role's
+    // addresses and is named by the rule: the index is per (address, hook).
+    const packet::Addr& local = t.dir == Dir::ingress ? t.dst : t.src;
+    uint32_t slot = 0;
+    while (slot < local_slots_.size() &&
+           !(local_slots_[slot].first == role && local_slots_[slot].second == local))
+        slot++;
+    if (slot == local_slots_.size()) return nullptr;
+    // The rules whose port (ICMP: type) can match, in file order; matches_local()
     // still checks everything.
     uint32_t key = icmp_proto(t.proto) ? t.icmp_type : t.dport;
     std::vector<uint32_t> candidates;
     for (uint32_t n = key + (1u << kKeyBits); n >= 1; n >>= 1) {
-        auto it = by_port_.find(node_key(t.proto, n));
+        auto it = by_port_.find(node_key(t.proto, side_of(slot, t.dir), n));
         if (it != by_port_.end())
             candidates.insert(candidates.end(), it->second.begin(), it->second.end());
     }
     std::sort(candidates.begin(), candidates.end());
     for (uint32_t pos : candidates) {
         const policy::Rule& r = policy_.rules[pos];
-        if (policy_.rule_enabled(r) && matches(r, role, t)) return &r;
+        if (enabled_[pos] && t.proto == policy::proto_number(r.proto) && matches_local(r, t))
+            return &r;
     }
     return nullptr;
 }

@@ -77,7 +77,8 @@ class Model {
         uint32_t index = 0;
     };
 
-    bool matches(const policy::Rule& r, uint32_t role, const Tuple& t) const;
+    // Whether r matches t, once t's local side is known to be the role's.
+    bool matches_local(const policy::Rule& r, const Tuple& t) const;
     const policy::Rule* first_match(uint32_t role, const Tuple& t) const;
     bool is_local(uint32_t role, const packet::Addr& a) const;
     Verdict no_rule(uint32_t role, packet::Dir dir, uint32_t reason_override) const;
@@ -94,16 +95,24 @@ class Model {
         std::vector<policy::Cidr> src, dst;
     };
     std::vector<Sides> sides_;
+    std::vector<char> enabled_;  // by rule position: its feature is enabled
     std::map<uint32_t, std::vector<packet::Addr>> locals_;  // by role
     // Which rules can match a packet, by protocol and destination port (ICMP:
     // type): a segment tree over the 16-bit key space. A rule's ranges are
     // stored at the canonical nodes that cover them, in file order; a lookup
     // gathers the nodes from the key's leaf up to the root, so first_match
     // checks only the rules whose port (type) matches, in file order.
+    // One tree per protocol and side: (local address slot, hook).
     static constexpr uint32_t kKeyBits = 16;
-    static uint32_t node_key(uint8_t proto, uint32_t node) { return uint32_t(proto) << 20 | node; }
-    void index_rule(uint8_t proto, uint32_t lo, uint32_t hi, uint32_t pos);
-    std::unordered_map<uint32_t, std::vector<uint32_t>> by_port_;
+    static uint32_t side_of(uint32_t slot, packet::Dir dir) {
+        return slot * 2 + (dir == packet::Dir::ingress ? 0 : 1);
+    }
+    static uint64_t node_key(uint8_t proto, uint32_t side, uint32_t node) {
+        return uint64_t(side) << 28 | uint64_t(proto) << 20 | node;
+    }
+    void index_rule(uint8_t proto, uint32_t side, uint32_t lo, uint32_t hi, uint32_t pos);
+    std::vector<std::pair<uint32_t, packet::Addr>> local_slots_;  // (role, address)
+    std::unordered_map<uint64_t, std::vector<uint32_t>> by_port_;
     std::map<CtKey, Flow> ct_;
     std::map<FragKey, FragVerdict> frags_;
 };

@@ -111,6 +111,11 @@ class Server {
   public:
     struct Limits {
         unsigned connections = 64;
+        // Connections shut down by the cap or a deadline but not yet freed by
+        // libmicrohttpd (it frees them on its next turn). Open plus these is the hard
+        // limit libmicrohttpd itself enforces: at it, it stops accepting and new
+        // clients wait in the listen backlog rather than holding descriptors.
+        unsigned closing = 16;
         size_t headers = 100;
         size_t head_bytes = 8192;  // request line + header fields
         size_t pool = 16 * 1024;   // libmicrohttpd's memory per connection
@@ -130,8 +135,7 @@ class Server {
         d_ = MHD_start_daemon(
             flags, 0, nullptr, nullptr, &Server::on_request, this, MHD_OPTION_LISTEN_SOCKET,
             static_cast<MHD_socket>(listen_fd),
-            // Room for connections shut down but not yet freed.
-            MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(2 * lim_.connections),
+            MHD_OPTION_CONNECTION_LIMIT, lim_.connections + lim_.closing,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, lim_.pool, MHD_OPTION_CONNECTION_TIMEOUT,
             lim_.idle_secs, MHD_OPTION_NOTIFY_CONNECTION, &Server::on_connection, this,
             MHD_OPTION_NOTIFY_COMPLETED, &Server::on_completed, this, MHD_OPTION_END);

@@ -107,6 +107,12 @@ struct Families {
                   "gauge",
                   "The loaded policy (hash, name, reload generation); the value is always 1.",
                   {}};
+    // Fleet: one value per pool when every node runs one policy (drift alert).
+    Family source{"edgefw_policy_source_info",
+                  "gauge",
+                  "sha256 of the policy and site files the instance runs (the same on every "
+                  "node of a pool); pool when loaded from a bundle; the value is always 1.",
+                  {}};
     Family attach{"edgefw_attach_info",
                   "gauge",
                   "Where each NIC's programs run: XDP mode (native, generic) and TC egress hook "
@@ -169,10 +175,10 @@ struct Families {
     std::string render() const {
         std::string out;
         for (const Family* f :
-             {&build,         &up,         &policy,     &attach,     &rule_packets, &rule_bytes,
-              &rule_last_hit, &drops,      &passes,     &ct,         &ct_max,       &ct_table,
-              &ct_table_max,  &ct_inserts, &ct_removed, &ct_refused, &ct_rst,       &ct_evicted,
-              &map_entries,   &map_max}) {
+             {&build,         &up,         &policy,     &source,     &attach,     &rule_packets,
+              &rule_bytes,    &rule_last_hit, &drops,   &passes,     &ct,         &ct_max,
+              &ct_table,      &ct_table_max, &ct_inserts, &ct_removed, &ct_refused, &ct_rst,
+              &ct_evicted,    &map_entries, &map_max}) {
             if (f->samples.empty()) continue;
             out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", f->name, escape_help(f->help),
                                f->name, f->type);
@@ -192,6 +198,13 @@ void add_status(Families& f, const std::string& name, const std::string& node, c
                       {"policy", text(status, "policy_name")},
                       {"generation", text(status, "generation")}},
                      1);
+    }
+    if (status.contains("policy_sha256")) {
+        Labels l{{"instance_name", name}, {"node", node}};
+        std::string pool = status.contains("bundle") ? text(status["bundle"], "pool") : "";
+        if (!pool.empty()) l.push_back({"pool", pool});
+        l.push_back({"sha256", text(status, "policy_sha256")});
+        f.source.add(l, 1);
     }
     for (const auto& i : status.value("ifaces", json::array()))
         f.attach.add({{"instance_name", name},

@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 
+#include <array>
 #include <charconv>
+#include <cstring>
 
 namespace policy {
 
@@ -16,6 +18,27 @@ packet::Addr mask(const packet::Addr& a, int plen) {
         out.bytes[i] &= m;
     }
     return out;
+}
+
+// mask(a, plen) == net, without building the masked copy: the model asks it
+// for every candidate rule of every packet. The masks of every plen in two
+// 64-bit words (plen is clamped as mask() reads it).
+bool masked_equals(const packet::Addr& a, int plen, const packet::Addr& net) {
+    struct Words {
+        uint64_t w[2];
+    };
+    static const std::array<Words, 129> masks = [] {
+        std::array<Words, 129> t{};
+        packet::Addr ones;
+        ones.bytes.fill(0xff);
+        for (int p = 0; p <= 128; p++) std::memcpy(t[p].w, mask(ones, p).bytes.data(), 16);
+        return t;
+    }();
+    const Words& m = masks[plen < 0 ? 0 : plen > 128 ? 128 : plen];
+    uint64_t x[2], n[2];
+    std::memcpy(x, a.bytes.data(), 16);
+    std::memcpy(n, net.bytes.data(), 16);
+    return (x[0] & m.w[0]) == n[0] && (x[1] & m.w[1]) == n[1];
 }
 
 bool bit(const packet::Addr& a, int i) { return (a.bytes[i / 8] >> (7 - i % 8)) & 1; }
@@ -39,10 +62,10 @@ std::string v4_text(const packet::Addr& a) {
 
 }  // namespace
 
-bool Prefix::contains(const packet::Addr& a) const { return mask(a, plen) == addr; }
+bool Prefix::contains(const packet::Addr& a) const { return masked_equals(a, plen, addr); }
 
 bool Prefix::contains(const Prefix& other) const {
-    return other.plen >= plen && mask(other.addr, plen) == addr;
+    return other.plen >= plen && masked_equals(other.addr, plen, addr);
 }
 
 Prefix mapped_space() {
@@ -72,9 +95,9 @@ bool Cidr::contains(const packet::Addr& a) const {
         case Family::any:
             return true;
         case Family::v4:
-            return a.is_v4() && mask(a, plen) == addr;
+            return a.is_v4() && masked_equals(a, plen, addr);
         case Family::v6:
-            return !a.is_v4() && mask(a, plen) == addr;
+            return !a.is_v4() && masked_equals(a, plen, addr);
     }
     return false;
 }

@@ -29,19 +29,18 @@ class PolicyLoader {
     std::optional<Policy> run(const std::string& text, const Site* site);
 
   private:
-    void read_top(const YAML::Node& root);
-    void read_features(const YAML::Node& n);
-    void read_objects(const YAML::Node& n);
-    void read_nodes(const YAML::Node& n);
-    void read_vips(const YAML::Node& n);
-    void read_rules(const YAML::Node& n);
-    void read_rule(const YAML::Node& n, uint32_t index);
-    void read_summary(const YAML::Node& n);
+    void read_top(const YNode& root);
+    void read_features(const YNode& n);
+    void read_objects(const YNode& n);
+    void read_nodes(const YNode& n);
+    void read_vips(const YNode& n);
+    void read_rules(const YNode& n);
+    void read_rule(const YNode& n, uint32_t index);
+    void read_summary(const YNode& n);
     // `owner`: an address a node interface or a VIP holds (not a backend,
     // which repeats one), checked for collisions the site file makes.
-    std::optional<packet::Addr> address(const YAML::Node& n, const std::string& what,
-                                        bool owner = true);
-    std::optional<uint32_t> role(const YAML::Node& n, const std::string& what);
+    std::optional<packet::Addr> address(const YNode& n, const std::string& what, bool owner = true);
+    std::optional<uint32_t> role(const YNode& n, const std::string& what);
     AddrExpr resolve(const RawExpr& raw, const std::string& what);
     void resolve_name(const std::string& name, const Loc& where, const std::string& what,
                       AddrExpr& out, std::vector<std::string>& stack);
@@ -62,7 +61,7 @@ class PolicyLoader {
     std::vector<Held> held_;  // with a site file: every address a node or VIP holds
 };
 
-std::optional<packet::Addr> PolicyLoader::address(const YAML::Node& n, const std::string& what,
+std::optional<packet::Addr> PolicyLoader::address(const YNode& n, const std::string& what,
                                                   bool owner) {
     auto s = y_.string(n, what);
     if (!s) return std::nullopt;
@@ -83,7 +82,7 @@ std::optional<packet::Addr> PolicyLoader::address(const YAML::Node& n, const std
     return mapped;
 }
 
-std::optional<uint32_t> PolicyLoader::role(const YAML::Node& n, const std::string& what) {
+std::optional<uint32_t> PolicyLoader::role(const YNode& n, const std::string& what) {
     auto s = y_.string(n, what);
     if (!s) return std::nullopt;
     if (auto r = role_of(*s)) return r;
@@ -92,7 +91,7 @@ std::optional<uint32_t> PolicyLoader::role(const YAML::Node& n, const std::strin
     return std::nullopt;
 }
 
-void PolicyLoader::read_top(const YAML::Node& root) {
+void PolicyLoader::read_top(const YNode& root) {
     y_.check_keys(root,
                   {"edgefw", "name", "source", "egress", "defaults", "conntrack", "features",
                    "objects", "nodes", "vips", "rules", "summary"},
@@ -137,13 +136,13 @@ void PolicyLoader::read_top(const YAML::Node& root) {
     }
 }
 
-void PolicyLoader::read_features(const YAML::Node& n) {
+void PolicyLoader::read_features(const YNode& n) {
     if (!y_.expect_map(n, "features")) return;
     for (auto it = n.begin(); it != n.end(); ++it) {
         Feature f;
         f.name = it->first.Scalar();
         f.loc = y_.loc(it->first);
-        const YAML::Node body = it->second;  // a copy: it-> yields a temporary (fuzz)
+        const YNode body = it->second;  // a copy: it-> yields a temporary (fuzz)
         if (!y_.expect_map(body, "feature '" + f.name + "'")) continue;
         y_.check_keys(body, {"description", "enabled"}, "feature '" + f.name + "'");
         if (body["description"])
@@ -153,7 +152,7 @@ void PolicyLoader::read_features(const YAML::Node& n) {
     }
 }
 
-void PolicyLoader::read_objects(const YAML::Node& n) {
+void PolicyLoader::read_objects(const YNode& n) {
     if (!y_.expect_map(n, "objects")) return;
     if (n.size() > kMaxObjects) {
         y_.diags().error(y_.loc(n), "the policy defines " + std::to_string(n.size()) + " objects",
@@ -167,14 +166,14 @@ void PolicyLoader::read_objects(const YAML::Node& n) {
     }
 }
 
-void PolicyLoader::read_nodes(const YAML::Node& n) {
+void PolicyLoader::read_nodes(const YNode& n) {
     if (!y_.expect_map(n, "nodes")) return;
     for (auto it = n.begin(); it != n.end(); ++it) {
         Node node;
         node.name = it->first.Scalar();
         node.loc = y_.loc(it->first);
         std::string what = "node '" + node.name + "'";
-        const YAML::Node body = it->second;  // a copy: it-> yields a temporary (fuzz)
+        const YNode body = it->second;  // a copy: it-> yields a temporary (fuzz)
         if (!y_.expect_map(body, what)) continue;
         y_.check_keys(body, {"interfaces", "assumptions"}, what);
         if (body["assumptions"])
@@ -184,7 +183,7 @@ void PolicyLoader::read_nodes(const YAML::Node& n) {
             continue;
         for (auto jt = body["interfaces"].begin(); jt != body["interfaces"].end(); ++jt) {
             auto r = role(jt->first, what + " interface role");
-            const YAML::Node iface = jt->second;  // a copy: jt-> yields a temporary (fuzz)
+            const YNode iface = jt->second;  // a copy: jt-> yields a temporary (fuzz)
             std::string iwhat = what + " interface '" + jt->first.Scalar() + "'";
             if (!r || !y_.expect_map(iface, iwhat)) continue;
             y_.check_keys(iface, {"addresses"}, iwhat);
@@ -192,8 +191,8 @@ void PolicyLoader::read_nodes(const YAML::Node& n) {
             Interface in;
             in.role = *r;
             in.loc = y_.loc(jt->first);
-            const YAML::Node& addrs = iface["addresses"];
-            std::vector<YAML::Node> items;
+            const YNode& addrs = iface["addresses"];
+            std::vector<YNode> items;
             if (addrs.IsSequence())
                 for (const auto& a : addrs) items.push_back(a);
             else
@@ -206,14 +205,14 @@ void PolicyLoader::read_nodes(const YAML::Node& n) {
     }
 }
 
-void PolicyLoader::read_vips(const YAML::Node& n) {
+void PolicyLoader::read_vips(const YNode& n) {
     if (!y_.expect_map(n, "vips")) return;
     for (auto it = n.begin(); it != n.end(); ++it) {
         Vip v;
         v.name = it->first.Scalar();
         v.loc = y_.loc(it->first);
         std::string what = "vip '" + v.name + "'";
-        const YAML::Node body = it->second;  // a copy: it-> yields a temporary (fuzz)
+        const YNode body = it->second;  // a copy: it-> yields a temporary (fuzz)
         if (!y_.expect_map(body, what)) continue;
         y_.check_keys(body, {"address", "role", "backends", "note"}, what);
         bool ok = y_.require(body, "address", what) & y_.require(body, "role", what) &
@@ -235,7 +234,7 @@ void PolicyLoader::read_vips(const YAML::Node& n) {
     }
 }
 
-void PolicyLoader::read_rule(const YAML::Node& n, uint32_t index) {
+void PolicyLoader::read_rule(const YNode& n, uint32_t index) {
     Rule r;
     r.index = index;
     r.loc = y_.loc(n);
@@ -316,7 +315,7 @@ void PolicyLoader::read_rule(const YAML::Node& n, uint32_t index) {
     p_.rules.push_back(r);
 }
 
-void PolicyLoader::read_rules(const YAML::Node& n) {
+void PolicyLoader::read_rules(const YNode& n) {
     if (!n.IsSequence()) {
         y_.diags().error(y_.loc(n), "rules must be a list", "start each rule with '- id: ...'");
         return;
@@ -328,7 +327,7 @@ void PolicyLoader::read_rules(const YAML::Node& n) {
                          "at most " + std::to_string(EF_MAX_RULES) + " rules fit the counter map");
 }
 
-void PolicyLoader::read_summary(const YAML::Node& n) {
+void PolicyLoader::read_summary(const YNode& n) {
     if (!n.IsSequence()) {
         y_.diags().error(y_.loc(n), "summary must be a list");
         return;
@@ -458,7 +457,7 @@ std::optional<Policy> PolicyLoader::run(const std::string& text, const Site* sit
     p_.file = y_.file();
     auto doc = y_.parse(text);
     if (!doc) return std::nullopt;
-    const YAML::Node root = *doc;
+    const YNode root = *doc;
     if (!y_.expect_map(root, "the policy")) return std::nullopt;
     read_top(root);
     if (root["features"]) read_features(root["features"]);

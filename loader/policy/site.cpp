@@ -124,7 +124,7 @@ std::optional<Site> parse_site(const std::string& text, const std::string& file,
     Diagnostics local;
     auto doc = y.parse(text);
     if (!doc) return std::nullopt;
-    const YAML::Node root = *doc;
+    const YNode root = *doc;
     if (!y.expect_map(root, "the site file")) return std::nullopt;
     Site site;
     site.file = file;

@@ -1,7 +1,5 @@
 #include "policy/yaml_reader.h"
 
-#include <yaml-cpp/eventhandler.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -12,7 +10,7 @@ namespace policy {
 
 namespace {
 
-const char* type_name(const YAML::Node& n) {
+const char* type_name(const YNode& n) {
     switch (n.Type()) {
         case YAML::NodeType::Map:
             return "a mapping";
@@ -34,74 +32,19 @@ std::optional<long long> to_integer(const std::string& s) {
     return v;
 }
 
-// Finds keys that appear twice in one mapping. yaml-cpp keeps one of them
-// silently, so this reads the event stream itself: aliases are events, never
-// expanded, so the pass is linear in the text.
-class DuplicateKeys : public YAML::EventHandler {
-  public:
-    struct Found {
-        std::string key;
-        YAML::Mark first, second;
-    };
-    std::vector<Found> found;
-
-    void OnDocumentStart(const YAML::Mark&) override {}
-    void OnDocumentEnd() override {}
-    void OnNull(const YAML::Mark& m, YAML::anchor_t) override { value(m, nullptr); }
-    void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { value(m, nullptr); }
-    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                  const std::string& v) override {
-        value(m, &v);
-    }
-    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                         YAML::EmitterStyle::value) override {
-        value(m, nullptr);
-        stack_.push_back(Level{false, false, {}});
-    }
-    void OnSequenceEnd() override { stack_.pop_back(); }
-    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
-                    YAML::EmitterStyle::value) override {
-        value(m, nullptr);
-        stack_.push_back(Level{true, false, {}});
-    }
-    void OnMapEnd() override { stack_.pop_back(); }
-
-  private:
-    struct Level {
-        bool map;
-        bool at_value;  // the next node is a value (else a key)
-        std::map<std::string, YAML::Mark> keys;
-    };
-    // A node starts; in a mapping it alternates key, value. Only scalar keys
-    // are compared (a complex key is never a schema key anyway).
-    void value(const YAML::Mark& m, const std::string* scalar) {
-        if (stack_.empty() || !stack_.back().map) return;
-        Level& l = stack_.back();
-        if (!l.at_value && scalar) {
-            auto [it, fresh] = l.keys.emplace(*scalar, m);
-            if (!fresh) found.push_back(Found{*scalar, it->second, m});
-        }
-        l.at_value = !l.at_value;
-    }
-    std::vector<Level> stack_;
-};
-
 }  // namespace
 
-Loc YamlReader::loc(const YAML::Node& n) const {
+Loc YamlReader::loc(const YNode& n) const {
     auto m = n.Mark();
     if (m.is_null()) return Loc{file_, 0, 0};
     return Loc{file_, m.line + 1, m.column + 1};
 }
 
-std::optional<YAML::Node> YamlReader::parse(const std::string& text) {
+std::optional<YNode> YamlReader::parse(const std::string& text) {
     try {
-        YAML::Node root = YAML::Load(text);
-        std::istringstream in(text);
-        YAML::Parser parser(in);
-        DuplicateKeys dups;
-        parser.HandleNextDocument(dups);
-        for (const auto& d : dups.found)
+        std::vector<ytree::Duplicate> dups;
+        YNode root = ytree::parse(text, dups);
+        for (const auto& d : dups)
             diags_.error(Loc{file_, d.second.line + 1, d.second.column + 1},
                          "duplicate key '" + d.key + "' (first at line " +
                              std::to_string(d.first.line + 1) + ", column " +
@@ -115,14 +58,14 @@ std::optional<YAML::Node> YamlReader::parse(const std::string& text) {
     }
 }
 
-bool YamlReader::expect_map(const YAML::Node& n, const std::string& what) {
+bool YamlReader::expect_map(const YNode& n, const std::string& what) {
     if (n.IsMap()) return true;
     diags_.error(loc(n), what + " must be a mapping, found " + type_name(n),
                  "write it as 'key: value' lines");
     return false;
 }
 
-void YamlReader::check_keys(const YAML::Node& map, std::initializer_list<const char*> allowed,
+void YamlReader::check_keys(const YNode& map, std::initializer_list<const char*> allowed,
                             const std::string& what) {
     if (!map.IsMap()) return;
     for (auto it = map.begin(); it != map.end(); ++it) {
@@ -137,20 +80,20 @@ void YamlReader::check_keys(const YAML::Node& map, std::initializer_list<const c
     }
 }
 
-bool YamlReader::require(const YAML::Node& map, const char* key, const std::string& what) {
+bool YamlReader::require(const YNode& map, const char* key, const std::string& what) {
     if (map[key]) return true;
     diags_.error(loc(map), what + " has no '" + key + "'", std::string("add '") + key + ": ...'");
     return false;
 }
 
-std::optional<std::string> YamlReader::string(const YAML::Node& n, const std::string& what) {
+std::optional<std::string> YamlReader::string(const YNode& n, const std::string& what) {
     if (n.IsScalar()) return n.Scalar();
     diags_.error(loc(n), what + " must be a scalar, found " + type_name(n));
     return std::nullopt;
 }
 
-std::optional<long long> YamlReader::integer(const YAML::Node& n, const std::string& what,
-                                             long long lo, long long hi) {
+std::optional<long long> YamlReader::integer(const YNode& n, const std::string& what, long long lo,
+                                             long long hi) {
     if (!n.IsScalar()) {
         diags_.error(loc(n), what + " must be a number, found " + type_name(n));
         return std::nullopt;
@@ -164,7 +107,7 @@ std::optional<long long> YamlReader::integer(const YAML::Node& n, const std::str
     return v;
 }
 
-std::optional<bool> YamlReader::boolean(const YAML::Node& n, const std::string& what) {
+std::optional<bool> YamlReader::boolean(const YNode& n, const std::string& what) {
     if (n.IsScalar()) {
         const std::string& s = n.Scalar();
         if (s == "true" || s == "yes" || s == "on") return true;
@@ -174,7 +117,7 @@ std::optional<bool> YamlReader::boolean(const YAML::Node& n, const std::string& 
     return std::nullopt;
 }
 
-std::vector<std::pair<std::string, Loc>> YamlReader::scalars(const YAML::Node& n,
+std::vector<std::pair<std::string, Loc>> YamlReader::scalars(const YNode& n,
                                                              const std::string& what) {
     std::vector<std::pair<std::string, Loc>> out;
     if (n.IsScalar()) {
@@ -193,8 +136,7 @@ std::vector<std::pair<std::string, Loc>> YamlReader::scalars(const YAML::Node& n
     return out;
 }
 
-std::optional<std::vector<PortRange>> YamlReader::ports(const YAML::Node& n,
-                                                        const std::string& what) {
+std::optional<std::vector<PortRange>> YamlReader::ports(const YNode& n, const std::string& what) {
     std::vector<PortRange> out;
     bool ok = true;
     for (auto& [text, where] : scalars(n, what)) {

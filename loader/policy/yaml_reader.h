@@ -2,8 +2,6 @@
 // checked for unknown keys, every problem becomes a located diagnostic.
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -11,6 +9,7 @@
 
 #include "policy/cidr.h"
 #include "policy/diag.h"
+#include "policy/ytree.h"
 
 namespace policy {
 
@@ -18,27 +17,27 @@ class YamlReader {
   public:
     YamlReader(std::string file, Diagnostics& diags) : file_(std::move(file)), diags_(diags) {}
 
-    Loc loc(const YAML::Node& n) const;
+    Loc loc(const YNode& n) const;
     Diagnostics& diags() { return diags_; }
     const std::string& file() const { return file_; }
 
     // Parses the whole text; nullopt (with a located error) on a YAML syntax error.
-    std::optional<YAML::Node> parse(const std::string& text);
+    std::optional<YNode> parse(const std::string& text);
 
-    bool expect_map(const YAML::Node& n, const std::string& what);
+    bool expect_map(const YNode& n, const std::string& what);
     // Reports every key of `map` not in `allowed`, naming what `what` accepts.
-    void check_keys(const YAML::Node& map, std::initializer_list<const char*> allowed,
+    void check_keys(const YNode& map, std::initializer_list<const char*> allowed,
                     const std::string& what);
-    bool require(const YAML::Node& map, const char* key, const std::string& what);
+    bool require(const YNode& map, const char* key, const std::string& what);
 
-    std::optional<std::string> string(const YAML::Node& n, const std::string& what);
-    std::optional<long long> integer(const YAML::Node& n, const std::string& what, long long lo,
+    std::optional<std::string> string(const YNode& n, const std::string& what);
+    std::optional<long long> integer(const YNode& n, const std::string& what, long long lo,
                                      long long hi);
-    std::optional<bool> boolean(const YAML::Node& n, const std::string& what);
+    std::optional<bool> boolean(const YNode& n, const std::string& what);
     // A scalar or a sequence of scalars, each with its location.
-    std::vector<std::pair<std::string, Loc>> scalars(const YAML::Node& n, const std::string& what);
+    std::vector<std::pair<std::string, Loc>> scalars(const YNode& n, const std::string& what);
     // Port expression: any, N, A-B, or a list of those.
-    std::optional<std::vector<PortRange>> ports(const YAML::Node& n, const std::string& what);
+    std::optional<std::vector<PortRange>> ports(const YNode& n, const std::string& what);
 
   private:
     std::string file_;

@@ -166,6 +166,28 @@ Test(conntrack, rst_shortens_the_flow) {
     cr_expect_eq(st[EF_CT_TCP_EST].rst, 1u, "rst counted %lu", st[EF_CT_TCP_EST].rst);
 }
 
+// Nothing evicts an established entry, so the programs' timer sweeps the ones
+// that expired without their flow coming back: no packet and no reload needed.
+Test(conntrack, sweep_removes_expired_established_flows, .timeout = 20) {
+    kernel::Options o;
+    o.timeouts.udp = 1;
+    o.ct_sweep = 1;
+    auto dp = make_dataplane(EF_ROLE_EXTERNAL, o);
+    run_table(
+        *dp,
+        {
+            {"query out", "egress udp 198.18.155.10:40000 > 198.51.100.53:53", {}, rule(kRuleDns)},
+            {"answer in", "udp 198.51.100.53:53 > 198.18.155.10:40000", {}, rule(kRuleDns)},
+        });
+    cr_assert_eq(dp->ct_entries(), 1u);
+    cr_assert_eq(dp->ct_stats()[EF_CT_DGRAM_EST].inserts, 1u, "the answer did not promote");
+    // Expired after 1 s; the sweep runs every second: gone within 3.5 s.
+    for (int i = 0; i < 35 && dp->ct_entries() != 0; i++) usleep(100'000);
+    cr_expect_eq(dp->ct_entries(), 0u, "the expired flow is still in the table");
+    cr_expect_eq(dp->ct_stats()[EF_CT_DGRAM_EST].removed, 1u, "removed %lu",
+                 dp->ct_stats()[EF_CT_DGRAM_EST].removed);
+}
+
 // The flow moves to the established table on its first reply; a full
 // established table refuses the move, counted, and the flow goes on from the
 // new table.

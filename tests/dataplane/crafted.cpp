@@ -436,6 +436,30 @@ Test(crafted, spoofed_local_sources) {
         });
 }
 
+// ef_local_hint only spares the hash lookup: a source whose bit it shares with
+// a local address is looked up and, not being local, passes.
+Test(crafted, spoofed_hint_collision_is_not_spoofed) {
+    auto mapped = [](const char* v4) {
+        uint8_t a[16] = {};
+        a[10] = a[11] = 0xff;
+        cr_assert_eq(inet_pton(AF_INET, v4, a + 12), 1);
+        return ef_local_hint_bit(a);
+    };
+    // 198.18.155.10 with its first and third bytes flipped alike folds to the same bit.
+    cr_assert_eq(mapped("199.18.154.10"), mapped("198.18.155.10"));
+    auto dp = make_dataplane();
+    run_table(*dp, {
+                       {"shares the node address's bit",
+                        "udp 199.18.154.10:3478 > 198.18.155.30:50000",
+                        {},
+                        rule(kRuleAvRelay)},
+                       {"the node address itself",
+                        "udp 198.18.155.10:3478 > 198.18.155.30:50000",
+                        {},
+                        kSpoofed},
+                   });
+}
+
 Test(crafted, spoofed_vip_source) {
     Edge1 e = edge1();
     e.run("the A/V VIP", "udp 131.107.155.130:3478 > 131.107.155.30:50000", kSpoofed);

@@ -22,6 +22,8 @@ test_begin() {
   pids=()
   cleanups=()
   trap two_hosts_cleanup EXIT
+  # A signal ends the script through EXIT, so the cleanup runs then too.
+  trap 'exit 130' INT TERM HUP
 }
 
 # two_hosts TAG NODE_ADDR... : client 198.18.100.7/16 on c0; node addresses on n0.

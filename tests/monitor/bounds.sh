@@ -6,8 +6,9 @@
 #     head (one 9.3 KB field): 431; 99 short fields: 200;
 #  2. 200 slow clients (half silent, half trickling a byte every 0.5 s, reconnecting
 #     when closed) for BOUNDS_SECS (6): every normal scrape of /metrics answers
-#     within 1 s, and the exporter holds at most 64 of their connections (72 more
-#     descriptors than before, sampled between scrapes);
+#     within 1 s, and the exporter holds at most 64 of their connections open and
+#     16 more being closed (88 more descriptors than before, with 8 to spare,
+#     sampled between scrapes);
 #  3. after they go, it still serves: same metric families, the instance up.
 # Also: a warning on stderr when it listens on a non-loopback address, none on
 # loopback. 77 (skip) when not root or without python3.
@@ -72,7 +73,7 @@ bad=$(json_get '[if .scrapes < 5 then "fewer than 5 scrapes" else empty end,
   if .failed > 0 then "\(.failed) scrapes failed" else empty end,
   if .max_s >= 1.0 then "slowest scrape \(.max_s) s" else empty end,
   (.exporter_fds_peak - .exporter_fds_before) as $d |
-    if $d > 64 + 8 then "exporter held \($d) more descriptors" else empty end] | join("; ")' \
+    if $d > 64 + 16 + 8 then "exporter held \($d) more descriptors" else empty end] | join("; ")' \
   <<<"$slow")
 [ -z "$bad" ] || fail "scrapes under 200 slow clients: $bad"
 rss2=$(rss) hwm2=$(hwm)

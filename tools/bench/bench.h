@@ -20,11 +20,25 @@ struct Settings {
     uint32_t runs = 5;          // runs per case; the median is reported
     std::string policy = "policies/lync2010-edge-hlb.yaml";
     std::string site = "policies/site-test.yaml";  // wire only: addresses in 198.18.0.0/15
+    // xdp-filter's objects for `xdp-filter load --policy deny` and `--policy allow`
+    // (default features: all), as Debian's xdp-tools installs them.
     std::string xdp_filter_obj = "/usr/lib/x86_64-linux-gnu/bpf/xdpfilt_dny_all.o";
+    std::string xdp_filter_allow_obj = "/usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o";
     // Wire phase (skipped when tx_ns is empty).
     std::string tx_ns, rx_ns, tx_dev, rx_dev;
     double wire_secs = 3.0;       // measuring window per flood / fixed-rate run
     uint32_t fixed_pps = 200000;  // offered rate of the CPU-per-packet runs
+};
+
+// A target of the bench issue as measured: reported, never asserted.
+struct Target {
+    std::string what;
+    double value = 0;
+    std::string cmp;  // "<", "<=" or ">="
+    double limit = 0;
+    bool met() const {
+        return cmp == "<" ? value < limit : cmp == "<=" ? value <= limit : value >= limit;
+    }
 };
 
 // One measured quantity: name -> value, plus free-form notes printed under the table.
@@ -32,7 +46,11 @@ struct Results {
     std::map<std::string, double> ns;                    // per-packet cost, median, ns
     std::map<std::string, std::vector<double>> samples;  // every run, ns
     std::map<std::string, double> wire;                  // pps, cpu ns, stats
-    std::map<std::string, std::string> info;             // how, versions, packets
+    // Other top-level numbers under their JSON key (map_bytes_*, compile_10000_ms).
+    std::map<std::string, double> values;
+    std::map<std::string, std::vector<double>> value_samples;      // every run, same unit
+    std::map<std::string, std::map<std::string, double>> per_map;  // map_bytes by map name
+    std::map<std::string, std::string> info;                       // how, versions, packets
     bool sender_limited = false;
     bool wire_done = false;
 };

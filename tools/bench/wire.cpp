@@ -1,14 +1,16 @@
 // Wire part of the bench: trafgen in one namespace floods a veth whose peer, in
 // the other namespace, drops every packet with edgefw (native XDP), an nftables
 // netdev-ingress ruleset, iptables raw PREROUTING, or nothing (the UDP stack
-// finds no socket). The namespaces and the veth pair belong to tools/bench/run.sh,
-// which removes them on exit; everything attached here dies with them.
+// finds no socket). Then 1,000 RTP flows that edgefw passes. The namespaces and
+// the veth pair belong to tools/bench/run.sh, which removes them on exit;
+// everything attached here dies with them.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -23,6 +25,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -149,6 +152,11 @@ TxStats tx_stats(const std::string& ns, const std::string& dev) {
     return {tx.at("packets").get<uint64_t>(), tx.at("dropped").get<uint64_t>()};
 }
 
+uint64_t rx_packets(const std::string& ns, const std::string& dev) {
+    auto j = nlohmann::json::parse(sh("ip -n " + ns + " -s -j link show dev " + dev));
+    return j.at(0).at("stats64").at("rx").at("packets").get<uint64_t>();
+}
+
 uint64_t first_number_after(const std::string& text, const std::string& re) {
     std::smatch m;
     if (!std::regex_search(text, m, std::regex(re))) {
@@ -213,10 +221,11 @@ struct Window {
     double secs = 0;
     uint64_t offered = 0;  // into the veth: tx packets + tx drops of the sender's device
     uint64_t tx_dropped = 0;
-    uint64_t dropped = 0;  // by the filter under test (its own counter)
-    uint64_t busy = 0;     // jiffies, whole machine
-    double idle_busy = 0;  // jiffies the machine spent without our traffic, same length
-    uint64_t traffic = 0;  // ticks: trafgen's processes + the machine's softirq time
+    uint64_t dropped = 0;  // by the filter under test (its own counter; passed for multiflow)
+    std::vector<uint64_t> extra;  // deltas of Filter::extra
+    uint64_t busy = 0;            // jiffies, whole machine
+    double idle_busy = 0;         // jiffies the machine spent without our traffic, same length
+    uint64_t traffic = 0;         // ticks: trafgen's processes + the machine's softirq time
     double pps() const { return double(dropped) / secs; }
     double offered_pps() const { return double(offered) / secs; }
     // Busy time our traffic added: the window minus the quiet window before it,
@@ -233,9 +242,11 @@ struct Window {
     }
 };
 
-// One 1-line frame as a trafgen packet: the bytes, our MACs in front.
+// One 1-line frame as a trafgen packet: the bytes, our MACs in front. `dynamic`
+// replaces single bytes by trafgen expressions (offset -> text).
 std::string trafgen_conf(std::vector<uint8_t> frame, const std::array<uint8_t, 6>& dst,
-                         const std::array<uint8_t, 6>& src) {
+                         const std::array<uint8_t, 6>& src,
+                         const std::map<size_t, std::string>& dynamic = {}) {
     std::memcpy(frame.data(), dst.data(), 6);
     std::memcpy(frame.data() + 6, src.data(), 6);
     std::ostringstream o;
@@ -243,10 +254,28 @@ std::string trafgen_conf(std::vector<uint8_t> frame, const std::array<uint8_t, 6
     for (size_t i = 0; i < frame.size(); ++i) {
         char b[8];
         std::snprintf(b, sizeof(b), "0x%02x", frame[i]);
-        o << (i ? ", " : "") << b;
+        auto d = dynamic.find(i);
+        o << (i ? ", " : "") << (d == dynamic.end() ? std::string(b) : d->second);
     }
     o << " }\n";
     return o.str();
+}
+
+// The multi-flow frame: 1,000 distinct UDP source ports from two one-byte
+// trafgen counters that step on every packet, the port's high byte through 8
+// values (0x9c-0xa3) and its low byte through 125 (0x40-0xbc): coprime periods,
+// so the pair runs through all 8 x 125 ports before it repeats. The UDP
+// checksum is 0 (none, valid for IPv4), since the ports change.
+std::string trafgen_conf_flows(const std::vector<uint8_t>& frame, const std::array<uint8_t, 6>& dst,
+                               const std::array<uint8_t, 6>& src) {
+    const size_t l4 = 14 + size_t(frame.at(14) & 0xf) * 4;
+    if (frame.at(23) != IPPROTO_UDP || frame.size() < l4 + 8)
+        throw Error("bench: the multi-flow frame is not IPv4/UDP");
+    return trafgen_conf(frame, dst, src,
+                        {{l4, "dinc(0x9c, 0xa3, 1)"},
+                         {l4 + 1, "dinc(0x40, 0xbc, 1)"},
+                         {l4 + 6, "0x00"},
+                         {l4 + 7, "0x00"}});
 }
 
 std::string v4(const packet::Addr& a) { return a.str(); }
@@ -350,6 +379,7 @@ struct Filter {
     std::string name;
     std::function<void()> install, remove;
     std::function<uint64_t()> dropped;
+    std::function<std::vector<uint64_t>()> extra = {};  // more counters, read with `dropped`
 };
 
 }  // namespace
@@ -439,7 +469,7 @@ void run_wire(const Settings& s, Results& r) {
          }},
     };
 
-    auto window = [&](const Filter& f, uint32_t pps, double secs,
+    auto window = [&](const Filter& f, const std::string& conf_path, uint32_t pps, double secs,
                       const std::function<void()>& mid) {
         Window w;
         if (pps) {
@@ -451,17 +481,19 @@ void run_wire(const Settings& s, Results& r) {
             double qs = std::chrono::duration<double>(Clock::now() - c0).count();
             w.idle_busy = double(q1 - q0) * secs / qs;
         }
-        Trafgen tg(s.tx_ns, s.tx_dev, conf, pps, log);
+        Trafgen tg(s.tx_ns, s.tx_dev, conf_path, pps, log);
         std::this_thread::sleep_for(std::chrono::milliseconds(700));  // ring set up, rate steady
         if (!tg.alive()) throw Error("bench: trafgen exited early; see " + log);
         auto tx0 = tx_stats(s.tx_ns, s.tx_dev);
         uint64_t d0 = f.dropped(), b0 = busy_jiffies();
+        auto e0 = f.extra ? f.extra() : std::vector<uint64_t>{};
         uint64_t g0 = group_ticks(tg.pgid()) + softirq_jiffies();
         auto t0 = Clock::now();
         if (mid) mid();
         std::this_thread::sleep_for(std::chrono::duration<double>(secs));
         auto t1 = Clock::now();
         uint64_t b1 = busy_jiffies(), d1 = f.dropped();
+        auto e1 = f.extra ? f.extra() : std::vector<uint64_t>{};
         uint64_t g1 = group_ticks(tg.pgid()) + softirq_jiffies();
         auto tx1 = tx_stats(s.tx_ns, s.tx_dev);
         tg.stop();
@@ -469,10 +501,31 @@ void run_wire(const Settings& s, Results& r) {
         w.tx_dropped = tx1.dropped - tx0.dropped;
         w.offered = tx1.packets - tx0.packets + w.tx_dropped;
         w.dropped = d1 - d0;
+        for (size_t i = 0; i < e1.size() && i < e0.size(); ++i) w.extra.push_back(e1[i] - e0[i]);
         w.busy = b1 - b0;
         w.traffic = g1 - g0;
         w.idle_busy *= w.secs / secs;
         return w;
+    };
+
+    // edgefw's own cost on the receive path: a third window at the fixed rate
+    // with kernel BPF stats held on (an fd, closed at the end). Returns
+    // {run_cnt, run_time_ns} deltas of its XDP program.
+    auto stats_window = [&](const Filter& f, const std::string& conf_path) {
+        int stats_fd = -1;
+        bpf_prog_info i0{}, i1{};
+        uint32_t len = sizeof(i0);
+        window(f, conf_path, s.fixed_pps, s.wire_secs, [&] {
+            stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+            if (stats_fd < 0)
+                throw Error(std::string("bench: enable BPF stats: ") + std::strerror(errno));
+            bpf_obj_get_info_by_fd(prog_fd, &i0, &len);
+        });
+        len = sizeof(i1);
+        bpf_obj_get_info_by_fd(prog_fd, &i1, &len);
+        if (stats_fd >= 0) close(stats_fd);
+        return std::pair<uint64_t, uint64_t>{i1.run_cnt - i0.run_cnt,
+                                             i1.run_time_ns - i0.run_time_ns};
     };
 
     bool all_reached = true;
@@ -480,8 +533,8 @@ void run_wire(const Settings& s, Results& r) {
     for (auto& f : filters) {
         f.install();
         try {
-            Window flood = window(f, 0, s.wire_secs, {});
-            Window fixed = window(f, s.fixed_pps, s.wire_secs, {});
+            Window flood = window(f, conf, 0, s.wire_secs, {});
+            Window fixed = window(f, conf, s.fixed_pps, s.wire_secs, {});
             r.wire[f.name + "_pps"] = flood.pps();
             r.wire["offered_pps_" + f.name] = flood.offered_pps();
             r.wire["sender_drops_" + f.name] = double(flood.tx_dropped);
@@ -493,24 +546,9 @@ void run_wire(const Settings& s, Results& r) {
             sender_max = std::max(sender_max, flood.offered_pps());
             if (f.name != "none" && flood.pps() < 0.95 * flood.offered_pps()) all_reached = false;
             if (f.name == "edgefw") {
-                // edgefw's own cost on this path: kernel BPF stats while held on.
-                int stats_fd = -1;
-                bpf_prog_info i0{}, i1{};
-                uint32_t len = sizeof(i0);
-                Window st = window(f, s.fixed_pps, s.wire_secs, [&] {
-                    stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-                    if (stats_fd < 0)
-                        throw Error(std::string("bench: enable BPF stats: ") +
-                                    std::strerror(errno));
-                    bpf_obj_get_info_by_fd(prog_fd, &i0, &len);
-                });
-                len = sizeof(i1);
-                bpf_obj_get_info_by_fd(prog_fd, &i1, &len);
-                if (stats_fd >= 0) close(stats_fd);
-                uint64_t cnt = i1.run_cnt - i0.run_cnt, ns = i1.run_time_ns - i0.run_time_ns;
+                auto [cnt, ns] = stats_window(f, conf);
                 r.wire["edgefw_stats_run_cnt"] = double(cnt);
                 r.wire["edgefw_stats_ns"] = cnt ? double(ns) / double(cnt) : 0;
-                (void)st;
             }
         } catch (...) {
             f.remove();
@@ -520,6 +558,69 @@ void run_wire(const Settings& s, Results& r) {
     }
     r.wire["sender_pps"] = sender_max;
     r.sender_limited = all_reached;
+
+    // 1,000 RTP flows that edgefw passes: to the A/V Edge's own external address
+    // (edge1-ext-av-rtp-udp-in, 198.18.155.30 under the test site; run.sh puts it
+    // on the receiving device, so the stack takes them in and finds no socket).
+    // Passed = that rule's counter (it counts conntrack hits too); received =
+    // the receiving device's rx packets; delivered = Udp NoPorts in its netns.
+    const std::string mf_spec = "udp 198.18.155.200:40000 > 198.18.155.30:50010 len 64";
+    const std::string mf_rule = "edge1-ext-av-rtp-udp-in";
+    auto mf_pkt = packet::parse_spec(mf_spec, packet::Dir::ingress, perr);
+    if (!mf_pkt) throw Error("bench: packet '" + mf_spec + "': " + perr.message);
+    const std::string mf_conf = dir + "/trafgen-flows.cfg";
+    write_file(mf_conf, trafgen_conf_flows(packet::build_frame(*mf_pkt), rx_mac, tx_mac));
+    uint32_t mf_index = UINT32_MAX;
+    for (const auto& ri : img.rules)
+        if (ri.id == mf_rule) mf_index = ri.index;
+    if (mf_index == UINT32_MAX)
+        throw Error("bench: rule " + mf_rule +
+                    " is not enforced on edge1; the multi-flow case "
+                    "needs it");
+    r.info["packet_wire_multiflow"] =
+        "udp 198.18.155.200:{1,000 ports in 40,000-41,916} > 198.18.155.30:50010 len 64, UDP "
+        "checksum 0 (passed by rule " +
+        mf_rule + ")";
+    const auto& edgefw = filters.front();
+    Filter mf{"multiflow", edgefw.install, edgefw.remove,
+              [&] { return dp.rule_counter(mf_index).packets; },
+              [&] {
+                  return std::vector<uint64_t>{
+                      rx_packets(s.rx_ns, s.rx_dev),
+                      first_number_after(sh(rx + "cat /proc/net/snmp"), "Udp: [0-9]+ ([0-9]+)")};
+              }};
+    const uint64_t mf_drops0 = dp.reason_counter(EF_R_DEFAULT_EXTERNAL_INGRESS).packets;
+    mf.install();
+    try {
+        Window flood = window(mf, mf_conf, 0, s.wire_secs, {});
+        Window fixed = window(mf, mf_conf, s.fixed_pps, s.wire_secs, {});
+        auto [cnt, ns] = stats_window(mf, mf_conf);
+        r.wire["multiflow_pps"] = flood.pps();
+        r.wire["offered_pps_multiflow"] = flood.offered_pps();
+        r.wire["sender_drops_multiflow"] = double(flood.tx_dropped);
+        r.wire["multiflow_rx_pps"] = double(flood.extra.at(0)) / flood.secs;
+        r.wire["multiflow_delivered_pps"] = double(flood.extra.at(1)) / flood.secs;
+        r.wire["cpu_ns_multiflow"] = fixed.cpu_ns();
+        r.wire["cpu_ns_raw_multiflow"] = fixed.cpu_ns_raw();
+        r.wire["cpu_ns_traffic_multiflow"] = fixed.cpu_ns_traffic();
+        r.wire["fixed_offered_pps_multiflow"] = fixed.offered_pps();
+        r.wire["fixed_passed_pps_multiflow"] = fixed.pps();
+        r.wire["multiflow_stats_run_cnt"] = double(cnt);
+        r.wire["multiflow_stats_ns"] = cnt ? double(ns) / double(cnt) : 0;
+        r.wire["multiflow_ct_entries"] = double(dp.ct_entries());
+    } catch (...) {
+        mf.remove();
+        throw;
+    }
+    mf.remove();
+    // The verdict: these packets must pass by the rule, not fall to the default drop.
+    const uint64_t mf_drops = dp.reason_counter(EF_R_DEFAULT_EXTERNAL_INGRESS).packets - mf_drops0;
+    if (r.wire.at("multiflow_pps") <= 0 ||
+        double(mf_drops) > 0.01 * r.wire.at("multiflow_pps") * s.wire_secs)
+        throw Error("bench: in the multi-flow case edgefw passed " +
+                    std::to_string(r.wire.at("multiflow_pps")) + " pps by " + mf_rule +
+                    " and dropped " + std::to_string(mf_drops) +
+                    " packets by default; the setup is wrong");
     r.wire_done = true;
 }
 

@@ -52,14 +52,7 @@ Entry flow(uint8_t proto, const char* src, uint16_t sport, const char* dst, uint
            uint32_t dir, uint32_t rule) {
     auto s = packet::parse_addr(src)->bytes, t = packet::parse_addr(dst)->bytes;
     Entry e;
-    bool src_first = std::memcmp(s.data(), t.data(), 16) < 0 ||
-                     (std::memcmp(s.data(), t.data(), 16) == 0 && sport <= dport);
-    std::memcpy(e.k.addr_a, (src_first ? s : t).data(), 16);
-    std::memcpy(e.k.addr_b, (src_first ? t : s).data(), 16);
-    e.k.port_a = src_first ? sport : dport;
-    e.k.port_b = src_first ? dport : sport;
-    e.k.proto = proto;
-    e.k.role = EF_ROLE_EXTERNAL;
+    bool src_first = image::ct_key_of(e.k, s, sport, t, dport, proto, EF_ROLE_EXTERNAL);
     e.v.rule = rule;
     e.v.opened_dir = static_cast<uint8_t>(dir);
     e.v.opener_is_a = src_first;
