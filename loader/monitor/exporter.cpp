@@ -134,11 +134,11 @@ class Server {
         unsigned flags = MHD_USE_EPOLL | (ipv6 ? MHD_USE_IPv6 : 0);
         d_ = MHD_start_daemon(
             flags, 0, nullptr, nullptr, &Server::on_request, this, MHD_OPTION_LISTEN_SOCKET,
-            static_cast<MHD_socket>(listen_fd),
-            MHD_OPTION_CONNECTION_LIMIT, lim_.connections + lim_.closing,
-            MHD_OPTION_CONNECTION_MEMORY_LIMIT, lim_.pool, MHD_OPTION_CONNECTION_TIMEOUT,
-            lim_.idle_secs, MHD_OPTION_NOTIFY_CONNECTION, &Server::on_connection, this,
-            MHD_OPTION_NOTIFY_COMPLETED, &Server::on_completed, this, MHD_OPTION_END);
+            static_cast<MHD_socket>(listen_fd), MHD_OPTION_CONNECTION_LIMIT,
+            lim_.connections + lim_.closing, MHD_OPTION_CONNECTION_MEMORY_LIMIT, lim_.pool,
+            MHD_OPTION_CONNECTION_TIMEOUT, lim_.idle_secs, MHD_OPTION_NOTIFY_CONNECTION,
+            &Server::on_connection, this, MHD_OPTION_NOTIFY_COMPLETED, &Server::on_completed, this,
+            MHD_OPTION_END);
         return d_ != nullptr;
     }
 
