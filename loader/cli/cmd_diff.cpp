@@ -8,10 +8,12 @@
 #include "cli/registry.h"
 #include "compile/compile.h"
 #include "diff/diff.h"
+#include "lifecycle/lifecycle.h"
 
 namespace cli {
 
-// Exit status like diff(1): 0 no verdict changes, 1 some, 2 trouble.
+// Exit status like diff(1): 0 no verdict changes (and, with --instance, no
+// tracked flow cut or moved), 1 some, 2 trouble.
 int cmd_diff(const DiffArgs& a) {
     constexpr int kTrouble = 2;
     std::optional<uint32_t> role;
@@ -44,6 +46,23 @@ int cmd_diff(const DiffArgs& a) {
         std::cerr << "edgefw: diff: " << e.what() << "\n";
         return kTrouble;
     }
+    // The loaded instance's tracked flows, judged by NEW as a reload would.
+    std::optional<lifecycle::FlowsPreview> flows;
+    if (!a.instance.empty()) {
+        lifecycle::LoadArgs la;
+        la.policy = a.new_policy;
+        la.site = a.site;
+        la.policy_options = a.options;
+        la.node = a.node;
+        la.instance = a.instance;
+        try {
+            flows = lifecycle::preview_flows(la);
+        } catch (const std::exception& e) {
+            std::cerr << "edgefw: diff: instance " << a.instance << ": " << e.what() << "\n";
+            return kTrouble;
+        }
+    }
+    const bool changes = r.verdict_changes() || (flows && (flows->cut || flows->moved));
     if (a.json) {
         nlohmann::ordered_json j;
         j["node"] = a.node;
@@ -74,14 +93,23 @@ int cmd_diff(const DiffArgs& a) {
         j["relabelled"] = r.relabelled;
         j["moved"] = r.moved;
         j["verdict_changes"] = r.verdict_changes();
+        if (flows)
+            j["flows"] = {{"instance", flows->instance}, {"generation", flows->generation},
+                          {"open", flows->open},         {"kept", flows->kept},
+                          {"moved", flows->moved},       {"cut", flows->cut}};
         std::cout << j.dump(2) << "\n";
     } else {
         for (const auto& g : r.regions) std::cout << diff::region_line(g) << "\n";
         for (const auto& [o, n] : r.renamed) fmt::print("= renamed {} -> {}\n", o, n);
         for (const auto& id : r.relabelled) fmt::print("= label changed {}\n", id);
         for (const auto& id : r.moved) fmt::print("= moved {}\n", id);
+        if (flows)
+            fmt::print(
+                "# instance {}: {} tracked flows; NEW would cut {}, move {} to another rule, "
+                "keep {}\n",
+                flows->instance, flows->open, flows->cut, flows->moved, flows->kept);
     }
-    return r.verdict_changes() ? 1 : 0;
+    return changes ? 1 : 0;
 }
 
 namespace {
@@ -100,6 +128,9 @@ namespace {
     add_allow_wide(cmd, a->options);
     cmd->add_option("--node", a->node, "node to compare on")->required();
     cmd->add_option("--iface", a->iface, "only this interface role");
+    cmd->add_option("--instance", a->instance,
+                    "also count the tracked flows of this loaded instance that NEW would cut "
+                    "or move (as reload would judge them; root)");
     cmd->add_flag("--json", a->json, "JSON regions");
     // diff exits like diff(1): 2 for any trouble, usage included.
     return Subcommand{cmd, [a] { return cmd_diff(*a); }, kExitUsage};

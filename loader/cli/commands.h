@@ -29,6 +29,7 @@ int cmd_pcap(const PacketArgs& a, bool kernel_side);
 // diff (cmd_diff.cpp): what NEW opens, closes and moves against OLD.
 struct DiffArgs {
     std::string old_policy, new_policy, site, node, iface;
+    std::string instance;  // --instance: also judge that loaded instance's tracked flows
     policy::LoadOptions options;
     bool json = false;
 };

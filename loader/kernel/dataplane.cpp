@@ -548,7 +548,7 @@ size_t Dataplane::sweep_conntrack() {
 }
 
 FlowsRejudged rejudge_conntrack(const std::array<int, EF_CT_TABLES>& table_fds,
-                                const image::Lookup& lookup) {
+                                const image::Lookup& lookup, bool apply) {
     FlowsRejudged out;
     // New tables first: a flow the data plane promotes during the walk is
     // then met again in its established table rather than missed. A key is
@@ -572,11 +572,19 @@ FlowsRejudged rejudge_conntrack(const std::array<int, EF_CT_TABLES>& table_fds,
                     out.kept++;
                     break;
                 case image::FlowVerdict::close:
+                    if (!apply) {
+                        out.closed++;
+                        break;
+                    }
                     // Gone already (expired, promoted to the other table) is fine:
                     // an entry promoted meanwhile is met again in its new table.
                     if (bpf_map_delete_elem(fd, &k) == 0) out.closed++;
                     break;
                 case image::FlowVerdict::move: {
+                    if (!apply) {
+                        out.moved++;
+                        break;
+                    }
                     // Only the rule changes. The data plane updates the value in
                     // place (last_seen, state) under no lock we can take: a packet
                     // between this read and the write loses its refresh or state

@@ -154,9 +154,10 @@ struct FlowsRejudged {
 // Judges every entry of the four conntrack tables (enum ef_ct_table order, -1
 // where absent) with `lookup` (built from the image as written: counter
 // slots). Throws kernel::Error when a table cannot be read; entries judged
-// before that stay judged.
+// before that stay judged. apply false: only counts what the judgment would
+// do (`diff --instance`); nothing is deleted or moved.
 FlowsRejudged rejudge_conntrack(const std::array<int, EF_CT_TABLES>& table_fds,
-                                const image::Lookup& lookup);
+                                const image::Lookup& lookup, bool apply = true);
 
 struct ProgInfo {
     int fd = -1;

@@ -928,9 +928,8 @@ void undo_swap(const kernel::InstanceDir& d, const InstanceMeta& meta, const Pin
         (void)unlinkat(run, content_name(k, generation).c_str(), 0);
 }
 
-void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
-    auto [d, meta] = open_loaded(a_in.instance);
-    LoadArgs a = a_in;
+// The node a reload compiles for: the instance's (a.node, when given, must be it).
+void check_node(LoadArgs& a, const InstanceMeta& meta, const Inputs& in) {
     if (a.node.empty()) a.node = meta.node;
     if (a.node != meta.node)
         throw Refused("instance '" + a.instance + "' enforces node " + meta.node + ", not " +
@@ -938,6 +937,53 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
     if (in.bundle.is_object() && in.bundle["node"] != a.node)
         throw Refused(bundle::wrong_node(in.bundle["dir"], in.bundle["node"], a.node,
                                          "the node instance " + a.instance + " enforces"));
+}
+
+// The new object's options: the image's sizes, the instance's conntrack size
+// and log rate (or --log-rate, kept in the description), the kept maps, and
+// freplace against a scratch dispatcher where the instance runs under libxdp's.
+kernel::Options reload_options(const LoadArgs& a, const image::MapImage& img, InstanceMeta& meta,
+                               const KeptPins& kept,
+                               std::optional<kernel::ScratchDispatcher>& scratch) {
+    kernel::Options opts = kernel::Options::from_image(img);
+    opts.ct_size = meta.ct_size;
+    opts.ct_lookup_all = a.keep_flows;
+    opts.log_per_sec_per_cpu =
+        a.log_rate >= 0 ? static_cast<uint32_t>(a.log_rate) : meta.log_rate.value_or(100);
+    meta.log_rate = opts.log_per_sec_per_cpu;
+    opts.shared = kept.shared;
+    if (std::any_of(meta.ifaces.begin(), meta.ifaces.end(),
+                    [](const IfaceMeta& i) { return i.in_dispatcher(); }))
+        opts.xdp_ext_target = scratch.emplace().fd();
+    return opts;
+}
+
+// After the swap only steps that cannot fail (or whose failure changes
+// nothing the kernel runs): the conntrack sweep, the open flows judged again,
+// the phase times. Nothing evicts an established conntrack entry: the ones
+// that expired without their flow showing up again go now.
+void after_swap(const kernel::InstanceDir& d, InstanceMeta& meta, kernel::Dataplane& dp,
+                const image::MapImage& img, bool keep_flows, Phases& phases) {
+    try {
+        dp.sweep_conntrack();
+    } catch (const std::exception&) {
+        // Expired entries stay until their flow's next packet or the next reload.
+    }
+    phases.mark("ct_sweep");
+    meta.reload_flows = rejudge_flows(dp, img, keep_flows);
+    phases.mark("flows");
+    meta.reload_ms = phases.ms;
+    try {
+        kernel::write_meta(d.path(), encode(meta));
+    } catch (const std::exception&) {
+        // The description written before the swap stands; only the swap's time is missing.
+    }
+}
+
+void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
+    auto [d, meta] = open_loaded(a_in.instance);
+    LoadArgs a = a_in;
+    check_node(a, meta, in);
     std::string dir = d.path(), shown = d.shown();
     Phases phases;
     Prepared pr = prepare(in, a.node);
@@ -960,19 +1006,9 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
     std::string token = a.confirm_secs > 0 ? random_id() : "";
     ConfirmMeta confirm = confirm_for_reload(a, meta, run.get(), token);
 
-    kernel::Options opts = kernel::Options::from_image(img);
-    opts.ct_size = meta.ct_size;
-    opts.ct_lookup_all = a.keep_flows;
-    opts.log_per_sec_per_cpu =
-        a.log_rate >= 0 ? static_cast<uint32_t>(a.log_rate) : meta.log_rate.value_or(100);
-    meta.log_rate = opts.log_per_sec_per_cpu;
     KeptPins kept = open_kept(dir, shown);  // the new object reuses them (its own fds)
-    opts.shared = kept.shared;
     std::optional<kernel::ScratchDispatcher> scratch;
-    if (std::any_of(meta.ifaces.begin(), meta.ifaces.end(),
-                    [](const IfaceMeta& i) { return i.in_dispatcher(); }))
-        opts.xdp_ext_target = scratch.emplace().fd();
-    kernel::Dataplane dp(opts);
+    kernel::Dataplane dp(reload_options(a, img, meta, kept, scratch));
     dp.write_image(img);
 
     describe_reload(meta, in, pr, slots, confirm, generation);
@@ -1004,24 +1040,7 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
         throw;
     }
     phases.mark("swap");
-    // Only steps that cannot fail (or whose failure changes nothing the
-    // kernel runs) from here: the conntrack sweep, the phase times and
-    // tidying kept copies. Nothing evicts an established conntrack entry: the
-    // ones that expired without their flow showing up again go now.
-    try {
-        dp.sweep_conntrack();
-    } catch (const std::exception&) {
-        // Expired entries stay until their flow's next packet or the next reload.
-    }
-    phases.mark("ct_sweep");
-    meta.reload_flows = rejudge_flows(dp, img, a.keep_flows);
-    phases.mark("flows");
-    meta.reload_ms = phases.ms;
-    try {
-        kernel::write_meta(dir, encode(meta));
-    } catch (const std::exception&) {
-        // The description written before the swap stands; only the swap's time is missing.
-    }
+    after_swap(d, meta, dp, img, a.keep_flows, phases);
     // A pending confirm is superseded (its timer would find its token gone
     // and do nothing; ending it is tidiness).
     if (!by_timer && !timers.armed) kill_timer(run.get());
@@ -1029,6 +1048,37 @@ void reload_locked(const LoadArgs& a_in, const Inputs& in, bool by_timer) {
     std::vector<uint64_t> keep = {generation};
     if (a.confirm_secs > 0) keep.push_back(old_generation);
     prune_content(run.get(), keep);
+}
+
+FlowsPreview preview_flows_locked(const LoadArgs& a) {
+    auto [d, meta] = open_loaded(a.instance);
+    if (!a.node.empty() && a.node != meta.node)
+        throw Refused("instance '" + a.instance + "' enforces node " + meta.node + ", not " +
+                      a.node + ": compare on --node " + meta.node);
+    LoadArgs args = a;
+    args.node = meta.node;
+    Prepared pr = prepare(read_inputs(args), meta.node);
+    // The numbering the reload would give the entries: kept rule ids keep
+    // their counter slots.
+    Slots slots = allocate_slots(pr.img, meta.rules);
+    image::MapImage img = pr.img;
+    remap(img, slots.of);
+    std::array<kernel::Fd, EF_CT_TABLES> tables;
+    std::array<int, EF_CT_TABLES> fds;
+    for (int t = 0; t < EF_CT_TABLES; t++) {
+        tables[t].reset(bpf_obj_get((d.path() + "/" + kernel::kCtTableNames[t]).c_str()));
+        fds[t] = tables[t].get();
+    }
+    auto f = kernel::rejudge_conntrack(fds, image::Lookup(img), false);
+    FlowsPreview out;
+    out.instance = a.instance;
+    out.node = meta.node;
+    out.generation = meta.generation;
+    out.kept = f.kept;
+    out.moved = f.moved;
+    out.cut = f.closed;
+    out.open = f.kept + f.moved + f.closed;
+    return out;
 }
 
 void unload_locked(const std::string& instance) {
@@ -1096,6 +1146,14 @@ void reload(const LoadArgs& a) {
     Lock lock(a.instance, "reload");
     Inputs in = read_inputs(a);
     reload_locked(a, in, false);
+}
+
+FlowsPreview preview_flows(const LoadArgs& a) {
+    kernel::check_instance_name(a.instance);
+    // Waits for a reload in progress: the slots in the description are then
+    // those of the pinned tables' entries.
+    Lock lock(a.instance, "diff");
+    return preview_flows_locked(a);
 }
 
 void confirm(const std::string& instance) {

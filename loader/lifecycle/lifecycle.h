@@ -65,6 +65,17 @@ struct LogArgs {
 };
 void print_log(const LogArgs& a);
 
+// What reloading a loaded instance with a.policy and a.site (or a.bundle)
+// would do to its tracked flows, judged as reload judges them, without
+// changing anything (`diff --instance`). a.instance names the instance; its
+// node is used (a.node, when given, must be the same).
+struct FlowsPreview {
+    std::string instance, node;
+    uint64_t generation = 0;  // of the policy the flows were judged against
+    size_t open = 0, kept = 0, moved = 0, cut = 0;
+};
+FlowsPreview preview_flows(const LoadArgs& a);
+
 // The instance's description as stored in ef_meta; throws when not loaded.
 InstanceMeta read_instance(const std::string& instance);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A reload judges open flows again (issue 15, "A change takes effect on flows
-# already open"). Three UDP flows to STUN on edge1's A/V address
-# (198.18.155.30:3478, admitted by ext-vip-av-stun-udp) are opened, then:
+# already open"), and `diff --instance` says beforehand what it will do. Three
+# UDP flows to STUN on edge1's A/V address (198.18.155.30:3478, admitted by
+# ext-vip-av-stun-udp) are opened, then (each step first asks diff):
 #   1. reload with that rule renamed: the flows move to the new id; 10 more
 #      datagrams of one flow all arrive, counted under the new id;
 #   2. reload --keep-flows with the STUN UDP rules removed: a flow keeps
@@ -74,6 +75,23 @@ for p in 40001 40002 40003; do
   [ "$(got $p)" = 3 ] || fail "flow $p: $(got $p) of 3 datagrams arrived under the loaded policy"
 done
 
+# What diff says a change does to the 3 open flows, before it is made; it
+# changes nothing (the reloads below find the flows as they were).
+diff_flows() { # OLD NEW EXPECTED-EXIT: prints "open= kept= moved= cut="
+  local out rc=0
+  out=$("$EDGEFW" diff "$1" "$2" --site "$site" --node edge1 --instance "$inst" --json) || rc=$?
+  [ "$rc" = "$3" ] || fail "diff $1 $2 --instance: exit $rc, expected $3"
+  jq -r '.flows | "open=\(.open) kept=\(.kept) moved=\(.moved) cut=\(.cut)"' <<<"$out"
+}
+[ "$(diff_flows "$policy" "$policy" 0)" = "open=3 kept=3 moved=0 cut=0" ] ||
+  fail "diff of the policy with itself: $(diff_flows "$policy" "$policy" 0)"
+[ "$(diff_flows "$policy" "$tmp/renamed.yaml" 1)" = "open=3 kept=0 moved=3 cut=0" ] ||
+  fail "diff before the rename: $(diff_flows "$policy" "$tmp/renamed.yaml" 1)"
+text=$("$EDGEFW" diff "$policy" "$tmp/without.yaml" --site "$site" --node edge1 --instance "$inst" || true)
+grep -q "# instance $inst: 3 tracked flows; NEW would cut 3, move 0 to another rule, keep 0" <<<"$text" ||
+  fail "diff text before removing the rule: $text"
+echo "diff --instance: itself keeps 3, the rename moves 3, the removal cuts 3"
+
 # 1. The rule renamed: the flows move to the new id.
 out=$("$EDGEFW" reload "$tmp/renamed.yaml" --site "$site" --instance "$inst")
 grep "open flows kept 0, moved 3, closed 0" <<<"$out" || fail "rename: reload said: $out"
@@ -92,7 +110,10 @@ send 40003 10
 [ "$(got 40003)" = 13 ] || fail "--keep-flows: $(($(got 40003) - 3)) of 10 datagrams arrived"
 echo "--keep-flows: 10/10 datagrams passed"
 
-# 3. Judged again: no rule admits the flows any more; they close.
+# 3. Judged again: no rule admits the flows any more; they close. diff of the
+# running policy with itself has no region, but counts the flows it would cut.
+[ "$(diff_flows "$tmp/without.yaml" "$tmp/without.yaml" 1)" = "open=3 kept=0 moved=0 cut=3" ] ||
+  fail "diff after --keep-flows: $(diff_flows "$tmp/without.yaml" "$tmp/without.yaml" 1)"
 out=$("$EDGEFW" reload "$tmp/without.yaml" --site "$site" --instance "$inst")
 grep "open flows kept 0, moved 0, closed 3" <<<"$out" || fail "remove: reload said: $out"
 before=$(reason_packets default_external_ingress)
