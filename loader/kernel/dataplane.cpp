@@ -18,6 +18,7 @@
 #include <functional>
 #include <iterator>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -392,18 +393,54 @@ ef_counter Dataplane::reason_counter(uint32_t reason) const {
     return percpu_counter(fd_of(skel_->maps.ef_reason_counters), reason, "ef_reason_counters");
 }
 
+namespace {
+
+// Keys of a hash-type map counted in batches of 4,096 (a few system calls for
+// the largest table); nullopt when the kernel has no batch lookup for the
+// map's type, or the walk failed before the end.
+std::optional<uint64_t> count_batched(int map_fd, const bpf_map_info& info) {
+    constexpr uint32_t kBatch = 4096;
+    const bool percpu =
+        info.type == BPF_MAP_TYPE_PERCPU_HASH || info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+    const int ncpus = percpu ? libbpf_num_possible_cpus() : 1;
+    if (ncpus <= 0) return std::nullopt;
+    // Per-CPU values come as one 8-byte aligned slot per possible CPU.
+    const size_t value_len =
+        percpu ? size_t(ncpus) * ((info.value_size + 7) / 8 * 8) : info.value_size;
+    std::vector<uint8_t> keys(size_t(kBatch) * info.key_size), values(kBatch * value_len);
+    uint64_t in_token = 0, out_token = 0, n = 0;  // hash tables: a bucket index
+    for (bool first = true;; first = false) {
+        uint32_t count = kBatch;
+        int err = bpf_map_lookup_batch(map_fd, first ? nullptr : &in_token, &out_token, keys.data(),
+                                       values.data(), &count, nullptr);
+        if (err && errno != ENOENT) return std::nullopt;
+        n += count;
+        if (err) return n;  // ENOENT: the last batch
+        in_token = out_token;
+    }
+}
+
+}  // namespace
+
 size_t count_map_entries(int map_fd) {
     bpf_map_info info{};
     uint32_t len = sizeof info;
     if (bpf_obj_get_info_by_fd(map_fd, &info, &len) != 0 || info.key_size == 0) return 0;
-    std::vector<uint8_t> key(info.key_size), next(info.key_size);
-    uint64_t n = 0;
-    const void* prev = nullptr;
-    while (n < 4ull * info.max_entries + 16 &&
-           bpf_map_get_next_key(map_fd, prev, next.data()) == 0) {
-        ++n;
-        key.swap(next);
-        prev = key.data();
+    // Every index of an array exists: walking them would be max_entries system calls.
+    if (info.type == BPF_MAP_TYPE_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_ARRAY)
+        return info.max_entries;
+    std::optional<uint64_t> batched = count_batched(map_fd, info);
+    uint64_t n = batched.value_or(0);
+    if (!batched) {
+        // No batch lookup (an LPM trie, an older kernel): key by key.
+        std::vector<uint8_t> key(info.key_size), next(info.key_size);
+        const void* prev = nullptr;
+        while (n < 4ull * info.max_entries + 16 &&
+               bpf_map_get_next_key(map_fd, prev, next.data()) == 0) {
+            ++n;
+            key.swap(next);
+            prev = key.data();
+        }
     }
     return n > info.max_entries ? info.max_entries : n;
 }

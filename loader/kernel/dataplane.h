@@ -25,9 +25,10 @@ class Error : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// Number of keys in a map (walks bpf_map_get_next_key). Bounded: a map that
-// changes while it is walked can restart the walk; the count is capped at
-// max_entries.
+// Number of keys in a map: max_entries for an array, else counted by batch
+// lookups (bpf_map_get_next_key where the kernel has none for the type).
+// Bounded: a map that changes while it is walked can restart the walk; the
+// count is capped at max_entries.
 size_t count_map_entries(int map_fd);
 
 // libbpf's own messages go to stderr only when verbose (process-wide).
