@@ -38,7 +38,8 @@ struct {
 } bench_counters SEC(".maps");
 
 /* Tail-call targets of bench_new_flow, set by the driver: edgefw's XDP program with
- * conntrack creation on (0) and off (1), bench_floor (2: the wrapper's own cost). */
+ * conntrack creation on (0) and off (1), bench_floor (2: the wrapper's own cost),
+ * creation on with per-CPU LRU lists (3). */
 struct {
     __uint(type, BPF_MAP_TYPE_PROG_ARRAY);
     __uint(max_entries, 4);

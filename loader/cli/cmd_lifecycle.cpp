@@ -97,8 +97,10 @@ void print_status(const lifecycle::Status& s) {
                    m.policy_sha256.value_or("?"));
     fmt::print("  loaded {}  reloaded {}  generation {}  egress {}\n", m.loaded_at,
                m.reloaded_at ? *m.reloaded_at : "never", m.generation, m.egress);
-    fmt::print("  rules {}  conntrack {}/{}  programs xdp id {} tc id {}\n", s.rule_count,
-               s.conntrack.entries, s.conntrack.max, s.prog_xdp_id, s.prog_tc_id);
+    fmt::print("  rules {}  conntrack {}/{}{}  programs xdp id {} tc id {}\n", s.rule_count,
+               s.conntrack.entries, s.conntrack.max,
+               m.ct_lru.value_or("shared") == "per-cpu" ? " (new tables: per-CPU LRU)" : "",
+               s.prog_xdp_id, s.prog_tc_id);
     for (const auto& i : s.ifaces) print_iface(i);
     print_features();
     print_last_reload(m);
@@ -282,6 +284,11 @@ void add_lifecycle(CLI::App* cmd, LoadCmd& c, bool with_ifaces) {
         "network namespace of the NICs: a name under /run/netns (ip netns list), not a path");
     cmd->add_option("--ct-size", a.ct_size, "conntrack table entries")
         ->check(CLI::Range(1024, 1 << 24));
+    cmd->add_option("--ct-lru", a.ct_lru,
+                    "LRU lists of the new-flow conntrack tables: shared (one per table) or "
+                    "per-cpu (inserts take no table-wide lock; each CPU evicts from its own "
+                    "share of --ct-size)")
+        ->check(CLI::IsMember({"shared", "per-cpu"}));
 }
 
 void add_log_rate(CLI::App* cmd, lifecycle::LoadArgs& a) {

@@ -176,6 +176,10 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
                        skel_->maps.ef_ct_dgram_est})
         if (!err) err = bpf_map__set_max_entries(m, opts_.ct_size);
     if (err) fail("size", "maps ef_ct, ef_ct_est, ef_ct_dgram and ef_ct_dgram_est", err);
+    if (opts_.ct_lru_per_cpu)
+        for (bpf_map* m : {skel_->maps.ef_ct, skel_->maps.ef_ct_dgram})
+            if (!err) err = bpf_map__set_map_flags(m, bpf_map__map_flags(m) | BPF_F_NO_COMMON_LRU);
+    if (err) fail("set per-CPU LRU lists on", "maps ef_ct and ef_ct_dgram", err);
     for (auto [m, n] : {std::pair{skel_->maps.ef_remote_index, opts_.flat.remote_index},
                         std::pair{skel_->maps.ef_remote, opts_.flat.remote_ranges},
                         std::pair{skel_->maps.ef_sport_index, opts_.flat.sport_index},

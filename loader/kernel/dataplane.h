@@ -89,6 +89,11 @@ struct Options {
     uint32_t ct_sweep = EF_CT_SWEEP_S;          // seconds between sweeps of the established tables
     uint32_t egress_mode[EF_ROLE_COUNT] = {EF_EGRESS_ENFORCE, EF_EGRESS_ENFORCE};
     bool ct_create = true;  // false only for benchmarks: rules then never create flows
+    // The new (LRU) conntrack tables, ef_ct and ef_ct_dgram, with one LRU list
+    // per CPU (BPF_F_NO_COMMON_LRU): an insert takes no table-wide lock and
+    // evicts from its own CPU's share, ct_size / possible CPUs (the kernel
+    // rounds ct_size to a multiple of them). A reused map keeps its own flags.
+    bool ct_lru_per_cpu = false;
     // Look up every TCP/UDP packet in conntrack: the reload kept flows that no
     // rule may admit (--keep-flows), so port classes cannot tell where entries are.
     bool ct_lookup_all = false;

@@ -660,6 +660,7 @@ InstanceMeta describe_load(const LoadArgs& a, const Inputs& in, const Prepared& 
     m.libbpf = feat.libbpf;
     m.netns = a.netns;
     m.ct_size = ct_size;
+    m.ct_lru = a.ct_lru;
     m.egress = egress_name(pr.img);
     m.rules = rules_meta(pr.img, slots.of);
     m.self_test = {probed.probes, probed.of};
@@ -732,6 +733,7 @@ void load_locked(const LoadArgs& a) {
     remap(img, slots.of);
     kernel::Options opts = kernel::Options::from_image(img);
     if (a.ct_size) opts.ct_size = a.ct_size;
+    opts.ct_lru_per_cpu = a.ct_lru == "per-cpu";
     opts.log_per_sec_per_cpu = a.log_rate >= 0 ? static_cast<uint32_t>(a.log_rate) : 100;
     std::optional<kernel::ScratchDispatcher> scratch;
     if (multiprog) opts.xdp_ext_target = scratch.emplace().fd();
@@ -947,6 +949,7 @@ kernel::Options reload_options(const LoadArgs& a, const image::MapImage& img, In
                                std::optional<kernel::ScratchDispatcher>& scratch) {
     kernel::Options opts = kernel::Options::from_image(img);
     opts.ct_size = meta.ct_size;
+    opts.ct_lru_per_cpu = meta.ct_lru.value_or("shared") == "per-cpu";
     opts.ct_lookup_all = a.keep_flows;
     opts.log_per_sec_per_cpu =
         a.log_rate >= 0 ? static_cast<uint32_t>(a.log_rate) : meta.log_rate.value_or(100);

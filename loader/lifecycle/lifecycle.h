@@ -36,7 +36,10 @@ struct LoadArgs {
     std::string instance = "default";
     std::string netns;
     uint32_t ct_size = 0;  // 0: default
-    int log_rate = -1;     // drop log events per second and CPU; -1: keep (reload) or 100 (load)
+    // load: the new conntrack tables' LRU lists, "shared" (one per table) or
+    // "per-cpu" (kernel::Options::ct_lru_per_cpu). Reload keeps the instance's.
+    std::string ct_lru = "shared";
+    int log_rate = -1;  // drop log events per second and CPU; -1: keep (reload) or 100 (load)
     int confirm_secs = 0;
     bool force = false;
     bool keep_flows = false;  // reload: open flows keep their rule (no judgment by the new policy)

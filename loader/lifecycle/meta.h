@@ -151,6 +151,8 @@ struct InstanceMeta {
     std::string kernel, libbpf;
     std::string netns;
     uint32_t ct_size = EF_CT_DEFAULT_SIZE;
+    std::optional<std::string>
+        ct_lru;  // the new tables' LRU lists: shared | per-cpu (absent: shared)
     std::optional<uint32_t> log_rate;  // written by reload; load's is 100 unless --log-rate
     std::string egress;                // enforce | track-only
     std::vector<RuleMeta> rules;
@@ -163,8 +165,8 @@ struct InstanceMeta {
 };
 EF_DEFINE_JSON_OPTIONAL(InstanceMeta, instance, instance_id, node, policy, site, policy_name,
                         policy_hash, policy_sha256, bundle, loaded_at, reloaded_at, generation,
-                        mode, tc, kernel, libbpf, netns, ct_size, log_rate, egress, rules, ifaces,
-                        self_test, adopted_connections, confirm, reload_ms, reload_flows)
+                        mode, tc, kernel, libbpf, netns, ct_size, ct_lru, log_rate, egress, rules,
+                        ifaces, self_test, adopted_connections, confirm, reload_ms, reload_flows)
 
 // Parses a stored description; throws nlohmann::json::exception when it is not one.
 InstanceMeta parse_meta(const std::string& text);

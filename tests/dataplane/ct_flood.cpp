@@ -12,9 +12,13 @@
 // pass both ways, no denied packet may have passed, and the per-table counters
 // are printed.
 //
+// The flood runs twice: with the new tables' LRU lists shared (the default)
+// and per CPU (load --ct-lru per-cpu, BPF_F_NO_COMMON_LRU).
+//
 // And a RST flood: 65,536 spoofed RSTs from a federation partner's address and
 // port 5061, one to every port of the node, leave the node's outbound
 // federation connection working.
+#include <bpf/bpf.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 
@@ -54,13 +58,14 @@ struct Reference {
     std::unique_ptr<kernel::Dataplane> dp;
 };
 
-Reference load_reference() {
+Reference load_reference(bool ct_lru_per_cpu = false) {
     policy::Diagnostics d;
     auto p = policy::load("policies/lync2010-edge-hlb.yaml", "policies/site-test.yaml", d);
     cr_assert(p.has_value());
     Reference r{*p, compile::compile_node(*p, "edge1"), nullptr};
     auto opts = kernel::Options::from_image(r.img);
     opts.ct_size = kCtSize;
+    opts.ct_lru_per_cpu = ct_lru_per_cpu;
     r.dp = std::make_unique<kernel::Dataplane>(opts);
     r.dp->write_image(r.img);
     r.dp->set_iface_role(kernel::Dataplane::kTestRunIfindex, EF_ROLE_EXTERNAL);
@@ -79,13 +84,21 @@ void print_tables(const kernel::Dataplane& dp) {
     }
 }
 
-}  // namespace
+uint32_t map_flags(int fd) {
+    bpf_map_info info{};
+    uint32_t len = sizeof info;
+    cr_assert_eq(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+    return info.map_flags;
+}
 
-Test(ct_flood, established_flows_survive_a_syn_and_stun_flood, .timeout = 600) {
-    dptest::require_root();
+void flood(bool ct_lru_per_cpu) {
     using namespace packet::tcp_flag;
-    Reference ref = load_reference();
+    Reference ref = load_reference(ct_lru_per_cpu);
     kernel::Dataplane& dp = *ref.dp;
+    const kernel::SharedMaps maps = dp.shared_maps();
+    const bool new_per_cpu = map_flags(maps.ct) & map_flags(maps.ct_dgram) & BPF_F_NO_COMMON_LRU;
+    cr_assert_eq(new_per_cpu, ct_lru_per_cpu, "the new tables' LRU lists are not as asked");
+    cr_assert_eq((map_flags(maps.ct_est) | map_flags(maps.ct_dgram_est)) & BPF_F_NO_COMMON_LRU, 0u);
     const auto in = packet::Dir::ingress, out = packet::Dir::egress;
     const packet::Addr access_vip = v4(0xc6129b6e), av_vip = v4(0xc6129b82);    // .110 / .130
     const packet::Addr av_node = v4(0xc6129b1e), access_node = v4(0xc6129b0a);  // .30 / .10
@@ -134,11 +147,12 @@ Test(ct_flood, established_flows_survive_a_syn_and_stun_flood, .timeout = 600) {
     size_t tcp_alive = std::count(tcp_ok.begin(), tcp_ok.end(), true);
     size_t udp_alive = std::count(udp_ok.begin(), udp_ok.end(), true);
     fprintf(stderr,
-            "ct flood (4 tables of %u; %u spoofed SYNs + %u spoofed STUN + %u denied, "
-            "interleaved, 11 exchange rounds): established TCP %zu/100, established UDP %zu/100, "
-            "denied passed %zu, flood passed %zu SYN + %zu STUN, answers to it passed %zu\n",
-            kCtSize, n, n, 4 * n, tcp_alive, udp_alive, denied_passed, syn_passed, stun_passed,
-            answered);
+            "ct flood (4 tables of %u, LRU lists %s; %u spoofed SYNs + %u spoofed STUN + %u "
+            "denied, interleaved, 11 exchange rounds): established TCP %zu/100, established UDP "
+            "%zu/100, denied passed %zu, flood passed %zu SYN + %zu STUN, answers to it passed "
+            "%zu\n",
+            kCtSize, ct_lru_per_cpu ? "per CPU" : "shared", n, n, 4 * n, tcp_alive, udp_alive,
+            denied_passed, syn_passed, stun_passed, answered);
     print_tables(dp);
     cr_expect_eq(tcp_alive, 100u, "the flood broke established TCP flows");
     cr_expect_eq(udp_alive, 100u, "the flood broke established UDP flows");
@@ -153,6 +167,18 @@ Test(ct_flood, established_flows_survive_a_syn_and_stun_flood, .timeout = 600) {
     cr_expect_eq(st[EF_CT_DGRAM_EST].entries, kCtSize);
     cr_expect_gt(st[EF_CT_DGRAM_EST].refused, 0u);
     cr_expect_gt(st[EF_CT_TCP_NEW].evicted_bound(), 0u, "the SYN flood must have evicted");
+}
+
+}  // namespace
+
+Test(ct_flood, established_flows_survive_a_syn_and_stun_flood, .timeout = 600) {
+    dptest::require_root();
+    flood(false);
+}
+
+Test(ct_flood, established_flows_survive_with_per_cpu_lru_lists, .timeout = 600) {
+    dptest::require_root();
+    flood(true);
 }
 
 Test(ct_flood, blind_rsts_leave_a_connection_working, .timeout = 600) {

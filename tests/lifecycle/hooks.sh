@@ -69,6 +69,24 @@ load --iface external=n0 --tc auto || fail "load"
 has_tcx=$(st .features.tc_link)
 echo "kernel $(st .features.kernel), libbpf $(st .features.libbpf), tcx: $has_tcx"
 "$EDGEFW" unload --instance "$inst" >/dev/null
+
+# --ct-lru per-cpu: the new conntrack tables get per-CPU LRU lists
+# (BPF_F_NO_COMMON_LRU, 0x2), the established ones none; a reload keeps them.
+lru_flags() {
+  for m in ef_ct ef_ct_dgram ef_ct_est ef_ct_dgram_est; do
+    printf '%s=%s ' "$m" "$(bpftool -j map show pinned "/sys/fs/bpf/edgefw/$inst/$m" | jq '.flags // 0')"
+  done
+}
+want_lru="ef_ct=2 ef_ct_dgram=2 ef_ct_est=0 ef_ct_dgram_est=0 "
+load --iface external=n0 --ct-lru per-cpu || fail "load --ct-lru per-cpu"
+[ "$(st .ct_lru)" = per-cpu ] || fail "--ct-lru per-cpu: status says $(st .ct_lru)"
+[ "$(lru_flags)" = "$want_lru" ] || fail "--ct-lru per-cpu: map flags $(lru_flags)"
+"$EDGEFW" reload "$policy" --site "$(site_without dns)" --instance "$inst" >/dev/null ||
+  fail "reload with per-CPU LRU lists"
+[ "$(lru_flags)" = "$want_lru" ] || fail "after reload: map flags $(lru_flags)"
+"$EDGEFW" status --instance "$inst" | grep -q "new tables: per-CPU LRU" || fail "status text lacks the LRU lists"
+"$EDGEFW" unload --instance "$inst" >/dev/null
+echo "ok: --ct-lru per-cpu: ef_ct and ef_ct_dgram with per-CPU LRU lists, kept by reload"
 if [ "$has_tcx" = true ]; then
   check_path auto tcx
   check_path tcx tcx

@@ -41,6 +41,8 @@ const std::pair<const char*, const char*> kRows[] = {
     {"deny_10000", "synthetic 10,000 rules, no rule"},
     {"new_flow", "edge1: STUN, a new flow every packet, ct creation on"},
     {"ct_create", "creating a conntrack entry (A/B)"},
+    {"new_flow_percpu", "the same, new tables with per-CPU LRU lists (--ct-lru per-cpu)"},
+    {"ct_create_percpu", "creating a conntrack entry, per-CPU LRU lists (A/B)"},
     {"xdp_filter", "xdp-filter deny policy (ports), packet of ref"},
     {"xdp_filter_deny", "xdp-filter deny policy (ports), packet of deny"},
     {"xdp_filter_allow", "xdp-filter allow policy (ports+src addrs), packet of ref"},
@@ -60,6 +62,8 @@ std::vector<bench::Target> targets(const bench::Results& r) {
         {"rules_10000 / rules_100", ratio("rules_10000", "rules_100"), "<=", 1.15},
         {"deny_10000 / deny_100", ratio("deny_10000", "deny_100"), "<=", 1.15},
         {"new flow overhead / oracle overhead", over("new_flow"), "<=", 4.0},
+        {"new flow (--ct-lru per-cpu) overhead / oracle overhead", over("new_flow_percpu"),
+         "<=", 4.0},
         {"ref / xdp-filter (deny, ports only)", ratio("ref", "xdp_filter"), "<", 1.0},
         {"deny / xdp-filter (deny, ports only)", ratio("deny", "xdp_filter_deny"), "<", 1.0},
         {"ref / xdp-filter (allow, ports+addresses)", ratio("ref", "xdp_filter_allow"), "<", 1.0},
@@ -92,7 +96,7 @@ void print_table(const bench::Settings& s, const bench::Results& r) {
                 "x oracle-net", "what");
     for (const auto& [key, what] : kRows) {
         double ns = r.ns.at(key);
-        bool delta = std::string(key) == "ct_create";
+        bool delta = std::string(key).rfind("ct_create", 0) == 0;  // a difference already
         // Net of floor: the program's own work, without the test-run loop.
         double net = delta ? ns / (oracle - floor) : (ns - floor) / (oracle - floor);
         std::printf("%-25s %8.1f %8.2f %9.2f %11.2f  %s\n", (std::string(key) + "_ns").c_str(), ns,
@@ -102,6 +106,8 @@ void print_table(const bench::Settings& s, const bench::Results& r) {
                 r.ns.at("new_flow_ct_on"), r.ns.at("new_flow_ct_off"));
     std::printf("  new_flow = new_flow_ct_on %.1f - new_flow_wrapper %.1f + floor %.1f ns\n",
                 r.ns.at("new_flow_ct_on"), r.ns.at("new_flow_wrapper"), floor);
+    std::printf("  ct_create_percpu = new_flow_ct_on_percpu %.1f - new_flow_ct_off %.1f ns\n",
+                r.ns.at("new_flow_ct_on_percpu"), r.ns.at("new_flow_ct_off"));
     std::printf("  conntrack tables holding the flow: established case %s; unanswered case %s\n",
                 r.info.at("ct_tables_conntrack").c_str(),
                 r.info.at("ct_tables_conntrack_unanswered").c_str());

@@ -58,9 +58,11 @@ policy::Policy synth_policy(uint32_t rules) {
     return *p;
 }
 
-std::unique_ptr<kernel::Dataplane> load_dp(const image::MapImage& img, bool ct_create) {
+std::unique_ptr<kernel::Dataplane> load_dp(const image::MapImage& img, bool ct_create,
+                                           bool ct_lru_per_cpu = false) {
     auto opts = kernel::Options::from_image(img);
     opts.ct_create = ct_create;
+    opts.ct_lru_per_cpu = ct_lru_per_cpu;
     auto dp = std::make_unique<kernel::Dataplane>(opts);
     dp->write_image(img);
     dp->set_iface_role(kernel::Dataplane::kTestRunIfindex, EF_ROLE_EXTERNAL);
@@ -267,6 +269,7 @@ void run_testrun(const Settings& s, Results& r) {
     auto dp_est = load_dp(edge1, true);
     auto dp_unans = load_dp(edge1, true);
     auto dp_create = load_dp(edge1, true);
+    auto dp_create_percpu = load_dp(edge1, true, true);  // load --ct-lru per-cpu
 
     // Synthetic policies: the packet matches the last rule.
     std::vector<std::pair<uint32_t, std::unique_ptr<kernel::Dataplane>>> synth_dps;
@@ -359,12 +362,12 @@ void run_testrun(const Settings& s, Results& r) {
         throw Error("bench: xdp-filter (allow) passes a packet from a blocked source (" +
                     spoof_spec + "); its address map is not filled as expected");
 
-    // bench_new_flow tail-calls slot 0 (creation on), 1 (off) or 2 (bench_floor:
-    // the wrapper's own cost).
+    // bench_new_flow tail-calls slot 0 (creation on), 1 (off), 2 (bench_floor:
+    // the wrapper's own cost) or 3 (creation on, per-CPU LRU lists).
     const int floor_fd = bpf_program__fd(base->progs.bench_floor);
     const int next_fd = bpf_map__fd(base->maps.bench_next);
     for (auto [slot, fd] : {std::pair{0u, xdp_fd(*dp_create)}, std::pair{1u, xdp_fd(*dp_ref)},
-                            std::pair{2u, floor_fd}}) {
+                            std::pair{2u, floor_fd}, std::pair{3u, xdp_fd(*dp_create_percpu)}}) {
         if (bpf_map_update_elem(next_fd, &slot, &fd, BPF_ANY))
             throw Error("bench: write map bench_next: " + errstr(errno));
     }
@@ -386,6 +389,7 @@ void run_testrun(const Settings& s, Results& r) {
         {"new_flow_ct_on", newflow_fd, ref, XDP_PASS, slot(0), {}},
         {"new_flow_ct_off", newflow_fd, ref, XDP_PASS, slot(1), {}},
         {"new_flow_wrapper", newflow_fd, ref, XDP_PASS, slot(2), {}},
+        {"new_flow_ct_on_percpu", newflow_fd, ref, XDP_PASS, slot(3), {}},
     };
     for (size_t i = 0; i < synth_dps.size(); ++i) {
         auto& [n, dp] = synth_dps[i];
@@ -414,9 +418,12 @@ void run_testrun(const Settings& s, Results& r) {
         r.samples[c.key] = c.ns;
     }
     r.ns["ct_create"] = r.ns["new_flow_ct_on"] - r.ns["new_flow_ct_off"];
+    r.ns["ct_create_percpu"] = r.ns["new_flow_ct_on_percpu"] - r.ns["new_flow_ct_off"];
     // The new flow as a packet like the others: the wrapper's rewrite and tail
     // call taken out, the test-run loop (floor) left in.
     r.ns["new_flow"] = r.ns["new_flow_ct_on"] - r.ns["new_flow_wrapper"] + r.ns["floor"];
+    r.ns["new_flow_percpu"] =
+        r.ns["new_flow_ct_on_percpu"] - r.ns["new_flow_wrapper"] + r.ns["floor"];
     // The timed runs must have found the flows the cases set up.
     if (ct_where(*dp_est) != r.info["ct_tables_conntrack"] ||
         ct_where(*dp_unans) != r.info["ct_tables_conntrack_unanswered"]) {
@@ -431,6 +438,9 @@ void run_testrun(const Settings& s, Results& r) {
     r.info["new_flow"] =
         "new_flow_ct_on - new_flow_wrapper + floor: new_flow_wrapper is bench_new_flow "
         "tail-calling bench_floor (the rewrite and the tail call alone)";
+    r.info["ct_create_percpu"] =
+        "the same with the new tables' LRU lists per CPU (load --ct-lru per-cpu, "
+        "BPF_F_NO_COMMON_LRU): no table-wide lock, each CPU evicts from its own share";
     r.info["ct_entries_after_create_runs"] = std::to_string(dp_create->ct_entries());
 
     // Compile of 10,000 rules in-process: parse and validate the synthetic
