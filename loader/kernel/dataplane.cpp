@@ -399,11 +399,33 @@ ef_counter Dataplane::reason_counter(uint32_t reason) const {
 
 namespace {
 
-// Keys of a hash-type map counted in batches of 4,096 (a few system calls for
-// the largest table); nullopt when the kernel has no batch lookup for the
-// map's type, or the walk failed before the end.
+constexpr uint32_t kBatch =
+    4096;  // entries per batch lookup: a few system calls for the largest table
+
+// Reads a hash-type map in batches of up to kBatch entries into the caller's
+// buffers (room for kBatch keys and values), calling got(count) after each.
+// nullopt: the kernel has no batch lookup for the map (nothing was read);
+// false: a later batch failed; true: the walk reached the end.
+std::optional<bool> lookup_in_batches(int map_fd, void* keys, void* values,
+                                      const std::function<void(uint32_t)>& got) {
+    uint64_t in_token = 0, out_token = 0;  // hash tables: a bucket index
+    for (bool first = true;; first = false) {
+        uint32_t count = kBatch;
+        int err = bpf_map_lookup_batch(map_fd, first ? nullptr : &in_token, &out_token, keys,
+                                       values, &count, nullptr);
+        if (err && errno != ENOENT) {
+            if (first) return std::nullopt;
+            return false;
+        }
+        got(count);
+        if (err) return true;  // ENOENT: the last batch
+        in_token = out_token;
+    }
+}
+
+// Keys of a hash-type map counted in batches; nullopt when the kernel has no
+// batch lookup for the map's type, or the walk failed before the end.
 std::optional<uint64_t> count_batched(int map_fd, const bpf_map_info& info) {
-    constexpr uint32_t kBatch = 4096;
     const bool percpu =
         info.type == BPF_MAP_TYPE_PERCPU_HASH || info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
     const int ncpus = percpu ? libbpf_num_possible_cpus() : 1;
@@ -412,16 +434,10 @@ std::optional<uint64_t> count_batched(int map_fd, const bpf_map_info& info) {
     const size_t value_len =
         percpu ? size_t(ncpus) * ((info.value_size + 7) / 8 * 8) : info.value_size;
     std::vector<uint8_t> keys(size_t(kBatch) * info.key_size), values(kBatch * value_len);
-    uint64_t in_token = 0, out_token = 0, n = 0;  // hash tables: a bucket index
-    for (bool first = true;; first = false) {
-        uint32_t count = kBatch;
-        int err = bpf_map_lookup_batch(map_fd, first ? nullptr : &in_token, &out_token, keys.data(),
-                                       values.data(), &count, nullptr);
-        if (err && errno != ENOENT) return std::nullopt;
-        n += count;
-        if (err) return n;  // ENOENT: the last batch
-        in_token = out_token;
-    }
+    uint64_t n = 0;
+    auto done = lookup_in_batches(map_fd, keys.data(), values.data(), [&](uint32_t c) { n += c; });
+    if (!done || !*done) return std::nullopt;
+    return n;
 }
 
 }  // namespace
@@ -508,25 +524,13 @@ namespace {
 // the table's end (what it saw until then was passed to f).
 bool walk_conntrack(int table_fd,
                     const std::function<void(const ef_ct_key&, const ef_ct_value&)>& f) {
-    constexpr uint32_t kBatch = 4096;
     std::vector<ef_ct_key> keys(kBatch);
     std::vector<ef_ct_value> values(kBatch);
-    uint64_t in_token = 0, out_token = 0;  // hash tables: a bucket index
-    bool first = true;
-    for (;;) {
-        uint32_t count = kBatch;
-        int err = bpf_map_lookup_batch(table_fd, first ? nullptr : &in_token, &out_token,
-                                       keys.data(), values.data(), &count, nullptr);
-        int e = err ? errno : 0;
-        if (err && e != ENOENT) {
-            if (first) break;  // no batch operations: key by key below
-            return false;
-        }
+    auto done = lookup_in_batches(table_fd, keys.data(), values.data(), [&](uint32_t count) {
         for (uint32_t i = 0; i < count; i++) f(keys[i], values[i]);
-        if (err) return true;  // ENOENT: the last batch
-        in_token = out_token;
-        first = false;
-    }
+    });
+    if (done) return *done;
+    // No batch operations: key by key.
     ef_ct_key key{}, next{};
     const void* prev = nullptr;
     int err;
