@@ -35,6 +35,9 @@ const volatile bool ct_lookup_all = false;
 const volatile bool record_last = false;
 /* Drop events per second and CPU; 0 turns the drop log off. */
 const volatile __u32 log_per_sec_per_cpu = 0;
+/* This object is a shadow candidate (edgefw_abi.h, struct ef_shadow_handoff):
+ * its verdict only counts, the enforced program's is returned. */
+const volatile bool shadow_mode = false;
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -213,5 +216,39 @@ struct {
     __type(key, __u32);
     __type(value, __u64);
 } ef_log_counters SEC(".maps");
+
+/* Shadow policy (edgefw_abi.h). The enforced programs tail-call slot 0 of
+ * their hook's array; XDP and TC programs cannot share one program array. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u32);
+} ef_shadow_xdp SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u32);
+} ef_shadow_tc SEC(".maps");
+
+/* The enforced verdict, per CPU and direction, from the enforced program to
+ * the candidate it tail-calls (nothing runs between the two on a CPU). */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, EF_DIR_COUNT);
+    __type(key, __u32);
+    __type(value, struct ef_shadow_handoff);
+} ef_shadow_handoff SEC(".maps");
+
+/* The candidate's disagreement counters: one entry in the enforced object,
+ * EF_SHADOW_WOULD_SLOTS in a candidate (the loader sizes it). */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct ef_counter);
+} ef_shadow_would SEC(".maps");
 
 #endif /* EDGEFW_BPF_MAPS_H */

@@ -10,6 +10,7 @@ struct ef_verdict {
     __u32 pass;
     __u32 kind;  /* enum ef_last_kind: which counter moves */
     __u32 index; /* rule index or enum ef_reason */
+    __u32 role;  /* enum ef_role of the NIC; EF_ROLE_COUNT when it has none */
 };
 
 static __always_inline void ef_set_reason(struct ef_verdict *v, __u32 reason, __u32 pass) {
@@ -639,22 +640,30 @@ static __always_inline void ef_log_count(__u32 key) {
     if (ctr) (*ctr)++;
 }
 
-/* The drop log: a per-CPU one-second window bounds the events a flood can
- * produce; what the window refuses, or a full ring, is counted as suppressed. */
-static __always_inline void ef_log_drop(const struct ef_verdict *v, const struct ef_pkt *p,
-                                        __u32 ifindex, __u32 role, __u32 dir, __u64 bytes) {
+/* The per-CPU one-second window that bounds the events a flood can produce
+ * (the drop log, the shadow log): may one more go out now? */
+static __always_inline bool ef_log_window_take(__u64 *now) {
     __u32 key = 0;
     struct ef_log_window *w = bpf_map_lookup_elem(&ef_log_window, &key);
-    struct ef_drop_event *e = NULL;
-    __u64 now;
 
-    if (!w) return;
-    now = bpf_ktime_get_coarse_ns();
-    if (now - w->start_ns >= 1000000000ULL) {
-        w->start_ns = now;
+    if (!w) return false;
+    *now = bpf_ktime_get_coarse_ns();
+    if (*now - w->start_ns >= 1000000000ULL) {
+        w->start_ns = *now;
         w->count = 0;
     }
-    if (w->count < log_per_sec_per_cpu) e = bpf_ringbuf_reserve(&ef_log, sizeof(*e), 0);
+    if (w->count >= log_per_sec_per_cpu) return false;
+    w->count++;
+    return true;
+}
+
+/* The drop log: what the window refuses, or a full ring, is counted as suppressed. */
+static __always_inline void ef_log_drop(const struct ef_verdict *v, const struct ef_pkt *p,
+                                        __u32 ifindex, __u32 dir, __u64 bytes) {
+    struct ef_drop_event *e = NULL;
+    __u64 now = 0;
+
+    if (ef_log_window_take(&now)) e = bpf_ringbuf_reserve(&ef_log, sizeof(*e), 0);
     /* Exactly one null test of the reserved record. Linux 6.1's verifier does
      * not carry a first test's answer into a second one: it then walks a path
      * where the record is never submitted and rejects the program
@@ -664,7 +673,6 @@ static __always_inline void ef_log_drop(const struct ef_verdict *v, const struct
         return;
     }
     ef_log_count(EF_LOG_EMITTED);
-    w->count++;
     e->ts_ns = now;
     e->ifindex = ifindex;
     e->reason = v->index;
@@ -674,31 +682,33 @@ static __always_inline void ef_log_drop(const struct ef_verdict *v, const struct
     e->dport = p->t.dport;
     e->proto = p->t.proto;
     e->dir = dir;
-    e->role = role;
+    e->role = v->role;
     e->icmp_type = p->icmp_type;
     e->len = bytes;
     e->pad = 0;
     bpf_ringbuf_submit(e, 0);
 }
 
-/* Step 0 (the interface's role), then counting: exactly one counter per packet. */
+/* Step 0 (the interface's role), then counting: exactly one counter per
+ * packet. Fills v (and p, as far as the packet was read); returns v->pass. */
 static __always_inline __u32 ef_decide(void *data, void *data_end, __u32 ifindex, __u32 dir,
-                                       __u64 bytes) {
-    struct ef_verdict v = {};
+                                       __u64 bytes, struct ef_verdict *v, struct ef_pkt *p) {
     struct ef_iface_value *iv = bpf_map_lookup_elem(&ef_ifaces, &ifindex);
     struct ef_counter *c;
-    struct ef_pkt p;
     __u64 now = 0;
 
-    __builtin_memset(&p, 0, sizeof(p));
+    __builtin_memset(p, 0, sizeof(*p));
+    v->role = EF_ROLE_COUNT;
     ef_sweep_arm();
-    if (!iv || !iv->protected_ || iv->role >= EF_ROLE_COUNT)
-        ef_set_reason(&v, EF_R_UNKNOWN_IFACE_PASS, 1);
-    else
-        ef_decide_role(data, data_end, bytes, iv->role, dir, &v, &p, &now);
+    if (!iv || !iv->protected_ || iv->role >= EF_ROLE_COUNT) {
+        ef_set_reason(v, EF_R_UNKNOWN_IFACE_PASS, 1);
+    } else {
+        v->role = iv->role;
+        ef_decide_role(data, data_end, bytes, iv->role, dir, v, p, &now);
+    }
 
-    if (v.kind == EF_LAST_RULE) {
-        c = bpf_map_lookup_elem(&ef_rule_counters, &v.index);
+    if (v->kind == EF_LAST_RULE) {
+        c = bpf_map_lookup_elem(&ef_rule_counters, &v->index);
         if (c) {
             c->packets++;
             c->bytes += bytes;
@@ -706,24 +716,25 @@ static __always_inline __u32 ef_decide(void *data, void *data_end, __u32 ifindex
             c->last_ns = now ? now : ef_now();
         }
     } else {
-        c = bpf_map_lookup_elem(&ef_reason_counters, &v.index);
+        c = bpf_map_lookup_elem(&ef_reason_counters, &v->index);
         if (c) {
             c->packets++;
             c->bytes += bytes;
         }
-        if (!v.pass && log_per_sec_per_cpu && iv)
-            ef_log_drop(&v, &p, ifindex, iv->role, dir, bytes);
+        /* A candidate's ring carries its disagreements (ef_shadow.h), not drops. */
+        if (!v->pass && log_per_sec_per_cpu && !shadow_mode && v->role < EF_ROLE_COUNT)
+            ef_log_drop(v, p, ifindex, dir, bytes);
     }
     if (record_last) {
         __u32 zero = 0;
         struct ef_last *last = bpf_map_lookup_elem(&ef_last, &zero);
 
         if (last) {
-            last->kind = v.kind;
-            last->index = v.index;
+            last->kind = v->kind;
+            last->index = v->index;
         }
     }
-    return v.pass;
+    return v->pass;
 }
 
 #endif /* EDGEFW_BPF_VERDICT_H */

@@ -217,6 +217,56 @@ struct ef_log_window {
     __u64 count;
 };
 
+/* Shadow policy (docs/shadow.md). A candidate policy is loaded as a second
+ * object of the same programs with rodata shadow_mode set, its own policy maps,
+ * counters, conntrack and fragment tables. The enforced programs hand their
+ * verdict over in ef_shadow_handoff[dir] and tail-call the candidate through
+ * ef_shadow_xdp / ef_shadow_tc (an empty slot: the tail call falls through and
+ * the enforced program returns its own verdict). The candidate judges the
+ * packet, counts, compares and returns the enforced verdict. */
+struct ef_shadow_handoff {
+    __u32 pass;
+    __u32 kind;  /* enum ef_last_kind of the enforced verdict */
+    __u32 index; /* its rule index or enum ef_reason */
+    __u32 pad;
+};
+
+/* ef_shadow_would (per-CPU array of struct ef_counter): would_drop at the
+ * enforced verdict's slot (the packet passed, the candidate would drop it),
+ * would_pass at EF_SHADOW_SLOTS + the candidate verdict's slot (dropped, the
+ * candidate would pass it). A verdict's slot: its rule index, or EF_MAX_RULES +
+ * its reason. */
+enum ef_shadow_kind {
+    EF_SHADOW_WOULD_DROP = 0,
+    EF_SHADOW_WOULD_PASS = 1,
+};
+#define EF_SHADOW_SLOTS ((__u32)EF_MAX_RULES + (__u32)EF_R_COUNT)
+#define EF_SHADOW_WOULD_SLOTS (2 * EF_SHADOW_SLOTS)
+#define EF_SHADOW_SLOT(kind, index) ((kind) == 0 ? (__u32)(index) : (__u32)EF_MAX_RULES + (__u32)(index))
+
+/* `edgefw shadow log`: a disagreement, sampled like the drop log (the
+ * candidate's own ring buffer and per-CPU window). */
+struct ef_shadow_event {
+    __u64 ts_ns; /* CLOCK_MONOTONIC */
+    __u32 ifindex;
+    __u32 kind; /* enum ef_shadow_kind */
+    __u8 src[16];
+    __u8 dst[16];
+    __u16 sport;
+    __u16 dport;
+    __u8 proto;
+    __u8 dir;  /* enum ef_dir */
+    __u8 role; /* enum ef_role */
+    __u8 icmp_type;
+    __u32 len;
+    __u8 enforced_kind; /* enum ef_last_kind */
+    __u8 candidate_kind;
+    __u16 pad;
+    __u32 enforced_index; /* rule slot or enum ef_reason */
+    __u32 candidate_index;
+    __u32 pad2;
+};
+
 /* Test mode only (rodata record_last): the counter the last packet moved. */
 enum ef_last_kind {
     EF_LAST_RULE = 0,
@@ -355,6 +405,8 @@ EF_STATIC_ASSERT(sizeof(struct ef_sport_key) == 12, "ef_sport_key size");
 EF_STATIC_ASSERT(sizeof(struct ef_counter) == 24, "ef_counter size");
 EF_STATIC_ASSERT(sizeof(struct ef_drop_event) == 64, "ef_drop_event size");
 EF_STATIC_ASSERT(sizeof(struct ef_log_window) == 16, "ef_log_window size");
+EF_STATIC_ASSERT(sizeof(struct ef_shadow_handoff) == 16, "ef_shadow_handoff size");
+EF_STATIC_ASSERT(sizeof(struct ef_shadow_event) == 80, "ef_shadow_event size");
 EF_STATIC_ASSERT(sizeof(struct ef_iface_value) == 8, "ef_iface_value size");
 EF_STATIC_ASSERT(sizeof(struct ef_last) == 8, "ef_last size");
 EF_STATIC_ASSERT(sizeof(struct ef_ct_key) == 40, "ef_ct_key size");

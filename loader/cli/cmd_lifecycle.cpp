@@ -107,6 +107,10 @@ void print_status(const lifecycle::Status& s) {
     if (!m.netns.empty()) fmt::print("  netns {}\n", m.netns);
     if (m.confirm.pending) fmt::print("  waiting for 'edgefw confirm'\n");
     if (m.confirm.error) fmt::print("  confirm: {}\n", *m.confirm.error);
+    if (s.shadow)
+        fmt::print("  shadow candidate {} ({}) hash {} since {}: 'edgefw shadow stats'\n",
+                   s.shadow->policy, s.shadow->policy_name, s.shadow->policy_hash,
+                   s.shadow->started_at);
 }
 
 }  // namespace

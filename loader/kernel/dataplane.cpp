@@ -20,6 +20,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include "edgefw.skel.h"
@@ -78,7 +79,8 @@ constexpr bpf_map* SkelMaps::*kKeptSkelMaps[] = {
     &SkelMaps::ef_ifaces,       &SkelMaps::ef_rule_counters, &SkelMaps::ef_reason_counters,
     &SkelMaps::ef_ct,           &SkelMaps::ef_ct_est,        &SkelMaps::ef_ct_dgram,
     &SkelMaps::ef_ct_dgram_est, &SkelMaps::ef_ct_stats,      &SkelMaps::ef_frags,
-    &SkelMaps::ef_log,          &SkelMaps::ef_log_counters,
+    &SkelMaps::ef_log,          &SkelMaps::ef_log_counters,  &SkelMaps::ef_shadow_xdp,
+    &SkelMaps::ef_shadow_tc,    &SkelMaps::ef_shadow_handoff,
 };
 static_assert(std::size(kKeptSkelMaps) == std::size(kKeptMaps));
 
@@ -170,6 +172,7 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
     ro->ct_lookup_all = opts_.ct_lookup_all;
     ro->record_last = opts_.record_last;
     ro->log_per_sec_per_cpu = opts_.log_per_sec_per_cpu;
+    ro->shadow_mode = opts_.shadow;
 
     int err = 0;
     for (bpf_map* m : {skel_->maps.ef_ct, skel_->maps.ef_ct_est, skel_->maps.ef_ct_dgram,
@@ -186,6 +189,8 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
                         std::pair{skel_->maps.ef_sport, opts_.flat.sport_ranges}})
         if (!err) err = bpf_map__set_max_entries(m, std::max(n, 1u));
     if (err) fail("size", "maps ef_remote_index, ef_remote, ef_sport_index and ef_sport", err);
+    if (opts_.shadow) err = bpf_map__set_max_entries(skel_->maps.ef_shadow_would, EF_SHADOW_WOULD_SLOTS);
+    if (err) fail("size", "map ef_shadow_would", err);
     for (const KeptMap& k : kKeptMaps) {
         int fd = opts_.shared.*k.fd;
         if (fd < 0) continue;
@@ -393,6 +398,19 @@ ef_counter Dataplane::rule_counter(uint32_t rule) const {
     return percpu_counter(fd_of(skel_->maps.ef_rule_counters), rule, "ef_rule_counters");
 }
 
+bool Dataplane::take_last(uint32_t& kind, uint32_t& index) {
+    if (!last_) return false;
+    kind = last_->kind;
+    index = last_->index;
+    last_->kind = UINT32_MAX;
+    last_->index = UINT32_MAX;
+    return kind != UINT32_MAX;
+}
+
+ef_counter Dataplane::would_counter(uint32_t slot) const {
+    return percpu_counter(fd_of(skel_->maps.ef_shadow_would), slot, "ef_shadow_would");
+}
+
 ef_counter Dataplane::reason_counter(uint32_t reason) const {
     return percpu_counter(fd_of(skel_->maps.ef_reason_counters), reason, "ef_reason_counters");
 }
@@ -441,6 +459,31 @@ std::optional<uint64_t> count_batched(int map_fd, const bpf_map_info& info) {
 }
 
 }  // namespace
+
+std::vector<ef_counter> read_counters(int map_fd, uint32_t n) {
+    const int ncpus = libbpf_num_possible_cpus();
+    std::vector<ef_counter> out(n);
+    if (ncpus <= 0) return out;
+    std::vector<uint32_t> keys(kBatch);
+    std::vector<ef_counter> values(size_t(kBatch) * size_t(ncpus));
+    auto add = [&](uint32_t key, const ef_counter* per_cpu) {
+        if (key >= n) return;
+        for (int c = 0; c < ncpus; c++) {
+            out[key].packets += per_cpu[c].packets;
+            out[key].bytes += per_cpu[c].bytes;
+            out[key].last_ns = std::max(out[key].last_ns, per_cpu[c].last_ns);
+        }
+    };
+    auto done = lookup_in_batches(map_fd, keys.data(), values.data(), [&](uint32_t count) {
+        for (uint32_t i = 0; i < count; i++) add(keys[i], &values[size_t(i) * size_t(ncpus)]);
+    });
+    if (done && *done) return out;
+    // No batch lookup, or it failed part way: key by key, from the start.
+    out.assign(n, ef_counter{});
+    for (uint32_t key = 0; key < n; key++)
+        if (bpf_map_lookup_elem(map_fd, &key, values.data()) == 0) add(key, values.data());
+    return out;
+}
 
 size_t count_map_entries(int map_fd) {
     bpf_map_info info{};
@@ -655,6 +698,67 @@ FlowsRejudged Dataplane::rejudge_conntrack(const image::Lookup& lookup) {
         {fd_of(skel_->maps.ef_ct), fd_of(skel_->maps.ef_ct_est), fd_of(skel_->maps.ef_ct_dgram),
          fd_of(skel_->maps.ef_ct_dgram_est)},
         lookup);
+}
+
+FlowsRejudged Dataplane::seed_conntrack(const std::array<int, EF_CT_TABLES>& enforced_tables,
+                                        const image::Lookup& lookup) {
+    const int own[EF_CT_TABLES] = {fd_of(skel_->maps.ef_ct), fd_of(skel_->maps.ef_ct_est),
+                                   fd_of(skel_->maps.ef_ct_dgram),
+                                   fd_of(skel_->maps.ef_ct_dgram_est)};
+    FlowsRejudged out;
+    for (int t = 0; t < EF_CT_TABLES; t++) {
+        if (enforced_tables[t] < 0) continue;
+        std::vector<std::pair<ef_ct_key, ef_ct_value>> entries;
+        if (!walk_conntrack(enforced_tables[t], [&](const ef_ct_key& k, const ef_ct_value& v) {
+                entries.emplace_back(k, v);
+            }))
+            throw Error(std::string("kernel: reading conntrack table ") + kCtTableNames[t] + ": " +
+                        strerror(errno));
+        for (auto& [k, v] : entries) {
+            auto verdict = image::rejudge_flow(lookup, k, v);
+            if (verdict.kind == image::FlowVerdict::close) {
+                out.closed++;
+                continue;
+            }
+            v.rule = verdict.rule;
+            // BPF_NOEXIST: a flow the candidate has met itself since it was
+            // plugged in keeps its own entry. A full table refuses quietly:
+            // the flow's next packet is judged as a new one.
+            if (bpf_map_update_elem(own[t], &k, &v, BPF_NOEXIST) == 0)
+                (verdict.kind == image::FlowVerdict::keep ? out.kept : out.moved)++;
+        }
+    }
+    return out;
+}
+
+void Dataplane::plug_into(int shadow_xdp, int shadow_tc) const {
+    const uint32_t slot = 0;
+    for (auto [map_fd, dir, name] :
+         {std::tuple{shadow_xdp, packet::Dir::ingress, "ef_shadow_xdp"},
+          std::tuple{shadow_tc, packet::Dir::egress, "ef_shadow_tc"}}) {
+        const int prog = prog_fd(dir);
+        if (bpf_map_update_elem(map_fd, &slot, &prog, BPF_ANY))
+            fail("put the candidate in", std::string("map ") + name, errno,
+                 "this kernel refused the candidate as the enforced program's tail call "
+                 "(-v shows libbpf's log)");
+    }
+}
+
+void Dataplane::pin_candidate(const std::string& dir) const {
+    for (const char* name : kShadowPins) {
+        int fd;
+        if (std::strcmp(name, "prog_xdp") == 0)
+            fd = prog_fd(packet::Dir::ingress);
+        else if (std::strcmp(name, "prog_tc") == 0)
+            fd = prog_fd(packet::Dir::egress);
+        else
+            fd = bpf_object__find_map_fd_by_name(skel_->obj, name);
+        std::string path = dir + "/" + kShadowPinPrefix + name;
+        unlink(path.c_str());
+        if (fd < 0 || bpf_obj_pin(fd, path.c_str()))
+            fail("pin", path, fd < 0 ? ENOENT : errno,
+                 "is /sys/fs/bpf a bpffs mount? (mount -t bpf bpf /sys/fs/bpf)");
+    }
 }
 
 size_t Dataplane::frag_entries() const { return count_map_entries(fd_of(skel_->maps.ef_frags)); }

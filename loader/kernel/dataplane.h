@@ -10,6 +10,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "image/lookup.h"
 #include "image/map_image.h"
@@ -31,6 +32,10 @@ class Error : public std::runtime_error {
 // count is capped at max_entries.
 size_t count_map_entries(int map_fd);
 
+// Entries 0..n-1 of a per-CPU array of ef_counter, each summed over CPUs
+// (packets and bytes added, the latest last_ns), read in batches.
+std::vector<ef_counter> read_counters(int map_fd, uint32_t n);
+
 // libbpf's own messages go to stderr only when verbose (process-wide).
 void set_verbose(bool verbose);
 
@@ -48,6 +53,11 @@ struct SharedMaps {
     int frags = -1;
     int log = -1;  // ef_log ring buffer: `edgefw log` readers survive reloads
     int log_counters = -1;
+    // Shadow policy (edgefw_abi.h): the slots a candidate sits in and the
+    // enforced verdict's hand-over. Kept, so a candidate outlives reloads.
+    int shadow_xdp = -1;
+    int shadow_tc = -1;
+    int shadow_handoff = -1;
 };
 
 // The kept maps, one row each: a Dataplane reuses the fds it is given,
@@ -70,7 +80,19 @@ inline constexpr KeptMap kKeptMaps[] = {
     {"ef_frags", &SharedMaps::frags, false},
     {"ef_log", &SharedMaps::log, false},
     {"ef_log_counters", &SharedMaps::log_counters, false},
+    {"ef_shadow_xdp", &SharedMaps::shadow_xdp, true},
+    {"ef_shadow_tc", &SharedMaps::shadow_tc, true},
+    {"ef_shadow_handoff", &SharedMaps::shadow_handoff, true},
 };
+
+// A shadow candidate's pins, beside the enforced policy's in the instance's
+// directory: "shadow_" + the map's name, and shadow_prog_xdp, shadow_prog_tc.
+// Its counters, disagreements and log are read through them; ef_ct_sweep
+// keeps its conntrack sweep's timer alive.
+inline constexpr const char* kShadowPinPrefix = "shadow_";
+inline constexpr const char* kShadowPins[] = {
+    "ef_rule_counters", "ef_reason_counters", "ef_shadow_would", "ef_log",
+    "ef_log_counters",  "ef_ct_sweep",        "prog_xdp",        "prog_tc"};
 
 // The pins a policy replaces on every load and reload: its maps (ef_ct_sweep
 // holds the sweep timer, which lives while its map has a pin or an open fd),
@@ -112,6 +134,10 @@ struct Options {
     // freplace program against its first slot, ready to sit in any
     // dispatcher's slot (kernel/multiprog.h). -1: loaded as XDP.
     int xdp_ext_target = -1;
+    // A shadow candidate (docs/shadow.md): rodata shadow_mode, ef_shadow_would
+    // sized for every slot. Share only shared.ifaces and shared.shadow_handoff
+    // with the enforced object: everything else of a candidate is its own.
+    bool shadow = false;
 
     // Egress modes, timeouts and array sizes as the image needs them.
     static Options from_image(const image::MapImage& img);
@@ -192,6 +218,11 @@ class Dataplane {
     // TC), as seen on ifindex 1 (loopback) -- see kTestRunIfindex.
     RunResult run(packet::Dir dir, std::span<const uint8_t> frame, uint32_t repeat = 1);
 
+    // The counter the last packet moved (Options::record_last), and forgets it:
+    // false when none moved since. For a candidate, whose packets arrive by
+    // the enforced program's tail call rather than run().
+    bool take_last(uint32_t& kind, uint32_t& index);
+
     ef_counter rule_counter(uint32_t rule) const;      // summed over CPUs
     ef_counter reason_counter(uint32_t reason) const;  // enum ef_reason
     size_t ct_entries() const;                         // all four conntrack tables
@@ -200,6 +231,22 @@ class Dataplane {
     std::array<CtTableStats, EF_CT_TABLES> ct_stats() const;
     size_t sweep_conntrack();  // ::sweep_conntrack on both established tables
     FlowsRejudged rejudge_conntrack(const image::Lookup& lookup);  // the four tables
+
+    // A candidate (Options::shadow): its conntrack tables filled with the
+    // enforced tables' flows (enum ef_ct_table order, -1 where absent) that
+    // its own policy (lookup: its image) admits, under its rule; entries it
+    // has made itself stay. Returns how many flows it took, and how many it
+    // would not have admitted.
+    FlowsRejudged seed_conntrack(const std::array<int, EF_CT_TABLES>& enforced_tables,
+                                 const image::Lookup& lookup);
+    // Puts the candidate's programs in the enforced programs' shadow slots
+    // (shadow_xdp, shadow_tc: kept map fds); from then on every packet the
+    // enforced programs judge is judged by the candidate as well.
+    void plug_into(int shadow_xdp, int shadow_tc) const;
+    // Pins a candidate's objects under dir as kShadowPinPrefix + kShadowPins.
+    void pin_candidate(const std::string& dir) const;
+    // Disagreement counters (a candidate's ef_shadow_would), summed over CPUs.
+    ef_counter would_counter(uint32_t slot) const;
 
     ProgInfo prog_info(packet::Dir dir) const;
     int prog_fd(packet::Dir dir) const;

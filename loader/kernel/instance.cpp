@@ -274,16 +274,15 @@ std::vector<std::string> list_instances() {
     return out;
 }
 
-void write_meta(const std::string& dir, const std::string& text) {
+void write_meta(const std::string& dir, const std::string& text, const char* name) {
     if (text.size() >= size_t(kChunk) * kChunks)
         throw Error("kernel: instance description is " + std::to_string(text.size()) +
                     " bytes -- the limit is 4 MiB; reduce the number of rules");
-    std::string path = dir + "/ef_meta";
+    std::string path = dir + "/" + name;
     int fd = bpf_obj_get(path.c_str());
     if (fd < 0) {
-        fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ef_meta", sizeof(uint32_t), kChunk, kChunks,
-                            nullptr);
-        if (fd < 0) fail("create map ef_meta", errno);
+        fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(uint32_t), kChunk, kChunks, nullptr);
+        if (fd < 0) fail(std::string("create map ") + name, errno);
         if (bpf_obj_pin(fd, path.c_str())) {
             int e = errno;
             ::close(fd);
@@ -300,15 +299,15 @@ void write_meta(const std::string& dir, const std::string& text) {
         if (bpf_map_update_elem(fd, &i, chunk.data(), BPF_ANY)) {
             int e = errno;
             ::close(fd);
-            fail("write map ef_meta", e);
+            fail(std::string("write map ") + name, e);
         }
         if (off >= text.size()) break;
     }
     ::close(fd);
 }
 
-std::optional<std::string> read_meta(const std::string& dir) {
-    int fd = bpf_obj_get((dir + "/ef_meta").c_str());
+std::optional<std::string> read_meta(const std::string& dir, const char* name) {
+    int fd = bpf_obj_get((dir + "/" + name).c_str());
     if (fd < 0) return std::nullopt;
     std::string text;
     std::vector<char> chunk(kChunk);

@@ -67,8 +67,9 @@ class InstanceDir {
 std::vector<std::string> list_instances();  // throws Unreadable like InstanceDir::open
 
 // The description; dir is an InstanceDir::path() (or any pin directory path).
-void write_meta(const std::string& dir, const std::string& text);
-std::optional<std::string> read_meta(const std::string& dir);
+// A shadow candidate's is pinned beside it under another name.
+void write_meta(const std::string& dir, const std::string& text, const char* name = "ef_meta");
+std::optional<std::string> read_meta(const std::string& dir, const char* name = "ef_meta");
 
 // Set when bpffs at /sys/fs/bpf is hidden by `ip netns exec NAME` (it
 // remounts /sys): the name, else empty.

@@ -22,6 +22,7 @@
 #include "kernel/instance.h"
 #include "lifecycle/lifecycle.h"
 #include "lifecycle/lock.h"
+#include "lifecycle/steps.h"
 #include "util/input_file.h"
 
 namespace lifecycle {
@@ -179,17 +180,20 @@ void print_log(const LogArgs& a) {
     clock_gettime(CLOCK_REALTIME, &real);
     c.mono_to_wall = (real.tv_sec - mono.tv_sec) + (real.tv_nsec - mono.tv_nsec) / 1e9;
 
-    std::string path = dir->path() + "/ef_log";
+    read_ring(dir->path() + "/ef_log", on_event, &c, a.follow);
+}
+
+void read_ring(const std::string& path, int (*on_record)(void*, void*, size_t), void* ctx,
+               bool follow) {
     kernel::Fd fd(bpf_obj_get(path.c_str()));
     if (!fd)
         throw kernel::Error("kernel: open " + path + ": " + std::strerror(errno) +
                             " -- load the instance with this version of edgefw");
     std::unique_ptr<ring_buffer, decltype(&ring_buffer__free)> rb(
-        ring_buffer__new(fd.get(), on_event, &c, nullptr), ring_buffer__free);
+        ring_buffer__new(fd.get(), on_record, ctx, nullptr), ring_buffer__free);
     if (!rb)
-        throw kernel::Error(std::string("kernel: read ring buffer ef_log: ") +
-                            std::strerror(errno));
-    if (a.follow) {
+        throw kernel::Error("kernel: read ring buffer " + path + ": " + std::strerror(errno));
+    if (follow) {
         signal(SIGINT, [](int) { g_stop = 1; });
         signal(SIGTERM, [](int) { g_stop = 1; });
         while (!g_stop) {

@@ -32,6 +32,7 @@
 #include "kernel/multiprog.h"
 #include "lifecycle/lock.h"
 #include "lifecycle/selftest.h"
+#include "lifecycle/steps.h"
 #include "model/model.h"
 #include "util/input_file.h"
 
@@ -40,20 +41,6 @@ namespace lifecycle {
 using nlohmann::json;
 
 namespace {
-
-struct Prepared {
-    policy::Policy policy;
-    image::MapImage img;
-};
-
-// The policy and site file as read once: their bytes are what is parsed,
-// what is kept for the confirm rollback, and what `edgefw log` reads back.
-struct Inputs {
-    std::string policy_name, policy_path, policy_text;  // name as given, absolute path, bytes
-    std::string site_name, site_path, site_text;
-    policy::LoadOptions options;  // --allow-wide-management
-    json bundle;                  // --bundle: the checked bundle's summary; null otherwise
-};
 
 std::string absolute(const std::string& p) {
     if (p.empty() || p[0] == '/') return p;
@@ -68,6 +55,8 @@ std::string read_input(const std::string& path, const char* what) {
     if (!text) throw Refused(err + "; nothing changed");
     return *text;
 }
+
+}  // namespace
 
 Inputs read_inputs(const LoadArgs& a) {
     Inputs in;
@@ -115,6 +104,8 @@ Prepared prepare(const Inputs& in, const std::string& node) {
     return out;
 }
 
+namespace {
+
 // Refuses a policy that would cut the operator's own SSH session.
 void check_lockout(const Prepared& pr, const std::string& node, bool force) {
     const char* env = getenv("SSH_CONNECTION");
@@ -151,9 +142,13 @@ SelfTest checked(SelfTest st) {
     throw Refused(msg);
 }
 
+}  // namespace
+
 SelfTest run_self_test(const Prepared& pr, const std::string& node) {
     return checked(self_test(pr.policy, node, pr.img));
 }
+
+namespace {
 
 // The TC egress hook: tcx links where the kernel has them (probed), else the
 // netlink filter. Asking for tcx on a kernel without it is refused up front.
@@ -189,6 +184,8 @@ uint32_t role_of(const std::string& r) {
     throw Refused("--iface role '" + r + "' is not external or internal");
 }
 
+}  // namespace
+
 std::string now_text() {
     time_t t = time(nullptr);
     char buf[64];
@@ -207,6 +204,8 @@ std::vector<RuleMeta> rules_meta(const image::MapImage& img,
     }
     return rules;
 }
+
+namespace {
 
 // Counter slots stay with rule ids: a rule the instance had keeps its slot
 // (and its counts); a new one takes its own index when that is free, else
@@ -363,13 +362,16 @@ std::string pin_of(const kernel::InstanceDir& d, const std::string& shown) {
     return d.path() + "/" + pin_name(shown);
 }
 
-// The instance and its description; Refused when it is not loaded.
+}  // namespace
+
 std::pair<kernel::InstanceDir, InstanceMeta> open_loaded(const std::string& instance) {
     auto d = kernel::InstanceDir::open(instance);
     auto text = d ? kernel::read_meta(d->path()) : std::nullopt;
     if (!text) throw Refused("instance '" + instance + "' is not loaded (see 'edgefw status')");
     return {std::move(*d), parse_meta(*text)};
 }
+
+namespace {
 
 // What marks edgefw's program in a libxdp dispatcher: the map every
 // generation of the instance uses (kernel/multiprog.h).
@@ -1122,7 +1124,8 @@ void unload_locked(const std::string& instance) {
         d->remove();
     }
     prune_content(run.get(), {});
-    (void)unlinkat(run.get(), "timer.error", 0);
+    for (const char* f : {"timer.error", "shadow-policy", "shadow-site"})
+        (void)unlinkat(run.get(), f, 0);
 }
 
 }  // namespace
@@ -1150,6 +1153,8 @@ void reload(const LoadArgs& a) {
     Inputs in = read_inputs(a);
     reload_locked(a, in, false);
 }
+
+void reload_inputs_locked(const LoadArgs& a, const Inputs& in) { reload_locked(a, in, false); }
 
 FlowsPreview preview_flows(const LoadArgs& a) {
     kernel::check_instance_name(a.instance);

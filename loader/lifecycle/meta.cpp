@@ -43,6 +43,11 @@ void to_json(json& j, const Status& s) {
     j["features"] = s.features;
     j["state"] = s.state;
     if (s.hint) j["hint"] = *s.hint;
+    if (s.shadow) {
+        json c = *s.shadow;
+        c.erase("rules");
+        j["shadow"] = c;
+    }
 }
 
 void to_json(json& j, const RuleStats& s) {

@@ -168,6 +168,24 @@ EF_DEFINE_JSON_OPTIONAL(InstanceMeta, instance, instance_id, node, policy, site,
                         mode, tc, kernel, libbpf, netns, ct_size, ct_lru, log_rate, egress, rules,
                         ifaces, self_test, adopted_connections, confirm, reload_ms, reload_flows)
 
+// The candidate's description, pinned beside the instance's as shadow_meta.
+struct ShadowMeta {
+    std::string policy, site;  // absolute paths as given
+    std::string policy_name, policy_hash;
+    std::string policy_sha256;
+    std::string started_at;
+    uint64_t enforced_generation = 0;  // the instance's generation at start
+    std::vector<RuleMeta> rules;       // slot = the candidate's rule index
+    SelfTestMeta self_test;
+    // Open flows at start: taken into the candidate's own conntrack under its
+    // rule, or refused (the candidate would not have admitted them).
+    size_t flows_taken = 0, flows_refused = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ShadowMeta, policy, site, policy_name,
+                                                policy_hash, policy_sha256, started_at,
+                                                enforced_generation, rules, self_test,
+                                                flows_taken, flows_refused)
+
 // Parses a stored description; throws nlohmann::json::exception when it is not one.
 InstanceMeta parse_meta(const std::string& text);
 
@@ -229,6 +247,7 @@ struct Status {
     uint32_t prog_xdp_id = 0, prog_tc_id = 0;
     Conntrack conntrack;
     kernel::Features features;  // what this kernel offers now
+    std::optional<ShadowMeta> shadow;  // a candidate judged beside the policy (shadow.h)
 };
 
 struct RuleStats {

@@ -19,6 +19,8 @@
 #include "kernel/multiprog.h"
 #include "lifecycle/lifecycle.h"
 #include "lifecycle/lock.h"
+#include "lifecycle/shadow.h"
+#include "lifecycle/steps.h"
 
 namespace lifecycle {
 
@@ -32,7 +34,9 @@ uint32_t pinned_prog_id(const std::string& path) {
     return bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0 ? info.id : 0;
 }
 
-ef_counter sum(int fd, uint32_t slot) {
+}  // namespace
+
+ef_counter sum_counter(int fd, uint32_t slot) {
     int n = libbpf_num_possible_cpus();
     std::vector<ef_counter> per(static_cast<size_t>(n > 0 ? n : 1));
     ef_counter s{};
@@ -68,6 +72,8 @@ Conntrack read_conntrack(const std::string& dir) {
     }
     return out;
 }
+
+namespace {
 
 double mono_to_unix(uint64_t mono_ns) {
     timespec mono{}, real{};
@@ -196,6 +202,11 @@ Status one_status(const kernel::InstanceDir& d, const std::string& instance) {
     ns.reset();
     if (auto e = timer_error(instance)) s.meta->confirm.error = *e;
     s.features = kernel::features();
+    try {
+        s.shadow = read_shadow(d.path());
+    } catch (const std::exception&) {
+        // An unreadable candidate description: status shows none.
+    }
     s.state = !healthy ? "degraded" : unknown ? "unknown" : mixed ? "mixed" : "enforcing";
     if (!healthy)
         s.hint =
@@ -249,23 +260,28 @@ Stats stats(const std::string& instance) {
     if (!text) throw Refused("instance '" + instance + "' is not loaded (see 'edgefw status')");
     InstanceMeta meta = parse_meta(*text);
     std::string dir = d->path();
-    kernel::Fd rules(bpf_obj_get((dir + "/ef_rule_counters").c_str()));
-    kernel::Fd reasons(bpf_obj_get((dir + "/ef_reason_counters").c_str()));
-    if (!rules || !reasons)
-        throw kernel::Error("kernel: counters of instance '" + instance +
-                            "' are not pinned -- 'edgefw unload' and load again");
     Stats out{instance, meta.node, meta.policy_hash, {}, {}, {}};
-    for (const auto& r : meta.rules) {
-        ef_counter c = sum(rules.get(), r.slot);
+    read_counters(dir, "", instance, meta.rules, out);
+    out.conntrack = read_conntrack(dir);
+    return out;
+}
+
+void read_counters(const std::string& dir, const std::string& prefix,
+                   const std::string& instance, const std::vector<RuleMeta>& rules, Stats& out) {
+    kernel::Fd rule_fd(bpf_obj_get((dir + "/" + prefix + "ef_rule_counters").c_str()));
+    kernel::Fd reason_fd(bpf_obj_get((dir + "/" + prefix + "ef_reason_counters").c_str()));
+    if (!rule_fd || !reason_fd)
+        throw kernel::Error("kernel: counters of instance '" + instance + "' (" + prefix +
+                            "ef_rule_counters) are not pinned -- 'edgefw unload' and load again");
+    for (const auto& r : rules) {
+        ef_counter c = sum_counter(rule_fd.get(), r.slot);
         // The kernel stamps CLOCK_MONOTONIC(_COARSE); shown as wall-clock seconds.
         out.rules.push_back({r, c.packets, c.bytes, c.last_ns ? mono_to_unix(c.last_ns) : 0.0});
     }
     for (uint32_t i = 0; i < EF_R_COUNT; i++) {
-        ef_counter c = sum(reasons.get(), i);
+        ef_counter c = sum_counter(reason_fd.get(), i);
         out.reasons.push_back({image::reason_name(i), c.packets, c.bytes, image::reason_passes(i)});
     }
-    out.conntrack = read_conntrack(dir);
-    return out;
 }
 
 }  // namespace lifecycle

@@ -8,6 +8,7 @@
 #include "kernel/dataplane.h"
 #include "kernel/instance.h"
 #include "lifecycle/lifecycle.h"
+#include "lifecycle/shadow.h"
 
 #ifndef EDGEFW_VERSION
 #define EDGEFW_VERSION "0.1.0"
@@ -64,6 +65,12 @@ json sample_instance(const std::string& instance) {
     try {
         out["maps"] = map_fill(instance);
     } catch (const std::exception&) {
+    }
+    try {
+        auto dir = kernel::InstanceDir::open(instance);
+        if (dir && lifecycle::read_shadow(dir->path())) out["shadow"] = lifecycle::shadow_stats(instance);
+    } catch (const std::exception&) {
+        // A candidate that cannot be read shows no shadow series this scrape.
     }
     return out;
 }

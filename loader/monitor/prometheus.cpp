@@ -179,6 +179,23 @@ struct Families {
                       {}};
     Family map_entries{"edgefw_map_entries", "gauge", "Entries in a pinned BPF map.", {}};
     Family map_max{"edgefw_map_entries_max", "gauge", "max_entries of a pinned BPF map.", {}};
+    Family shadow{"edgefw_shadow_info",
+                  "gauge",
+                  "A shadow candidate policy judged beside the enforced one (hash, policy, "
+                  "since); the value is always 1.",
+                  {}};
+    Family shadow_packets{"edgefw_shadow_rule_packets_total",
+                          "counter",
+                          "Packets the shadow candidate's rule would admit (it only counts).",
+                          {}};
+    Family shadow_bytes{
+        "edgefw_shadow_rule_bytes_total", "counter", "Bytes the candidate's rule would admit.", {}};
+    Family shadow_disagree{
+        "edgefw_shadow_disagreements_total",
+        "counter",
+        "Packets the candidate judges otherwise: would_drop (passed now, by the enforced rule or "
+        "reason), would_pass (dropped now, by the candidate's rule or reason).",
+        {}};
 
     // The exposition: each family that has samples, with its HELP and TYPE.
     std::string render() const {
@@ -188,7 +205,7 @@ struct Families {
               &rule_packets, &rule_bytes, &rule_last_hit, &drops,        &passes,
               &ct,           &ct_max,     &ct_table,      &ct_table_max, &ct_inserts,
               &ct_removed,   &ct_refused, &ct_rst,        &ct_evicted,   &map_entries,
-              &map_max}) {
+              &map_max,      &shadow,     &shadow_packets, &shadow_bytes, &shadow_disagree}) {
             if (f->samples.empty()) continue;
             out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", f->name, escape_help(f->help),
                                f->name, f->type);
@@ -281,18 +298,44 @@ void add_maps(Families& f, const std::string& name, const std::string& node, con
     }
 }
 
+// The shadow candidate: from lifecycle::shadow_stats().
+void add_shadow(Families& f, const std::string& name, const std::string& node, const json& inst) {
+    if (!inst.contains("shadow") || !inst["shadow"].is_object()) return;
+    const json& s = inst["shadow"];
+    const json& c = s.contains("candidate") ? s["candidate"] : json();
+    f.shadow.add({{"instance_name", name},
+                  {"node", node},
+                  {"hash", text(c, "policy_hash")},
+                  {"policy", text(c, "policy_name")},
+                  {"since", text(c, "started_at")}},
+                 1);
+    for (const auto& r : array_of(s, "rules")) {
+        Labels l{{"instance_name", name}, {"node", node}, {"rule", text(r, "id")}};
+        f.shadow_packets.add(l, number(r, "packets"));
+        f.shadow_bytes.add(l, number(r, "bytes"));
+    }
+    for (const auto& d : array_of(s, "disagreements"))
+        f.shadow_disagree.add({{"instance_name", name},
+                               {"node", node},
+                               {"kind", text(d, "kind")},
+                               {"rule", text(d, "rule")}},
+                              number(d, "packets"));
+}
+
 }  // namespace
 
-std::string to_prometheus(const json& snapshot) {
+std::string to_prometheus(const json& snapshot, Sections sections) {
     Families f;
-    f.build.add({{"version", text(snapshot, "version")}}, 1);
+    if (sections == Sections::all) f.build.add({{"version", text(snapshot, "version")}}, 1);
     for (const auto& inst : array_of(snapshot, "instances")) {
         const std::string name = text(inst, "instance_name");
         const json& status = inst.contains("status") ? inst["status"] : json();
         const json& stats = inst.contains("stats") ? inst["stats"] : json();
-        f.up.add({{"instance_name", name}}, inst.value("up", false) ? 1 : 0);
         std::string node = text(stats, "node");
         if (node.empty()) node = text(status, "node");
+        add_shadow(f, name, node, inst);
+        if (sections == Sections::shadow) continue;
+        f.up.add({{"instance_name", name}}, inst.value("up", false) ? 1 : 0);
         add_status(f, name, node, status);
         if (stats.is_object()) {
             add_counters(f, name, node, stats);
