@@ -242,7 +242,8 @@ enum ef_shadow_kind {
 };
 #define EF_SHADOW_SLOTS ((__u32)EF_MAX_RULES + (__u32)EF_R_COUNT)
 #define EF_SHADOW_WOULD_SLOTS (2 * EF_SHADOW_SLOTS)
-#define EF_SHADOW_SLOT(kind, index) ((kind) == 0 ? (__u32)(index) : (__u32)EF_MAX_RULES + (__u32)(index))
+#define EF_SHADOW_SLOT(kind, index) \
+    ((kind) == 0 ? (__u32)(index) : (__u32)EF_MAX_RULES + (__u32)(index))
 
 /* `edgefw shadow log`: a disagreement, sampled like the drop log (the
  * candidate's own ring buffer and per-CPU window). */

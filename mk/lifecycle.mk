@@ -11,7 +11,7 @@ UNITDIR ?= /etc/systemd/system
 
 # 77 means a missing capability: reported as a skip, never as a pass (run_test).
 lifecycle-test: $(BUILD)/edgefw $(BPF_OBJS)
-	$(Q)for t in hitless_reload operator faults hooks fs_safety races atomic_reload reload_flows confirm status_inputs xdp_multiprog adopt; do \
+	$(Q)for t in hitless_reload operator faults hooks fs_safety races atomic_reload reload_flows shadow confirm status_inputs xdp_multiprog adopt; do \
 	  printf '  %-8s %s\n' TEST tests/lifecycle/$$t.sh; \
 	  $(call run_test,$$t,tests/lifecycle/$$t.sh); \
 	done

@@ -30,9 +30,10 @@ int guarded(const char* what, F f) {
 void print_candidate(const lifecycle::ShadowMeta& c) {
     fmt::print("candidate {} ({})  hash {}  since {}\n", c.policy, c.policy_name, c.policy_hash,
                c.started_at);
-    fmt::print("  self-test {} of {} boundary probes; open flows at start: {} taken, {} the "
-               "candidate would not have admitted\n",
-               c.self_test.probes, c.self_test.of, c.flows_taken, c.flows_refused);
+    fmt::print(
+        "  self-test {} of {} boundary probes; open flows at start: {} taken, {} the "
+        "candidate would not have admitted\n",
+        c.self_test.probes, c.self_test.of, c.flows_taken, c.flows_refused);
 }
 
 void print_shadow_stats(const lifecycle::ShadowStats& s) {
@@ -43,8 +44,9 @@ void print_shadow_stats(const lifecycle::ShadowStats& s) {
     bool any = false;
     for (const auto& r : s.counters.reasons) {
         if (!r.packets) continue;
-        if (!any) fmt::print("\n{:<32} {:<5} {:>12} {:>14}\n", "candidate reason", "", "packets",
-                             "bytes");
+        if (!any)
+            fmt::print("\n{:<32} {:<5} {:>12} {:>14}\n", "candidate reason", "", "packets",
+                       "bytes");
         any = true;
         fmt::print("{:<32} {:<5} {:>12} {:>14}\n", r.name, r.passes ? "pass" : "drop", r.packets,
                    r.bytes);
@@ -112,8 +114,10 @@ int run_stats(const ShadowCmd& c) {
     auto* start = cmd->add_subcommand("start", "load CANDIDATE beside the enforced policy");
     auto* policy_opt = start->add_option("CANDIDATE", c->args.policy, "candidate policy (YAML)")
                            ->check(CLI::ExistingFile);
-    auto* site_opt = start->add_option("--site", c->args.site, "site file")->check(CLI::ExistingFile);
-    start->add_option("--bundle", c->args.bundle, "a node's bundle directory (instead of CANDIDATE)")
+    auto* site_opt =
+        start->add_option("--site", c->args.site, "site file")->check(CLI::ExistingFile);
+    start
+        ->add_option("--bundle", c->args.bundle, "a node's bundle directory (instead of CANDIDATE)")
         ->excludes(policy_opt)
         ->excludes(site_opt);
     add_allow_wide(start, c->args.policy_options);
@@ -137,40 +141,38 @@ int run_stats(const ShadowCmd& c) {
     auto* promote =
         cmd->add_subcommand("promote", "enforce the candidate (hitless reload), then stop it");
     instance(promote);
-    promote->add_option("--confirm", c->args.confirm_secs,
-                        "roll back unless 'edgefw confirm' runs within SECS")
+    promote
+        ->add_option("--confirm", c->args.confirm_secs,
+                     "roll back unless 'edgefw confirm' runs within SECS")
         ->check(CLI::Range(1, 86400));
     promote->add_flag("--force", c->args.force, "promote even if it would cut the SSH session");
 
     auto* stop = cmd->add_subcommand("stop", "remove the candidate (the enforced policy stays)");
     instance(stop);
 
-    return Subcommand{cmd, [c, start, stats, log, promote, stop] {
-                          if (*start) return run_start(*c);
-                          if (*stats) return run_stats(*c);
-                          if (*log)
-                              return guarded("log", [&] {
-                                  lifecycle::print_shadow_log(c->log);
-                                  return kExitOk;
-                              });
-                          if (*promote)
-                              return guarded("promote", [&] {
-                                  lifecycle::shadow_promote(c->args);
-                                  fmt::print("candidate enforced on instance {}{}\n",
-                                             c->args.instance,
-                                             c->args.confirm_secs > 0
-                                                 ? "; run 'edgefw confirm' to keep it"
-                                                 : "");
-                                  return kExitOk;
-                              });
-                          (void)stop;
-                          return guarded("stop", [&] {
-                              lifecycle::shadow_stop(c->args.instance);
-                              fmt::print("candidate removed from instance {}\n",
-                                         c->args.instance);
-                              return kExitOk;
-                          });
-                      }};
+    return Subcommand{
+        cmd, [c, start, stats, log, promote, stop] {
+            if (*start) return run_start(*c);
+            if (*stats) return run_stats(*c);
+            if (*log)
+                return guarded("log", [&] {
+                    lifecycle::print_shadow_log(c->log);
+                    return kExitOk;
+                });
+            if (*promote)
+                return guarded("promote", [&] {
+                    lifecycle::shadow_promote(c->args);
+                    fmt::print("candidate enforced on instance {}{}\n", c->args.instance,
+                               c->args.confirm_secs > 0 ? "; run 'edgefw confirm' to keep it" : "");
+                    return kExitOk;
+                });
+            (void)stop;
+            return guarded("stop", [&] {
+                lifecycle::shadow_stop(c->args.instance);
+                fmt::print("candidate removed from instance {}\n", c->args.instance);
+                return kExitOk;
+            });
+        }};
 });
 
 }  // namespace

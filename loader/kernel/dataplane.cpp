@@ -76,10 +76,10 @@ int fd_of(const bpf_map* m) { return bpf_map__fd(m); }
 // the compiler checks each field, the name check keeps the two in step.
 using SkelMaps = decltype(::edgefw::maps);
 constexpr bpf_map* SkelMaps::*kKeptSkelMaps[] = {
-    &SkelMaps::ef_ifaces,       &SkelMaps::ef_rule_counters, &SkelMaps::ef_reason_counters,
-    &SkelMaps::ef_ct,           &SkelMaps::ef_ct_est,        &SkelMaps::ef_ct_dgram,
-    &SkelMaps::ef_ct_dgram_est, &SkelMaps::ef_ct_stats,      &SkelMaps::ef_frags,
-    &SkelMaps::ef_log,          &SkelMaps::ef_log_counters,  &SkelMaps::ef_shadow_xdp,
+    &SkelMaps::ef_ifaces,       &SkelMaps::ef_rule_counters,  &SkelMaps::ef_reason_counters,
+    &SkelMaps::ef_ct,           &SkelMaps::ef_ct_est,         &SkelMaps::ef_ct_dgram,
+    &SkelMaps::ef_ct_dgram_est, &SkelMaps::ef_ct_stats,       &SkelMaps::ef_frags,
+    &SkelMaps::ef_log,          &SkelMaps::ef_log_counters,   &SkelMaps::ef_shadow_xdp,
     &SkelMaps::ef_shadow_tc,    &SkelMaps::ef_shadow_handoff,
 };
 static_assert(std::size(kKeptSkelMaps) == std::size(kKeptMaps));
@@ -141,6 +141,14 @@ Options Options::from_image(const image::MapImage& img) {
     return o;
 }
 
+Options shadow_options(Options opts, const SharedMaps& enforced) {
+    opts.shadow = true;
+    opts.shared = {};
+    opts.shared.ifaces = enforced.ifaces;
+    opts.shared.shadow_handoff = enforced.shadow_handoff;
+    return opts;
+}
+
 Dataplane::Dataplane(const Options& opts) : opts_(opts) {
     install_print();
     if (opts_.ct_size == 0) fail("size", "map ef_ct", EINVAL, "the conntrack size must be > 0");
@@ -189,7 +197,8 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
                         std::pair{skel_->maps.ef_sport, opts_.flat.sport_ranges}})
         if (!err) err = bpf_map__set_max_entries(m, std::max(n, 1u));
     if (err) fail("size", "maps ef_remote_index, ef_remote, ef_sport_index and ef_sport", err);
-    if (opts_.shadow) err = bpf_map__set_max_entries(skel_->maps.ef_shadow_would, EF_SHADOW_WOULD_SLOTS);
+    if (opts_.shadow)
+        err = bpf_map__set_max_entries(skel_->maps.ef_shadow_would, EF_SHADOW_WOULD_SLOTS);
     if (err) fail("size", "map ef_shadow_would", err);
     for (const KeptMap& k : kKeptMaps) {
         int fd = opts_.shared.*k.fd;
@@ -733,9 +742,8 @@ FlowsRejudged Dataplane::seed_conntrack(const std::array<int, EF_CT_TABLES>& enf
 
 void Dataplane::plug_into(int shadow_xdp, int shadow_tc) const {
     const uint32_t slot = 0;
-    for (auto [map_fd, dir, name] :
-         {std::tuple{shadow_xdp, packet::Dir::ingress, "ef_shadow_xdp"},
-          std::tuple{shadow_tc, packet::Dir::egress, "ef_shadow_tc"}}) {
+    for (auto [map_fd, dir, name] : {std::tuple{shadow_xdp, packet::Dir::ingress, "ef_shadow_xdp"},
+                                     std::tuple{shadow_tc, packet::Dir::egress, "ef_shadow_tc"}}) {
         const int prog = prog_fd(dir);
         if (bpf_map_update_elem(map_fd, &slot, &prog, BPF_ANY))
             fail("put the candidate in", std::string("map ") + name, errno,

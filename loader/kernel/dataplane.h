@@ -143,6 +143,11 @@ struct Options {
     static Options from_image(const image::MapImage& img);
 };
 
+// A shadow candidate's options (opts: from its own image), beside the enforced
+// object whose kept maps are `enforced`: shadow set, and only the NIC roles and
+// the verdict's hand-over shared.
+Options shadow_options(Options opts, const SharedMaps& enforced);
+
 struct RunResult {
     uint32_t retval = 0;  // XDP_* or TC_ACT_*
     bool pass = false;

@@ -191,8 +191,7 @@ void read_ring(const std::string& path, int (*on_record)(void*, void*, size_t), 
                             " -- load the instance with this version of edgefw");
     std::unique_ptr<ring_buffer, decltype(&ring_buffer__free)> rb(
         ring_buffer__new(fd.get(), on_record, ctx, nullptr), ring_buffer__free);
-    if (!rb)
-        throw kernel::Error("kernel: read ring buffer " + path + ": " + std::strerror(errno));
+    if (!rb) throw kernel::Error("kernel: read ring buffer " + path + ": " + std::strerror(errno));
     if (follow) {
         signal(SIGINT, [](int) { g_stop = 1; });
         signal(SIGTERM, [](int) { g_stop = 1; });

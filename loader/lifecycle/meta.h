@@ -181,10 +181,9 @@ struct ShadowMeta {
     // rule, or refused (the candidate would not have admitted them).
     size_t flows_taken = 0, flows_refused = 0;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ShadowMeta, policy, site, policy_name,
-                                                policy_hash, policy_sha256, started_at,
-                                                enforced_generation, rules, self_test,
-                                                flows_taken, flows_refused)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ShadowMeta, policy, site, policy_name, policy_hash,
+                                                policy_sha256, started_at, enforced_generation,
+                                                rules, self_test, flows_taken, flows_refused)
 
 // Parses a stored description; throws nlohmann::json::exception when it is not one.
 InstanceMeta parse_meta(const std::string& text);
@@ -246,7 +245,7 @@ struct Status {
     size_t rule_count = 0;
     uint32_t prog_xdp_id = 0, prog_tc_id = 0;
     Conntrack conntrack;
-    kernel::Features features;  // what this kernel offers now
+    kernel::Features features;         // what this kernel offers now
     std::optional<ShadowMeta> shadow;  // a candidate judged beside the policy (shadow.h)
 };
 

@@ -113,13 +113,13 @@ ShadowMeta shadow_start(const LoadArgs& a_in) {
         table_fds[t] = tables[t].get();
     }
 
-    kernel::Options opts = kernel::Options::from_image(pr.img);
-    opts.shadow = true;
+    kernel::SharedMaps enforced;
+    enforced.ifaces = ifaces.get();
+    enforced.shadow_handoff = handoff.get();
+    kernel::Options opts = kernel::shadow_options(kernel::Options::from_image(pr.img), enforced);
     opts.ct_size = meta.ct_size;
     opts.ct_lru_per_cpu = meta.ct_lru.value_or("shared") == "per-cpu";
     opts.log_per_sec_per_cpu = meta.log_rate.value_or(100);
-    opts.shared.ifaces = ifaces.get();
-    opts.shared.shadow_handoff = handoff.get();
     kernel::set_verbose(a.verbose);
     kernel::Dataplane dp(opts);
     dp.write_image(pr.img);
@@ -207,7 +207,8 @@ ShadowStats shadow_stats(const std::string& instance) {
     kernel::check_instance_name(instance);
     auto [d, meta] = open_loaded(instance);
     auto sm = read_shadow(d.path());
-    if (!sm) throw Refused("instance '" + instance + "' has no candidate (see 'edgefw shadow start')");
+    if (!sm)
+        throw Refused("instance '" + instance + "' has no candidate (see 'edgefw shadow start')");
     ShadowStats out;
     out.instance = instance;
     out.node = meta.node;
@@ -226,8 +227,8 @@ ShadowStats shadow_stats(const std::string& instance) {
             if (!c.packets) continue;
             bool drop = kind == EF_SHADOW_WOULD_DROP;
             out.disagreements.push_back({drop ? "would_drop" : "would_pass",
-                                         verdict_name(slot, drop ? enforced : candidate),
-                                         c.packets, c.bytes});
+                                         verdict_name(slot, drop ? enforced : candidate), c.packets,
+                                         c.bytes});
         }
     }
     return out;
@@ -238,12 +239,8 @@ void to_json(json& j, const ShadowStats& s) {
     for (const auto& r : s.counters.rules) rules.push_back(r);
     for (const auto& r : s.counters.reasons)
         if (r.packets) reasons.push_back(r);
-    j = {{"instance", s.instance},
-         {"node", s.node},
-         {"candidate", s.candidate},
-         {"rules", rules},
-         {"reasons", reasons},
-         {"disagreements", s.disagreements}};
+    j = {{"instance", s.instance}, {"node", s.node},     {"candidate", s.candidate},
+         {"rules", rules},         {"reasons", reasons}, {"disagreements", s.disagreements}};
 }
 
 namespace {
@@ -288,10 +285,10 @@ int on_shadow_event(void* ctx, void* data, size_t size) {
     std::string src = addr_text(e.src), dst = addr_text(e.dst);
     const char* dir = e.dir == EF_DIR_INGRESS ? "ingress" : "egress";
     if (c.json_out) {
-        std::cout << json{{"time", when},       {"kind", kind},       {"iface", iface},
-                          {"dir", dir},         {"proto", proto},     {"src", src},
-                          {"sport", e.sport},   {"dst", dst},         {"dport", e.dport},
-                          {"len", e.len},       {"enforced", enforced}, {"candidate", candidate}}
+        std::cout << json{{"time", when},     {"kind", kind},         {"iface", iface},
+                          {"dir", dir},       {"proto", proto},       {"src", src},
+                          {"sport", e.sport}, {"dst", dst},           {"dport", e.dport},
+                          {"len", e.len},     {"enforced", enforced}, {"candidate", candidate}}
                          .dump()
                   << std::endl;
         return 0;

@@ -23,7 +23,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Disagreement, kind, rule, packet
 struct ShadowStats {
     std::string instance, node;
     ShadowMeta candidate;
-    Stats counters;  // the candidate's rules and reasons
+    Stats counters;                           // the candidate's rules and reasons
     std::vector<Disagreement> disagreements;  // non-zero ones
 };
 void to_json(nlohmann::json& j, const ShadowStats& s);

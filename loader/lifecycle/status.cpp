@@ -266,8 +266,8 @@ Stats stats(const std::string& instance) {
     return out;
 }
 
-void read_counters(const std::string& dir, const std::string& prefix,
-                   const std::string& instance, const std::vector<RuleMeta>& rules, Stats& out) {
+void read_counters(const std::string& dir, const std::string& prefix, const std::string& instance,
+                   const std::vector<RuleMeta>& rules, Stats& out) {
     kernel::Fd rule_fd(bpf_obj_get((dir + "/" + prefix + "ef_rule_counters").c_str()));
     kernel::Fd reason_fd(bpf_obj_get((dir + "/" + prefix + "ef_reason_counters").c_str()));
     if (!rule_fd || !reason_fd)

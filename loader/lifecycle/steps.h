@@ -26,8 +26,8 @@ struct Prepared {
 struct Inputs {
     std::string policy_name, policy_path, policy_text;  // name as given, absolute path, bytes
     std::string site_name, site_path, site_text;
-    policy::LoadOptions options;   // --allow-wide-management
-    nlohmann::json bundle;         // --bundle: the checked bundle's summary; null otherwise
+    policy::LoadOptions options;  // --allow-wide-management
+    nlohmann::json bundle;        // --bundle: the checked bundle's summary; null otherwise
 };
 
 // a.policy and a.site, or a.bundle (checked); Refused when unreadable.
@@ -46,8 +46,8 @@ std::string now_text();  // UTC, ISO 8601
 ef_counter sum_counter(int map_fd, uint32_t slot);
 // The rule and reason counters pinned as dir/<prefix>ef_rule_counters and
 // dir/<prefix>ef_reason_counters, appended to out.rules and out.reasons.
-void read_counters(const std::string& dir, const std::string& prefix,
-                   const std::string& instance, const std::vector<RuleMeta>& rules, Stats& out);
+void read_counters(const std::string& dir, const std::string& prefix, const std::string& instance,
+                   const std::vector<RuleMeta>& rules, Stats& out);
 // Calls on_record for each record of the ring buffer pinned at path: what is
 // queued, or (follow) as records arrive, until SIGINT or SIGTERM.
 void read_ring(const std::string& path, int (*on_record)(void*, void*, size_t), void* ctx,

@@ -68,7 +68,8 @@ json sample_instance(const std::string& instance) {
     }
     try {
         auto dir = kernel::InstanceDir::open(instance);
-        if (dir && lifecycle::read_shadow(dir->path())) out["shadow"] = lifecycle::shadow_stats(instance);
+        if (dir && lifecycle::read_shadow(dir->path()))
+            out["shadow"] = lifecycle::shadow_stats(instance);
     } catch (const std::exception&) {
         // A candidate that cannot be read shows no shadow series this scrape.
     }

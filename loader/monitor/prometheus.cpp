@@ -201,10 +201,10 @@ struct Families {
     std::string render() const {
         std::string out;
         for (const Family* f :
-             {&build,        &up,         &policy,        &source,       &attach,
-              &rule_packets, &rule_bytes, &rule_last_hit, &drops,        &passes,
-              &ct,           &ct_max,     &ct_table,      &ct_table_max, &ct_inserts,
-              &ct_removed,   &ct_refused, &ct_rst,        &ct_evicted,   &map_entries,
+             {&build,        &up,         &policy,         &source,       &attach,
+              &rule_packets, &rule_bytes, &rule_last_hit,  &drops,        &passes,
+              &ct,           &ct_max,     &ct_table,       &ct_table_max, &ct_inserts,
+              &ct_removed,   &ct_refused, &ct_rst,         &ct_evicted,   &map_entries,
               &map_max,      &shadow,     &shadow_packets, &shadow_bytes, &shadow_disagree}) {
             if (f->samples.empty()) continue;
             out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", f->name, escape_help(f->help),

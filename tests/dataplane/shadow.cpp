@@ -26,11 +26,8 @@ struct Pair {
 };
 
 kernel::Options candidate_options(const kernel::Dataplane& enforced, kernel::Options opts) {
-    opts.shadow = true;
+    opts = kernel::shadow_options(opts, enforced.shared_maps());
     opts.record_last = true;
-    opts.shared = {};
-    opts.shared.ifaces = enforced.shared_maps().ifaces;
-    opts.shared.shadow_handoff = enforced.shared_maps().shadow_handoff;
     return opts;
 }
 
@@ -105,8 +102,7 @@ Test(shadow, candidate_counts_beside_the_enforced_policy) {
     const Expect ext_in_default = drop_reason(EF_R_DEFAULT_EXTERNAL_INGRESS);
     const Case cases[] = {
         {"udp 203.0.113.7:40000 > 198.18.155.30:50001", rule(kRuleAvRelay), ext_in_default},
-        {"tcp 203.0.113.7:40001 > 198.18.155.30:50001 flags S", ext_in_default,
-         rule(kRuleAvRelay)},
+        {"tcp 203.0.113.7:40001 > 198.18.155.30:50001 flags S", ext_in_default, rule(kRuleAvRelay)},
         {"tcp 203.0.113.7:40002 > 198.18.155.110:443 flags S", rule(kRuleAccessTls),
          rule(kRuleAccessTls)},
         {"tcp 203.0.113.7:40003 > 198.18.155.110:22 flags S", ext_in_default, ext_in_default},
@@ -160,8 +156,8 @@ Test(shadow, an_empty_slot_changes_nothing) {
 Test(shadow, differential_against_both_models, .timeout = 600) {
     require_root();
     std::string err;
-    auto text = util::read_input("policies/lync2010-edge-hlb.yaml", "policy",
-                                 util::kMaxInputBytes, err);
+    auto text =
+        util::read_input("policies/lync2010-edge-hlb.yaml", "policy", util::kMaxInputBytes, err);
     cr_assert(text.has_value(), "%s", err.c_str());
     const policy::Policy enforced_policy = load(*text);
     const policy::Policy candidate_policy = load(candidate_text(*text));
@@ -214,8 +210,9 @@ Test(shadow, differential_against_both_models, .timeout = 600) {
                          cw.by_rule ? "rule" : "reason", cw.index);
         if (ew.pass != cw.pass) {
             disagreements++;
-            uint32_t slot = ew.pass ? EF_SHADOW_SLOT(ew.by_rule ? 0 : 1, ew.index)
-                                    : EF_SHADOW_SLOTS + EF_SHADOW_SLOT(cw.by_rule ? 0 : 1, cw.index);
+            uint32_t slot = ew.pass
+                                ? EF_SHADOW_SLOT(ew.by_rule ? 0 : 1, ew.index)
+                                : EF_SHADOW_SLOTS + EF_SHADOW_SLOT(cw.by_rule ? 0 : 1, cw.index);
             want_would[slot]++;
         }
     }

@@ -97,9 +97,12 @@ for m in ef_ct ef_local ef_remote ef_sport ef_frags; do
 done
 grep -q "^edgefw_passes_total{.*reason=\"arp_pass\"}" "$tmp/metrics" || fail "arp_pass is not a pass"
 # The dashboard's queries use only families present in the real exposition
-# (last_hit appears once lifecycle::stats reports last_hit_unix).
+# (last_hit appears once lifecycle::stats reports last_hit_unix; the shadow
+# families while a candidate is loaded, tests/lifecycle/shadow.sh).
 python3 tests/monitor/check_dashboard.py tools/grafana/edgefw-dashboard.json --metrics "$tmp/metrics" \
-  --optional edgefw_rule_last_hit_timestamp_seconds >/dev/null || fail "dashboard vs /metrics"
+  --optional edgefw_rule_last_hit_timestamp_seconds --optional edgefw_shadow_info \
+  --optional edgefw_shadow_rule_packets_total --optional edgefw_shadow_disagreements_total \
+  >/dev/null || fail "dashboard vs /metrics"
 
 # The human page and read-only HTTP.
 http "http://127.0.0.1:$eport/" | grep -q "$RULE" || fail "/ does not list $RULE"

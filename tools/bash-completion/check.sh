@@ -53,11 +53,14 @@ globals=$(sed -n '/^Options:/,/^$/ s/^  \(-[a-z],\)\{0,1\}\(--[a-z0-9-]*\).*/\2/
 differ "completing 'edgefw --'" "$globals" "$(offers edgefw --)"
 
 checked=0
-for cmd in $commands; do
-    opts=$("$edgefw" "$cmd" --help | sed -n '/^Options:/,$p')
+# check_command WORDS...: the flags of `edgefw WORDS --help` (e.g. shadow start)
+# against what completing `edgefw WORDS --` offers, and each flag's values.
+check_command() {
+    local what="$*" opts flags flag type
+    opts=$("$edgefw" "$@" --help | sed -n '/^Options:/,$p')
     flags=$(sed -n 's/^  \(-[a-z],\)\{0,1\}\(--[a-z0-9-]*\).*/\2/p' <<<"$opts" | sort -u)
     # `-v/--verbose` is global and works after the command too; --help is in each.
-    differ "completing 'edgefw $cmd --'" "$(sort -u <<<"$flags"$'\n'--verbose)" "$(offers edgefw "$cmd" --)"
+    differ "completing 'edgefw $what --'" "$(sort -u <<<"$flags"$'\n'--verbose)" "$(offers edgefw "$@" --)"
     # "FLAG TYPE": CLI11 writes a value's type one space after the flag, the
     # description in a column of its own.
     while read -r flag type; do
@@ -65,18 +68,28 @@ for cmd in $commands; do
         if [[ $type =~ ^[A-Z]+(:|$) && $type != REQUIRED ]]; then
             if [[ $type =~ :\{(.*)\}$ ]]; then
                 # A fixed set of values: the completion offers exactly those.
-                differ "values of 'edgefw $cmd $flag'" "$(tr , '\n' <<<"${BASH_REMATCH[1]}" | sort -u)" \
-                    "$(offers edgefw "$cmd" policy.yaml "$flag" '')"
-            elif offers edgefw "$cmd" policy.yaml "$flag" -- | grep -q '^-'; then
-                echo "completion-check: 'edgefw $cmd $flag' takes a value (${type}), the completion offers flags there"
+                differ "values of 'edgefw $what $flag'" "$(tr , '\n' <<<"${BASH_REMATCH[1]}" | sort -u)" \
+                    "$(offers edgefw "$@" policy.yaml "$flag" '')"
+            elif offers edgefw "$@" policy.yaml "$flag" -- | grep -q '^-'; then
+                echo "completion-check: 'edgefw $what $flag' takes a value (${type}), the completion offers flags there"
                 fails=$((fails + 1))
             fi
-        elif ! offers edgefw "$cmd" policy.yaml "$flag" -- | grep -q '^--'; then
-            echo "completion-check: 'edgefw $cmd $flag' takes no value, the completion offers no flags after it"
+        elif ! offers edgefw "$@" policy.yaml "$flag" -- | grep -q '^--'; then
+            echo "completion-check: 'edgefw $what $flag' takes no value, the completion offers no flags after it"
             fails=$((fails + 1))
         fi
         checked=$((checked + 1))
     done < <(sed -n 's/^  \(-[a-z],\)\{0,1\}\(--[a-z0-9-]*\)\( [^ ]*\)\{0,1\}.*/\2\3/p' <<<"$opts")
+}
+
+for cmd in $commands; do
+    check_command "$cmd"
+    # A command with subcommands of its own (shadow): each of them, and the
+    # subcommands offered after the command.
+    subs=$("$edgefw" "$cmd" --help | sed -n '/^Subcommands:/,$ s/^  \([a-z][a-z0-9-]*\) .*/\1/p' | sort -u)
+    [ -n "$subs" ] || continue
+    differ "completing 'edgefw $cmd '" "$subs" "$(offers edgefw "$cmd" '')"
+    for sub in $subs; do check_command "$cmd" "$sub"; done
 done
 
 if [ "$fails" -ne 0 ]; then

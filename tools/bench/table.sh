@@ -33,7 +33,7 @@ jq -r '
     "| case | ns/pkt | spread | x floor | x oracle | x oracle-net | what |",
     "|---|---:|---:|---:|---:|---:|---|",
     ($r.rows[] | .key as $k | ($r[$k + "_ns"]) as $ns
-     | if ($k | startswith("ct_create")) then
+     | if ($k | startswith("ct_create")) or ($k | startswith("shadow_extra")) then
          "| \($k)_ns | \($ns | fixed(0)) | \($r | spread($k + "_ns"; 0)) | | | \($ns / ($oracle - $floor) | fixed(2)) | \(.what) |"
        else
          "| \($k)_ns | \($ns | fixed(0)) | \($r | spread($k + "_ns"; 0)) | \($ns / $floor | fixed(2)) | \($ns / $oracle | fixed(2)) | \(($ns - $floor) / ($oracle - $floor) | fixed(2)) | \(.what) |"

@@ -71,6 +71,18 @@ std::unique_ptr<kernel::Dataplane> load_dp(const image::MapImage& img, bool ct_c
 
 int xdp_fd(kernel::Dataplane& dp) { return dp.prog_info(packet::Dir::ingress).fd; }
 
+// A shadow candidate of the same image beside `enforced`, plugged in: every
+// packet the enforced program judges is judged again by the candidate.
+std::unique_ptr<kernel::Dataplane> load_candidate(const image::MapImage& img,
+                                                  const kernel::Dataplane& enforced) {
+    const auto shared = enforced.shared_maps();
+    auto dp = std::make_unique<kernel::Dataplane>(
+        kernel::shadow_options(kernel::Options::from_image(img), shared));
+    dp->write_image(img);
+    dp->plug_into(shared.shadow_xdp, shared.shadow_tc);
+    return dp;
+}
+
 struct TestRun {
     uint32_t retval = 0;
     uint32_t duration_ns = 0;
@@ -172,9 +184,10 @@ struct MapBytes {
 
 MapBytes map_bytes(kernel::Dataplane& dp) {
     const auto sm = dp.shared_maps();
-    const std::set<int> shared = {sm.ifaces, sm.rule_counters, sm.reason_counters, sm.ct,
-                                  sm.ct_est, sm.ct_dgram,      sm.ct_dgram_est,    sm.ct_stats,
-                                  sm.frags,  sm.log,           sm.log_counters};
+    const std::set<int> shared = {sm.ifaces,    sm.rule_counters, sm.reason_counters, sm.ct,
+                                  sm.ct_est,    sm.ct_dgram,      sm.ct_dgram_est,    sm.ct_stats,
+                                  sm.frags,     sm.log,           sm.log_counters,    sm.shadow_xdp,
+                                  sm.shadow_tc, sm.shadow_handoff};
     MapBytes b;
     bpf_map* m;
     bpf_object__for_each_map(m, dp.skeleton()->obj) {
@@ -270,6 +283,11 @@ void run_testrun(const Settings& s, Results& r) {
     auto dp_unans = load_dp(edge1, true);
     auto dp_create = load_dp(edge1, true);
     auto dp_create_percpu = load_dp(edge1, true, true);  // load --ct-lru per-cpu
+    // The same with a shadow candidate (edge1 again) judging every packet.
+    auto dp_ref_sh = load_dp(edge1, false);
+    auto dp_est_sh = load_dp(edge1, true);
+    auto cand_ref = load_candidate(edge1, *dp_ref_sh);
+    auto cand_est = load_candidate(edge1, *dp_est_sh);
 
     // Synthetic policies: the packet matches the last rule.
     std::vector<std::pair<uint32_t, std::unique_ptr<kernel::Dataplane>>> synth_dps;
@@ -316,6 +334,13 @@ void run_testrun(const Settings& s, Results& r) {
         throw Error("bench: the conntrack reply does not pass TC egress (" + reply_spec + ")");
     if (test_run(xdp_fd(*dp_unans), ct, 1).retval != XDP_PASS)
         throw Error("bench: the conntrack packet does not pass (" + ct_spec + ")");
+    // With the candidate: the flow in both objects' tables.
+    if (test_run(xdp_fd(*dp_est_sh), ct, 1).retval != XDP_PASS ||
+        !dp_est_sh->run(packet::Dir::egress, reply).pass)
+        throw Error("bench: the conntrack flow does not pass with a shadow candidate");
+    if (ct_where(*cand_est) != ct_where(*dp_est))
+        throw Error("bench: the shadow candidate's conntrack (" + ct_where(*cand_est) +
+                    ") is not the enforced one's (" + ct_where(*dp_est) + ")");
     r.info["ct_tables_conntrack"] = ct_where(*dp_est);
     r.info["ct_tables_conntrack_unanswered"] = ct_where(*dp_unans);
 
@@ -390,6 +415,9 @@ void run_testrun(const Settings& s, Results& r) {
         {"new_flow_ct_off", newflow_fd, ref, XDP_PASS, slot(1), {}},
         {"new_flow_wrapper", newflow_fd, ref, XDP_PASS, slot(2), {}},
         {"new_flow_ct_on_percpu", newflow_fd, ref, XDP_PASS, slot(3), {}},
+        {"conntrack_shadow", xdp_fd(*dp_est_sh), ct, XDP_PASS, {}, {}},
+        {"ref_shadow", xdp_fd(*dp_ref_sh), ref, XDP_PASS, {}, {}},
+        {"deny_shadow", xdp_fd(*dp_ref_sh), deny, XDP_DROP, {}, {}},
     };
     for (size_t i = 0; i < synth_dps.size(); ++i) {
         auto& [n, dp] = synth_dps[i];
@@ -418,6 +446,10 @@ void run_testrun(const Settings& s, Results& r) {
         r.samples[c.key] = c.ns;
     }
     r.ns["ct_create"] = r.ns["new_flow_ct_on"] - r.ns["new_flow_ct_off"];
+    // What a loaded shadow candidate adds to each packet (the tail call and its
+    // whole verdict); with none loaded the rows above pay only the empty slot.
+    for (const char* k : {"conntrack", "ref", "deny"})
+        r.ns[std::string("shadow_extra_") + k] = r.ns[std::string(k) + "_shadow"] - r.ns[k];
     r.ns["ct_create_percpu"] = r.ns["new_flow_ct_on_percpu"] - r.ns["new_flow_ct_off"];
     // The new flow as a packet like the others: the wrapper's rewrite and tail
     // call taken out, the test-run loop (floor) left in.
@@ -441,6 +473,11 @@ void run_testrun(const Settings& s, Results& r) {
     r.info["ct_create_percpu"] =
         "the same with the new tables' LRU lists per CPU (load --ct-lru per-cpu, "
         "BPF_F_NO_COMMON_LRU): no table-wide lock, each CPU evicts from its own share";
+    r.info["shadow"] =
+        "x_shadow: case x with a shadow candidate (edge1 again) plugged into the enforced "
+        "program's slot; shadow_extra_x = x_shadow - x. Its verdict counts in its own maps";
+    if (cand_ref->reason_counter(EF_R_DEFAULT_EXTERNAL_INGRESS).packets == 0)
+        throw Error("bench: the shadow candidate counted nothing; it did not run");
     r.info["ct_entries_after_create_runs"] = std::to_string(dp_create->ct_entries());
 
     // Compile of 10,000 rules in-process: parse and validate the synthetic

@@ -259,6 +259,54 @@ Test(monitor_prometheus, families_stay_contiguous_across_instances) {
     cr_assert(has_line(t, R"(edgefw_up{instance_name="t3"} 0)"));
 }
 
+// A shadow candidate's series: in the full exposition, and alone for
+// `shadow stats --prometheus`; an instance without one has none.
+Test(monitor_prometheus, shadow_candidate_series) {
+    json with = loaded(true), without = loaded(false);
+    without["instance_name"] = "t4";
+    with["shadow"] = {
+        {"candidate",
+         {{"policy_hash", "def456"},
+          {"policy_name", "lync"},
+          {"started_at", "2026-12-06T12:00:00Z"}}},
+        {"rules",
+         json::array({{{"id", "edge1-ext-av-stun-tcp-3479"}, {"packets", 5}, {"bytes", 300}}})},
+        {"disagreements", json::array({{{"kind", "would_drop"},
+                                        {"rule", "edge1-ext-av-rtp-udp-in"},
+                                        {"packets", 20},
+                                        {"bytes", 1200}},
+                                       {{"kind", "would_pass"},
+                                        {"rule", "edge1-ext-av-stun-tcp-3479"},
+                                        {"packets", 5},
+                                        {"bytes", 300}}})}};
+    std::string all = monitor::to_prometheus(snapshot_of({with, without}));
+    check_exposition(all);
+    cr_assert(has_line(
+        all,
+        R"(edgefw_shadow_info{instance_name="t1",node="edge1",hash="def456",policy="lync",since="2026-12-06T12:00:00Z"} 1)"));
+    cr_assert(has_line(
+        all,
+        R"(edgefw_shadow_rule_packets_total{instance_name="t1",node="edge1",rule="edge1-ext-av-stun-tcp-3479"} 5)"));
+    cr_assert(has_line(
+        all,
+        R"(edgefw_shadow_disagreements_total{instance_name="t1",node="edge1",kind="would_drop",rule="edge1-ext-av-rtp-udp-in"} 20)"));
+    cr_assert(has_line(
+        all,
+        R"(edgefw_shadow_disagreements_total{instance_name="t1",node="edge1",kind="would_pass",rule="edge1-ext-av-stun-tcp-3479"} 5)"));
+    cr_assert(all.find(R"(edgefw_shadow_info{instance_name="t4")") == std::string::npos);
+    cr_assert(has_line(all, R"(edgefw_up{instance_name="t1"} 1)"));
+
+    std::string only =
+        monitor::to_prometheus(snapshot_of({with, without}), monitor::Sections::shadow);
+    check_exposition(only);
+    cr_assert(has_line(
+        only,
+        R"(edgefw_shadow_rule_bytes_total{instance_name="t1",node="edge1",rule="edge1-ext-av-stun-tcp-3479"} 300)"));
+    for (const auto& l : lines(only))
+        cr_assert(l.find("edgefw_shadow_") != std::string::npos, "not a shadow line: %s",
+                  l.c_str());
+}
+
 Test(monitor_page, escapes_html) {
     cr_assert_eq(monitor::html_escape("<a href=\"x\">&'"),
                  std::string("&lt;a href=&quot;x&quot;&gt;&amp;&#39;"));
