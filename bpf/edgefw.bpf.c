@@ -19,20 +19,12 @@ int ef_xdp_ingress(struct xdp_md *ctx) {
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
 
-    __u32 ifindex = ctx->ingress_ifindex;
-    __u64 bytes = data_end - data;
-    struct ef_verdict v = {};
-    struct ef_pkt p;
+    __u32 pass = ef_decide(data, data_end, ctx->ingress_ifindex, EF_DIR_INGRESS, data_end - data);
 
-    ef_decide(data, data_end, ifindex, EF_DIR_INGRESS, bytes, &v, &p);
-    if (shadow_mode) {
-        v.pass = ef_shadow_compare(&v, &p, ifindex, EF_DIR_INGRESS, bytes);
-    } else {
-        /* With no candidate loaded the slot is empty and the call falls through. */
-        ef_shadow_hand_over(&v, EF_DIR_INGRESS);
-        bpf_tail_call(ctx, &ef_shadow_xdp, 0);
-    }
-    return v.pass ? XDP_PASS : XDP_DROP;
+    /* The candidate's slot (ef_decide handed the verdict over); with none
+     * loaded the slot is empty and the call falls through. */
+    if (!shadow_mode) bpf_tail_call(ctx, &ef_shadow_xdp, 0);
+    return pass ? XDP_PASS : XDP_DROP;
 }
 
 SEC("tc")
@@ -46,21 +38,13 @@ int ef_tc_egress(struct __sk_buff *skb) {
     void *data = (void *)(long)skb->data;
     void *data_end = (void *)(long)skb->data_end;
 
-    __u32 ifindex = skb->ifindex;
-    struct ef_verdict v = {};
-    struct ef_pkt p;
+    __u32 pass = ef_decide(data, data_end, skb->ifindex, EF_DIR_EGRESS, len);
 
-    ef_decide(data, data_end, ifindex, EF_DIR_EGRESS, len, &v, &p);
-    if (shadow_mode) {
-        v.pass = ef_shadow_compare(&v, &p, ifindex, EF_DIR_EGRESS, len);
-    } else {
-        ef_shadow_hand_over(&v, EF_DIR_EGRESS);
-        bpf_tail_call(skb, &ef_shadow_tc, 0);
-    }
+    if (!shadow_mode) bpf_tail_call(skb, &ef_shadow_tc, 0);
     /* An allowed packet goes on to whatever runs after edgefw: TC_ACT_UNSPEC is
      * tcx's TCX_NEXT and, for a cls_bpf filter, "no verdict". TC_ACT_OK would
      * skip the other egress programs and filters on the NIC. */
-    return v.pass ? TC_ACT_UNSPEC : TC_ACT_SHOT;
+    return pass ? TC_ACT_UNSPEC : TC_ACT_SHOT;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

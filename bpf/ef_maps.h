@@ -32,6 +32,10 @@ const volatile bool ct_create = true;
  * can have an entry: set when a reload kept flows no rule may admit any more
  * (`reload --keep-flows`), see ef_ct_may_accept. */
 const volatile bool ct_lookup_all = false;
+/* The policy generation's tag (EF_CT_GEN), written into the entries it makes;
+ * an entry with another tag is judged again on its next packet, unless the
+ * reload kept flows (ct_lookup_all). */
+const volatile __u16 policy_gen = 1;
 const volatile bool record_last = false;
 /* Drop events per second and CPU; 0 turns the drop log off. */
 const volatile __u32 log_per_sec_per_cpu = 0;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* Shadow policy (docs/shadow.md): the enforced program's hand-over and the
- * candidate's comparison. */
+ * candidate's comparison, and ef_decide, the verdict with its counting. */
 #ifndef EDGEFW_BPF_SHADOW_H
 #define EDGEFW_BPF_SHADOW_H
 
@@ -75,6 +75,61 @@ static __always_inline __u32 ef_shadow_compare(const struct ef_verdict *v, const
         ef_shadow_count(EF_SHADOW_SLOTS + EF_SHADOW_SLOT(v->kind, v->index), bytes);
     if (log_per_sec_per_cpu) ef_shadow_log(h, v, p, ifindex, dir, bytes);
     return h->pass;
+}
+
+/* Step 0 (the interface's role), then counting: exactly one counter per
+ * packet. The enforced object hands its verdict over for a candidate (its
+ * caller then tail-calls the shadow slot); a candidate compares and returns
+ * the enforced verdict. Everything a candidate needs is in scope here, so the
+ * callers keep nothing live across the verdict but its answer. */
+static __always_inline __u32 ef_decide(void *data, void *data_end, __u32 ifindex, __u32 dir,
+                                       __u64 bytes) {
+    struct ef_verdict v = {};
+    struct ef_iface_value *iv = bpf_map_lookup_elem(&ef_ifaces, &ifindex);
+    struct ef_counter *c;
+    struct ef_pkt p;
+    __u64 now = 0;
+
+    __builtin_memset(&p, 0, sizeof(p));
+    v.role = EF_ROLE_COUNT;
+    ef_sweep_arm();
+    if (!iv || !iv->protected_ || iv->role >= EF_ROLE_COUNT) {
+        ef_set_reason(&v, EF_R_UNKNOWN_IFACE_PASS, 1);
+    } else {
+        v.role = iv->role;
+        ef_decide_role(data, data_end, bytes, iv->role, dir, &v, &p, &now);
+    }
+
+    if (v.kind == EF_LAST_RULE) {
+        c = bpf_map_lookup_elem(&ef_rule_counters, &v.index);
+        if (c) {
+            c->packets++;
+            c->bytes += bytes;
+            /* The clock was read already on every rule path that tracks. */
+            c->last_ns = now ? now : ef_now();
+        }
+    } else {
+        c = bpf_map_lookup_elem(&ef_reason_counters, &v.index);
+        if (c) {
+            c->packets++;
+            c->bytes += bytes;
+        }
+        /* A candidate's ring carries its disagreements, not drops. */
+        if (!v.pass && log_per_sec_per_cpu && !shadow_mode && v.role < EF_ROLE_COUNT)
+            ef_log_drop(&v, &p, ifindex, dir, bytes);
+    }
+    if (record_last) {
+        __u32 zero = 0;
+        struct ef_last *last = bpf_map_lookup_elem(&ef_last, &zero);
+
+        if (last) {
+            last->kind = v.kind;
+            last->index = v.index;
+        }
+    }
+    if (shadow_mode) return ef_shadow_compare(&v, &p, ifindex, dir, bytes);
+    ef_shadow_hand_over(&v, dir);
+    return v.pass;
 }
 
 #endif /* EDGEFW_BPF_SHADOW_H */

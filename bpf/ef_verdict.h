@@ -400,19 +400,13 @@ static __always_inline __u32 ef_sport_find(__u32 remote_class, __u32 port) {
     return r ? r->rule_plus_one : 0;
 }
 
-/* Step 8: after the port class, the local lookup and two range searches; 0 =
- * no rule, else rule index + 1. */
-static __always_inline __u32 ef_classify(const struct ef_pkt *p, const struct ef_ports *pt,
-                                         __u32 port_class, __u32 dir) {
-    const __u8 *laddr, *raddr;
+/* Step 8: after the port class, the local lookup and two range searches, on
+ * the packet's local and remote address; 0 = no rule, else rule index + 1. */
+static __always_inline __u32 ef_classify_addrs(const __u8 *laddr, const __u8 *raddr,
+                                               const struct ef_ports *pt, __u32 port_class) {
     __u32 *bucket, rclass, rule1;
 
     if (!port_class) return 0;
-    /* Addresses go by side (local = ours), ports by header field: the
-     * destination port is the service port in both directions. */
-    laddr = dir == EF_DIR_INGRESS ? p->t.dst : p->t.src;
-    raddr = dir == EF_DIR_INGRESS ? p->t.src : p->t.dst;
-
     struct ef_local_key lk __attribute__((aligned(8)));
     __builtin_memset(&lk, 0, sizeof(lk));
     lk.port_class = port_class;
@@ -427,6 +421,53 @@ static __always_inline __u32 ef_classify(const struct ef_pkt *p, const struct ef
     rule1 = ef_sport_find(rclass, pt->sport);
     if (rule1 > EF_MAX_RULES) return 0;
     return rule1;
+}
+
+/* Addresses go by side (local = ours), ports by header field: the destination
+ * port is the service port in both directions. */
+static __always_inline __u32 ef_classify(const struct ef_tuple *t, const struct ef_ports *pt,
+                                         __u32 port_class, __u32 dir) {
+    if (!port_class) return 0;
+    return ef_classify_addrs(dir == EF_DIR_INGRESS ? t->dst : t->src,
+                             dir == EF_DIR_INGRESS ? t->src : t->dst, pt, port_class);
+}
+
+/* An entry judged under another policy generation: the flow's opening packet,
+ * rebuilt from the entry as the loader's walk rebuilds it (image/rejudge.cpp:
+ * the opener's side of the key, the hook it was opened on; ICMP as an echo
+ * request), classified by this generation's policy. Returns rule + 1, or 0
+ * when no rule admits the flow any more. */
+static __always_inline __u32 ef_ct_rejudge(const struct ef_ct_key *k, const struct ef_ct_value *cv,
+                                           __u32 role) {
+    __u8 local[16] __attribute__((aligned(8)));
+    __u8 remote[16] __attribute__((aligned(8)));
+    struct ef_ports pt;
+    __u32 dir = cv->opened_dir == EF_DIR_EGRESS ? EF_DIR_EGRESS : EF_DIR_INGRESS;
+
+    /* Copies, not a choice between two key pointers: clang may merge such a
+     * choice into pointer arithmetic the verifier refuses on the stack. The
+     * local side opened the flow on egress, the remote side on ingress. */
+    if ((cv->opener_is_a != 0) == (dir == EF_DIR_EGRESS)) {
+        ef_copy16(local, k->addr_a);
+        ef_copy16(remote, k->addr_b);
+    } else {
+        ef_copy16(local, k->addr_b);
+        ef_copy16(remote, k->addr_a);
+    }
+    pt.sport = cv->opener_is_a ? k->port_a : k->port_b;
+    pt.dport = cv->opener_is_a ? k->port_b : k->port_a;
+    if (k->proto == IPPROTO_TCP) {
+        pt.ps = EF_PS_TCP;
+    } else if (k->proto == IPPROTO_UDP) {
+        pt.ps = EF_PS_UDP;
+    } else if (k->proto == IPPROTO_ICMP || k->proto == IPPROTO_ICMPV6) {
+        pt.ps = k->proto == IPPROTO_ICMP ? EF_PS_ICMP : EF_PS_ICMP6;
+        pt.dport = (k->proto == IPPROTO_ICMP ? 8 : 128) << 8;
+        pt.sport = 0;
+    } else {
+        return 0;
+    }
+    return ef_classify_addrs(local, remote, &pt, ef_port_class_of(role, dir, pt.ps, pt.dport));
 }
 
 static __always_inline __u32 ef_default_pass(__u32 role, __u32 dir) {
@@ -526,6 +567,20 @@ static __always_inline void ef_decide_l4(void *data, void *data_end, __u32 off, 
     src_is_a = ef_ct_key_of(&ck, &p->t, role);
     cv = NULL;
     if (ef_ct_may_accept(&pt, port_class, role, dir)) cv = ef_ct_live(&ck, &now, &est);
+    /* An entry of another policy generation (a reload whose walk has not
+     * reached it yet): judged again by this policy first. A flow no rule admits
+     * any more is removed, and this packet goes on as a miss. */
+    if (cv && ef_ct_accepts(cv, dir, src_is_a) && !ct_lookup_all && cv->gen != policy_gen) {
+        __u32 again = ef_ct_rejudge(&ck, cv, role);
+
+        if (again) {
+            cv->rule = again - 1;
+            cv->gen = policy_gen;
+        } else {
+            ef_ct_delete(&ck, est);
+            cv = NULL;
+        }
+    }
     if (cv && ef_ct_accepts(cv, dir, src_is_a)) {
         __u32 rule = cv->rule;
 
@@ -568,7 +623,7 @@ static __always_inline void ef_decide_l4(void *data, void *data_end, __u32 off, 
         return ef_set_reason(v, EF_R_TCP_SYNACK_UNTRACKED, 0);
 
     /* Steps 8-10. */
-    __u32 rule1 = ef_classify(p, &pt, port_class, dir);
+    __u32 rule1 = ef_classify(&p->t, &pt, port_class, dir);
     if (!rule1)
         return ef_set_reason(v, EF_R_DEFAULT_EXTERNAL_INGRESS + role * EF_DIR_COUNT + dir,
                              ef_default_pass(role, dir));
@@ -583,6 +638,7 @@ static __always_inline void ef_decide_l4(void *data, void *data_end, __u32 off, 
         now = ef_now();
         nv.last_seen_ns = now;
         nv.rule = rule1 - 1;
+        nv.gen = policy_gen;
         nv.state = (p->tcp_flags & EF_TCP_FIN) ? EF_CT_CLOSING : EF_CT_OPEN;
         nv.opened_dir = dir;
         nv.opener_is_a = src_is_a;
@@ -687,54 +743,6 @@ static __always_inline void ef_log_drop(const struct ef_verdict *v, const struct
     e->len = bytes;
     e->pad = 0;
     bpf_ringbuf_submit(e, 0);
-}
-
-/* Step 0 (the interface's role), then counting: exactly one counter per
- * packet. Fills v (and p, as far as the packet was read); returns v->pass. */
-static __always_inline __u32 ef_decide(void *data, void *data_end, __u32 ifindex, __u32 dir,
-                                       __u64 bytes, struct ef_verdict *v, struct ef_pkt *p) {
-    struct ef_iface_value *iv = bpf_map_lookup_elem(&ef_ifaces, &ifindex);
-    struct ef_counter *c;
-    __u64 now = 0;
-
-    __builtin_memset(p, 0, sizeof(*p));
-    v->role = EF_ROLE_COUNT;
-    ef_sweep_arm();
-    if (!iv || !iv->protected_ || iv->role >= EF_ROLE_COUNT) {
-        ef_set_reason(v, EF_R_UNKNOWN_IFACE_PASS, 1);
-    } else {
-        v->role = iv->role;
-        ef_decide_role(data, data_end, bytes, iv->role, dir, v, p, &now);
-    }
-
-    if (v->kind == EF_LAST_RULE) {
-        c = bpf_map_lookup_elem(&ef_rule_counters, &v->index);
-        if (c) {
-            c->packets++;
-            c->bytes += bytes;
-            /* The clock was read already on every rule path that tracks. */
-            c->last_ns = now ? now : ef_now();
-        }
-    } else {
-        c = bpf_map_lookup_elem(&ef_reason_counters, &v->index);
-        if (c) {
-            c->packets++;
-            c->bytes += bytes;
-        }
-        /* A candidate's ring carries its disagreements (ef_shadow.h), not drops. */
-        if (!v->pass && log_per_sec_per_cpu && !shadow_mode && v->role < EF_ROLE_COUNT)
-            ef_log_drop(v, p, ifindex, dir, bytes);
-    }
-    if (record_last) {
-        __u32 zero = 0;
-        struct ef_last *last = bpf_map_lookup_elem(&ef_last, &zero);
-
-        if (last) {
-            last->kind = v->kind;
-            last->index = v->index;
-        }
-    }
-    return v->pass;
 }
 
 #endif /* EDGEFW_BPF_VERDICT_H */

@@ -332,6 +332,9 @@ enum ef_ct_stat {
 #define EF_CT_STAT_SLOT(table, stat) ((__u32)(table) * (__u32)EF_CT_STATS + (__u32)(stat))
 #define EF_CT_STAT_SLOTS ((__u32)EF_CT_TABLES * (__u32)EF_CT_STATS)
 
+/* The generation tag of a policy generation (1, 2, ...): 1..65535, never 0. */
+#define EF_CT_GEN(generation) ((__u16)((generation) % 65535 + 1))
+
 /* Conntrack is directional: the entry remembers on which hook the flow was
  * opened and whether the opener's source was endpoint a of the key. A packet
  * on the same hook must come from the opener's source, a packet on the other
@@ -339,7 +342,15 @@ enum ef_ct_stat {
  * same key is a miss. */
 struct ef_ct_value {
     __u64 last_seen_ns;
-    __u32 rule; /* rule index that admitted the flow: later packets count there */
+    __u16 rule; /* rule index that admitted the flow: later packets count there */
+    /* The policy generation that judged the flow (EF_CT_GEN of the reload
+     * generation; 0: unknown, an entry of an older edgefw). A hit on an entry
+     * of another generation judges the flow again first (bpf/ef_verdict.h
+     * ef_ct_rejudge): a reload's new programs never count a packet under a
+     * rule the new policy does not have, even before the reload's walk of the
+     * tables has reached the entry. It was the upper half of a 32-bit rule
+     * index (always 0): the layout is unchanged for kept tables. */
+    __u16 gen;
     __u8 state;
     __u8 opened_dir;  /* enum ef_dir of the first packet */
     __u8 opener_is_a; /* 1: the first packet's source was (addr_a, port_a) */
@@ -412,6 +423,7 @@ EF_STATIC_ASSERT(sizeof(struct ef_iface_value) == 8, "ef_iface_value size");
 EF_STATIC_ASSERT(sizeof(struct ef_last) == 8, "ef_last size");
 EF_STATIC_ASSERT(sizeof(struct ef_ct_key) == 40, "ef_ct_key size");
 EF_STATIC_ASSERT(sizeof(struct ef_ct_value) == 16, "ef_ct_value size");
+EF_STATIC_ASSERT(EF_MAX_RULES <= 65536, "a rule index fits ef_ct_value.rule");
 EF_STATIC_ASSERT(sizeof(struct ef_frag_key) == 40, "ef_frag_key size");
 EF_STATIC_ASSERT(sizeof(struct ef_frag_value) == 16, "ef_frag_value size");
 EF_STATIC_ASSERT(sizeof(struct ef_local_addr_key) == 20, "ef_local_addr_key size");

@@ -109,7 +109,7 @@ std::vector<Adopted> adopt_connections(Dataplane& dp, const image::MapImage& img
                                           c.remote_port, IPPROTO_TCP, role);
                 ef_ct_value v{};
                 v.last_seen_ns = uint64_t(now.tv_sec) * 1000000000ULL + uint64_t(now.tv_nsec);
-                v.rule = *rule;
+                v.rule = static_cast<uint16_t>(*rule);  // gen 0: retagged on its next packet
                 v.state = EF_CT_OPEN;
                 v.opened_dir = static_cast<uint8_t>(dir);
                 v.opener_is_a = opener_is_a;

@@ -178,6 +178,7 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
     ro->ns_per_jiffy = uint64_t(tick.tv_nsec);
     ro->ct_create = opts_.ct_create;
     ro->ct_lookup_all = opts_.ct_lookup_all;
+    ro->policy_gen = opts_.policy_gen;
     ro->record_last = opts_.record_last;
     ro->log_per_sec_per_cpu = opts_.log_per_sec_per_cpu;
     ro->shadow_mode = opts_.shadow;
@@ -645,7 +646,7 @@ size_t Dataplane::sweep_conntrack() {
 }
 
 FlowsRejudged rejudge_conntrack(const std::array<int, EF_CT_TABLES>& table_fds,
-                                const image::Lookup& lookup, bool apply) {
+                                const image::Lookup& lookup, bool apply, uint16_t gen) {
     FlowsRejudged out;
     // New tables first: a flow the data plane promotes during the walk is
     // then met again in its established table rather than missed. A key is
@@ -692,7 +693,8 @@ FlowsRejudged rejudge_conntrack(const std::array<int, EF_CT_TABLES>& table_fds,
                     // meanwhile is not recreated.
                     ef_ct_value nv{};
                     if (bpf_map_lookup_elem(fd, &k, &nv) != 0) break;
-                    nv.rule = verdict.rule;
+                    nv.rule = static_cast<uint16_t>(verdict.rule);
+                    if (gen) nv.gen = gen;
                     if (bpf_map_update_elem(fd, &k, &nv, BPF_EXIST) == 0) out.moved++;
                     break;
                 }
@@ -706,7 +708,7 @@ FlowsRejudged Dataplane::rejudge_conntrack(const image::Lookup& lookup) {
     return kernel::rejudge_conntrack(
         {fd_of(skel_->maps.ef_ct), fd_of(skel_->maps.ef_ct_est), fd_of(skel_->maps.ef_ct_dgram),
          fd_of(skel_->maps.ef_ct_dgram_est)},
-        lookup);
+        lookup, true, opts_.policy_gen);
 }
 
 FlowsRejudged Dataplane::seed_conntrack(const std::array<int, EF_CT_TABLES>& enforced_tables,
@@ -729,7 +731,8 @@ FlowsRejudged Dataplane::seed_conntrack(const std::array<int, EF_CT_TABLES>& enf
                 out.closed++;
                 continue;
             }
-            v.rule = verdict.rule;
+            v.rule = static_cast<uint16_t>(verdict.rule);
+            v.gen = opts_.policy_gen;
             // BPF_NOEXIST: a flow the candidate has met itself since it was
             // plugged in keeps its own entry. A full table refuses quietly:
             // the flow's next packet is judged as a new one.

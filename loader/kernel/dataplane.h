@@ -119,6 +119,10 @@ struct Options {
     // Look up every TCP/UDP packet in conntrack: the reload kept flows that no
     // rule may admit (--keep-flows), so port classes cannot tell where entries are.
     bool ct_lookup_all = false;
+    // The policy generation's tag, EF_CT_GEN(generation) (maps/edgefw_abi.h):
+    // the programs judge an entry with another tag again on its next packet
+    // (not with ct_lookup_all).
+    uint16_t policy_gen = 1;
     bool record_last = false;          // write ef_last on every packet (test/explain runs)
     uint32_t log_per_sec_per_cpu = 0;  // drop log events per second and CPU; 0: off
     // Entries of the flattened step 3 and 4 arrays (image/flat.h): ef_remote_index,
@@ -193,8 +197,11 @@ struct FlowsRejudged {
 // slots). Throws kernel::Error when a table cannot be read; entries judged
 // before that stay judged. apply false: only counts what the judgment would
 // do (`diff --instance`); nothing is deleted or moved.
+// A moved entry is written with `gen` (the new programs' Options::policy_gen)
+// as its generation tag; a kept one is left as it is (the programs retag it
+// on its next packet, with the same answer).
 FlowsRejudged rejudge_conntrack(const std::array<int, EF_CT_TABLES>& table_fds,
-                                const image::Lookup& lookup, bool apply = true);
+                                const image::Lookup& lookup, bool apply = true, uint16_t gen = 0);
 
 struct ProgInfo {
     int fd = -1;

@@ -736,6 +736,7 @@ void load_locked(const LoadArgs& a) {
     kernel::Options opts = kernel::Options::from_image(img);
     if (a.ct_size) opts.ct_size = a.ct_size;
     opts.ct_lru_per_cpu = a.ct_lru == "per-cpu";
+    opts.policy_gen = EF_CT_GEN(1);  // the generation a load starts
     opts.log_per_sec_per_cpu = a.log_rate >= 0 ? static_cast<uint32_t>(a.log_rate) : 100;
     std::optional<kernel::ScratchDispatcher> scratch;
     if (multiprog) opts.xdp_ext_target = scratch.emplace().fd();
@@ -953,6 +954,8 @@ kernel::Options reload_options(const LoadArgs& a, const image::MapImage& img, In
     opts.ct_size = meta.ct_size;
     opts.ct_lru_per_cpu = meta.ct_lru.value_or("shared") == "per-cpu";
     opts.ct_lookup_all = a.keep_flows;
+    // The generation this reload makes (the description still holds the running one's).
+    opts.policy_gen = EF_CT_GEN(meta.generation + 1);
     opts.log_per_sec_per_cpu =
         a.log_rate >= 0 ? static_cast<uint32_t>(a.log_rate) : meta.log_rate.value_or(100);
     meta.log_rate = opts.log_per_sec_per_cpu;

@@ -121,3 +121,89 @@ Test(reload_flows, many_flows, .timeout = 120) {
     cr_expect_eq(closed.closed, kFlows);
     cr_expect_eq(dp->ct_entries(), 0u);
 }
+
+// Between a reload's swap and its walk the new programs meet entries judged
+// by the old policy. They judge such an entry again on its next packet (its
+// generation tag differs): the packet never counts under a rule the new
+// policy does not have. Here the walk never runs at all.
+Test(reload_flows, new_generation_judges_before_the_walk) {
+    require_root();
+    auto old_dp = make_dataplane();
+    run_table(
+        *old_dp,
+        {
+            {"relay in", "udp 203.0.113.7:40000 > 198.18.155.30:50001", {}, rule(kRuleAvRelay)},
+            {"relay reply",
+             "egress udp 198.18.155.30:50001 > 203.0.113.7:40000",
+             {},
+             rule(kRuleAvRelay)},
+            {"dns out", "egress udp 198.18.155.10:40002 > 198.51.100.53:53", {}, rule(kRuleDns)},
+            {"tls syn",
+             "tcp 203.0.113.7:40001 > 198.18.155.110:443 flags S",
+             {},
+             rule(kRuleAccessTls)},
+            {"sip syn",
+             "tcp 198.19.10.90:40005 > 198.18.155.10:5061 flags S",
+             {},
+             rule(kRuleSipPool)},
+        });
+    cr_assert_eq(old_dp->ct_entries(), 4u);
+    // The new policy, as in kept_moved_closed: the relay's range no longer
+    // holds 50001, the old resolver's rule is appended under a new index; and
+    // the SIP pool shrinks to .91, so port 5061 keeps its class but no rule
+    // admits the open flow from .90.
+    auto rules = test_rules();
+    rules[kRuleAvRelay].dport_lo = 50002;
+    rules[kRuleSipPool].remote = "198.19.10.91/32";
+    auto dns = rules[kRuleDns];
+    rules[kRuleDns].remote = "192.0.2.53/32";
+    rules.push_back(dns);
+    auto img = build_image(rules);
+    kernel::Options opts = kernel::Options::from_image(img);
+    opts.record_last = true;
+    opts.shared = old_dp->shared_maps();
+    opts.policy_gen = EF_CT_GEN(2);
+    kernel::Dataplane dp(opts);
+    dp.write_image(img);
+    run_table(dp, {
+                      {"relay reply, rule gone",
+                       "egress udp 198.18.155.30:50001 > 203.0.113.7:40000",
+                       {},
+                       kExtOutDefault},
+                      {"relay in, rule gone",
+                       "udp 203.0.113.7:40000 > 198.18.155.30:50001",
+                       {},
+                       kExtInDefault},
+                      {"dns reply, moved",
+                       "udp 198.51.100.53:53 > 198.18.155.10:40002",
+                       {},
+                       rule(kRuleDnsAgain)},
+                      {"tls ack, kept",
+                       "tcp 203.0.113.7:40001 > 198.18.155.110:443 flags A",
+                       {},
+                       rule(kRuleAccessTls)},
+                      {"sip ack, no rule: its entry goes",
+                       "tcp 198.19.10.90:40005 > 198.18.155.10:5061 flags A",
+                       {},
+                       kExtInDefault},
+                  });
+    // The relay's packets no longer meet a port class on either hook, so they
+    // skip the lookup (ef_ct_may_accept) and its entry waits for the walk; the
+    // DNS flow was moved by its packet, so the walk has nothing to move. The
+    // SIP flow's entry went with its packet.
+    cr_expect_eq(dp.ct_entries(), 3u, "entries %zu", dp.ct_entries());
+    auto f = dp.rejudge_conntrack(image::Lookup(img));
+    cr_expect_eq(f.moved, 0u, "moved %zu", f.moved);
+    cr_expect_eq(f.closed, 1u, "closed %zu", f.closed);
+
+    // --keep-flows (ct_lookup_all): entries keep their rule, whatever the tag.
+    opts.ct_lookup_all = true;
+    opts.policy_gen = EF_CT_GEN(3);
+    rules = test_rules();
+    rules[kRuleAccessTls].dport_lo = 444;
+    rules[kRuleAccessTls].dport_hi = 444;
+    img = build_image(rules);
+    kernel::Dataplane kept(opts);
+    kept.write_image(img);
+    expect_spec(kept, "tcp 203.0.113.7:40001 > 198.18.155.110:443 flags A", rule(kRuleAccessTls));
+}
