@@ -166,6 +166,23 @@ echo "reloads $RELOADS under libxdp's dispatcher: udp sent $sent received $recei
 [ "$(st '.ifaces[0].current')" = true ] || fail "the dispatcher's edgefw entry does not run the current program"
 both_enforce "after $RELOADS reloads"
 
+# A shadow candidate beside edgefw's program in the dispatcher: edgefw's
+# freplace program tail-calls it. Both policies admit STUN and drop UDP 9.
+"$EDGEFW" shadow start "$policy" --site "$site_b" --instance "$inst" >/dev/null ||
+  fail "shadow start under libxdp's dispatcher: $("$EDGEFW" -v shadow start "$policy" --site "$site_b" --instance "$inst" 2>&1 | tail -n 20)"
+shadow_rule() { "$EDGEFW" shadow stats --instance "$inst" --json | jq -r "[.rules[] | select(.id == \"$1\") | .packets] | add"; }
+s0=$(lines "$tmp/stun")
+send_udp 198.18.155.30 3478 20
+send_udp 198.18.155.30 9 20
+sleep 0.5
+[ "$(lines "$tmp/stun")" -eq $((s0 + 20)) ] || fail "shadow: STUN got $(($(lines "$tmp/stun") - s0)) of 20"
+[ "$(shadow_rule ext-vip-av-stun-udp)" = 20 ] || fail "shadow: the candidate counted $(shadow_rule ext-vip-av-stun-udp) of 20 STUN datagrams"
+[ "$("$EDGEFW" shadow stats --instance "$inst" --json | jq '.disagreements | length')" = 0 ] ||
+  fail "shadow: disagreements where both policies agree"
+"$EDGEFW" shadow stop --instance "$inst" >/dev/null
+both_enforce "after shadow stop"
+echo "shadow candidate under the dispatcher: 20 STUN datagrams counted by it, no disagreement"
+
 # Unload: xdp-filter stays attached and enforcing; edgefw's drop is gone.
 "$EDGEFW" unload --instance "$inst" >/dev/null
 xf status | grep -q 'n0 (native mode)' || fail "xdp-filter not attached after edgefw's unload"
