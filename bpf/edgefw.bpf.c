@@ -14,8 +14,7 @@
  * error's quote, without linearising a whole GSO packet. */
 #define EF_TC_PULL_LEN 512
 
-SEC("xdp")
-int ef_xdp_ingress(struct xdp_md *ctx) {
+static __always_inline int ef_xdp(struct xdp_md *ctx, bool shadow_slot) {
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
 
@@ -23,9 +22,20 @@ int ef_xdp_ingress(struct xdp_md *ctx) {
 
     /* The candidate's slot (ef_decide handed the verdict over); with none
      * loaded the slot is empty and the call falls through. */
-    if (!shadow_mode) bpf_tail_call(ctx, &ef_shadow_xdp, 0);
+    if (shadow_slot && !shadow_mode) bpf_tail_call(ctx, &ef_shadow_xdp, 0);
     return pass ? XDP_PASS : XDP_DROP;
 }
+
+/* On the NIC through edgefw's own link. */
+SEC("xdp")
+int ef_xdp_ingress(struct xdp_md *ctx) { return ef_xdp(ctx, true); }
+
+/* In libxdp's dispatcher (loaded as an freplace program, the other one not
+ * loaded): no shadow slot. The verifier counts a tail call as a change of
+ * packet data, even one rodata turns off, and since Linux 6.12 refuses an
+ * extension that changes packet data in a slot whose original does not. */
+SEC("xdp")
+int ef_xdp_dispatch(struct xdp_md *ctx) { return ef_xdp(ctx, false); }
 
 SEC("tc")
 int ef_tc_egress(struct __sk_buff *skb) {

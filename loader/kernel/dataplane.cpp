@@ -209,12 +209,17 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
             fail("reuse", std::string("map ") + k.name, err,
                  "the pinned map does not match this build; unload first");
     }
+    // One XDP program is loaded: ef_xdp_dispatch for libxdp's dispatcher (no
+    // shadow slot, bpf/edgefw.bpf.c says why), ef_xdp_ingress otherwise.
+    bpf_program__set_autoload(
+        opts_.xdp_ext_target >= 0 ? skel_->progs.ef_xdp_ingress : skel_->progs.ef_xdp_dispatch,
+        false);
     if (opts_.xdp_ext_target >= 0) {
-        bpf_program* xdp = skel_->progs.ef_xdp_ingress;
+        bpf_program* xdp = skel_->progs.ef_xdp_dispatch;
         bpf_program__set_type(xdp, BPF_PROG_TYPE_EXT);
         bpf_program__set_expected_attach_type(xdp, static_cast<bpf_attach_type>(0));
         err = bpf_program__set_attach_target(xdp, opts_.xdp_ext_target, "prog0");
-        if (err) fail("target", "libxdp's dispatcher (slot prog0) with ef_xdp_ingress", err);
+        if (err) fail("target", "libxdp's dispatcher (slot prog0) with ef_xdp_dispatch", err);
     }
     // Test runs read ef_last through a mapping: one syscall per frame, not three.
     if (opts_.record_last)
@@ -231,10 +236,12 @@ Dataplane::Dataplane(const Options& opts) : opts_(opts) {
         }
         if (opts_.xdp_ext_target >= 0 && (err == -EPERM || err == -EINVAL || err == -EACCES))
             hint =
-                "this kernel refused ef_xdp_ingress as an freplace program for libxdp's "
+                "this kernel refused ef_xdp_dispatch as an freplace program for libxdp's "
                 "dispatcher (-v shows why), so edgefw cannot run beside other XDP programs "
                 "here: load without --xdp-multiprog on a NIC with no libxdp programs";
-        fail("load", "BPF object edgefw (ef_xdp_ingress, ef_tc_egress)", err, hint);
+        fail("load",
+             std::string("BPF object edgefw (") + bpf_program__name(xdp_prog()) + ", ef_tc_egress)",
+             err, hint);
     }
 
     ncpus_ = libbpf_num_possible_cpus();
@@ -351,8 +358,8 @@ void Dataplane::clear_iface_role(uint32_t ifindex) {
 
 RunResult Dataplane::run(packet::Dir dir, std::span<const uint8_t> frame, uint32_t repeat) {
     const bool ingress = dir == packet::Dir::ingress;
-    const char* prog_name = ingress ? "ef_xdp_ingress" : "ef_tc_egress";
-    bpf_program* prog = ingress ? skel_->progs.ef_xdp_ingress : skel_->progs.ef_tc_egress;
+    bpf_program* prog = ingress ? xdp_prog() : skel_->progs.ef_tc_egress;
+    const char* prog_name = bpf_program__name(prog);
 
     if (last_) {
         last_->kind = UINT32_MAX;
@@ -406,6 +413,11 @@ ef_counter Dataplane::percpu_counter(int map_fd, uint32_t index, const char* map
 
 ef_counter Dataplane::rule_counter(uint32_t rule) const {
     return percpu_counter(fd_of(skel_->maps.ef_rule_counters), rule, "ef_rule_counters");
+}
+
+std::vector<ef_counter> Dataplane::would_counters() const {
+    return read_counters(fd_of(skel_->maps.ef_shadow_would),
+                         bpf_map__max_entries(skel_->maps.ef_shadow_would));
 }
 
 bool Dataplane::take_last(uint32_t& kind, uint32_t& index) {
@@ -784,7 +796,7 @@ void Dataplane::clear_conntrack() {
 
 ProgInfo Dataplane::prog_info(packet::Dir dir) const {
     const bool ingress = dir == packet::Dir::ingress;
-    bpf_program* prog = ingress ? skel_->progs.ef_xdp_ingress : skel_->progs.ef_tc_egress;
+    bpf_program* prog = ingress ? xdp_prog() : skel_->progs.ef_tc_egress;
     ProgInfo pi;
     pi.fd = bpf_program__fd(prog);
     bpf_prog_info info{};
@@ -800,8 +812,11 @@ ProgInfo Dataplane::prog_info(packet::Dir dir) const {
 }
 
 int Dataplane::prog_fd(packet::Dir dir) const {
-    return bpf_program__fd(dir == packet::Dir::ingress ? skel_->progs.ef_xdp_ingress
-                                                       : skel_->progs.ef_tc_egress);
+    return bpf_program__fd(dir == packet::Dir::ingress ? xdp_prog() : skel_->progs.ef_tc_egress);
+}
+
+bpf_program* Dataplane::xdp_prog() const {
+    return opts_.xdp_ext_target >= 0 ? skel_->progs.ef_xdp_dispatch : skel_->progs.ef_xdp_ingress;
 }
 
 SharedMaps Dataplane::shared_maps() const {

@@ -17,6 +17,7 @@
 #include "packet/packet.h"
 
 struct edgefw;  // build/gen/edgefw.skel.h
+struct bpf_program;
 
 namespace kernel {
 
@@ -259,6 +260,7 @@ class Dataplane {
     void pin_candidate(const std::string& dir) const;
     // Disagreement counters (a candidate's ef_shadow_would), summed over CPUs.
     ef_counter would_counter(uint32_t slot) const;
+    std::vector<ef_counter> would_counters() const;  // every slot, in batches
 
     ProgInfo prog_info(packet::Dir dir) const;
     int prog_fd(packet::Dir dir) const;
@@ -275,6 +277,7 @@ class Dataplane {
     static constexpr uint32_t kTestRunIfindex = 1;
 
   private:
+    ::bpf_program* xdp_prog() const;  // the XDP program loaded (Options::xdp_ext_target)
     ef_counter percpu_counter(int map_fd, uint32_t index, const char* map_name) const;
     void clear_map(int map_fd, size_t key_size, const char* map_name);
 

@@ -449,7 +449,7 @@ XdpMode xdp_mp_attach(int ext_fd, uint32_t ifindex, const std::string& dev, XdpM
         std::vector<Slot> slots = slots_of(m);
         Slot mine;
         mine.fd = ext_fd;
-        mine.name = "ef_xdp_ingress";
+        mine.name = "ef_xdp_dispatch";
         mine.priority = priority;
         slots.push_back(mine);
         int old_fd = joining ? xdp_program__fd(xdp_multiprog__main_prog(m.mp)) : -1;

@@ -89,6 +89,12 @@ ShadowMeta shadow_start(const LoadArgs& a_in) {
         throw Refused("instance '" + a_in.instance + "' has a candidate already (" +
                       had->policy_name + ", since " + had->started_at +
                       "): 'edgefw shadow stop' first; nothing changed");
+    for (const auto& i : meta.ifaces)
+        if (i.in_dispatcher())
+            throw Refused("instance '" + a_in.instance + "' runs on " + i.dev +
+                          " under libxdp's dispatcher, whose program has no shadow slot: a "
+                          "candidate needs edgefw's own XDP link (load without other XDP "
+                          "programs on the NIC); nothing changed");
     LoadArgs a = a_in;
     if (!a.node.empty() && a.node != meta.node)
         throw Refused("instance '" + a.instance + "' enforces node " + meta.node + ", not " +

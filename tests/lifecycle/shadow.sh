@@ -50,7 +50,7 @@ grep -q "judged beside the enforced policy" <<<"$out" || fail "start said: $out"
 refused_twice=$("$EDGEFW" shadow start "$cand" --site "$site" --instance "$inst" 2>&1) &&
   fail "a second candidate was accepted"
 grep -q "has a candidate already" <<<"$refused_twice" || fail "second start said: $refused_twice"
-"$EDGEFW" status --instance "$inst" | grep -q "shadow candidate" || fail "status shows no candidate"
+grep -q "shadow candidate" <<<"$("$EDGEFW" status --instance "$inst")" || fail "status shows no candidate"
 for p in prog_xdp prog_tc ef_rule_counters ef_shadow_would ef_log; do
   [ -e "$pins/shadow_$p" ] || fail "no pin shadow_$p"
 done
@@ -124,8 +124,9 @@ grep -q '^edgefw_shadow_disagreements_total{.*kind="would_drop",rule="edge1-ext-
   fail "prometheus: $prom"
 grep -q '^edgefw_shadow_rule_packets_total{.*rule="edge1-ext-av-stun-tcp-3479"} 5$' <<<"$prom" ||
   fail "prometheus: no candidate rule series"
-"$EDGEFW" stats --instance "$inst" --prometheus | grep -q '^edgefw_shadow_info{' ||
-  fail "stats --prometheus has no edgefw_shadow_info"
+# Captured first: grep -q ends early, and a writer cut off by SIGPIPE fails the pipe.
+full=$("$EDGEFW" stats --instance "$inst" --prometheus)
+grep -q '^edgefw_shadow_info{' <<<"$full" || fail "stats --prometheus has no edgefw_shadow_info"
 log=$("$EDGEFW" shadow log --instance "$inst" --json)
 [ "$(jq -s '[.[] | select(.kind == "would_drop" and .enforced == "edge1-ext-av-rtp-udp-in")] | length' <<<"$log")" = 20 ] ||
   fail "shadow log: $log"
