@@ -14,16 +14,6 @@ namespace cli {
 
 namespace {
 
-template <class F>
-int guarded(const char* what, F f) {
-    try {
-        return f();
-    } catch (const std::exception& e) {  // lifecycle::Refused, kernel::Error and the rest
-        std::cerr << "edgefw: " << what << ": " << e.what() << "\n";
-        return kExitError;
-    }
-}
-
 // What this kernel offers: the attach paths `load --mode auto --tc auto` picks.
 void print_features() {
     const auto& f = kernel::features();

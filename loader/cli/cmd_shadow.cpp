@@ -17,16 +17,6 @@ namespace cli {
 
 namespace {
 
-template <class F>
-int guarded(const char* what, F f) {
-    try {
-        return f();
-    } catch (const std::exception& e) {  // lifecycle::Refused, kernel::Error and the rest
-        std::cerr << "edgefw: shadow " << what << ": " << e.what() << "\n";
-        return kExitError;
-    }
-}
-
 void print_candidate(const lifecycle::ShadowMeta& c) {
     fmt::print("candidate {} ({})  hash {}  since {}\n", c.policy, c.policy_name, c.policy_hash,
                c.started_at);
@@ -70,7 +60,7 @@ int run_start(const ShadowCmd& c) {
         std::cerr << "edgefw: shadow start needs CANDIDATE or --bundle DIR/NODE\n";
         return kExitUsage;
     }
-    return guarded("start", [&] {
+    return guarded("shadow start", [&] {
         auto sm = lifecycle::shadow_start(c.args);
         print_candidate(sm);
         fmt::print("judged beside the enforced policy of instance {}: 'edgefw shadow stats'\n",
@@ -80,7 +70,7 @@ int run_start(const ShadowCmd& c) {
 }
 
 int run_stats(const ShadowCmd& c) {
-    return guarded("stats", [&] {
+    return guarded("shadow stats", [&] {
         if (c.prometheus) {
             std::cout << monitor::to_prometheus(monitor::snapshot({c.args.instance}),
                                                 monitor::Sections::shadow)
@@ -155,19 +145,19 @@ int run_stats(const ShadowCmd& c) {
             if (*start) return run_start(*c);
             if (*stats) return run_stats(*c);
             if (*log)
-                return guarded("log", [&] {
+                return guarded("shadow log", [&] {
                     lifecycle::print_shadow_log(c->log);
                     return kExitOk;
                 });
             if (*promote)
-                return guarded("promote", [&] {
+                return guarded("shadow promote", [&] {
                     lifecycle::shadow_promote(c->args);
                     fmt::print("candidate enforced on instance {}{}\n", c->args.instance,
                                c->args.confirm_secs > 0 ? "; run 'edgefw confirm' to keep it" : "");
                     return kExitOk;
                 });
             (void)stop;
-            return guarded("stop", [&] {
+            return guarded("shadow stop", [&] {
                 lifecycle::shadow_stop(c->args.instance);
                 fmt::print("candidate removed from instance {}\n", c->args.instance);
                 return kExitOk;

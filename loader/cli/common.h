@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -23,6 +24,18 @@ namespace cli {
 constexpr int kExitOk = 0;
 constexpr int kExitError = 1;  // bad input: policy, site, spec
 constexpr int kExitUsage = 2;
+
+// Runs f, a subcommand's body; an exception (lifecycle::Refused, kernel::Error
+// and the rest) is printed as "edgefw: WHAT: message" and exits kExitError.
+template <class F>
+int guarded(const std::string& what, F f) {
+    try {
+        return f();
+    } catch (const std::exception& e) {
+        std::cerr << "edgefw: " << what << ": " << e.what() << "\n";
+        return kExitError;
+    }
+}
 
 struct PolicyArgs {
     std::string policy;

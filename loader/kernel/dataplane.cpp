@@ -547,6 +547,15 @@ void Dataplane::clear_map(int map_fd, size_t key_size, const char* map_name) {
 const char* const kCtTableNames[EF_CT_TABLES] = {"ef_ct", "ef_ct_est", "ef_ct_dgram",
                                                  "ef_ct_dgram_est"};
 
+PinnedCtTables open_ct_tables(const std::string& dir) {
+    PinnedCtTables out;
+    for (int t = 0; t < EF_CT_TABLES; t++) {
+        out.owned[t].reset(bpf_obj_get((dir + "/" + kCtTableNames[t]).c_str()));
+        out.fds[t] = out.owned[t].get();
+    }
+    return out;
+}
+
 uint64_t CtTableStats::evicted_bound() const {
     if (!lru) return 0;
     uint64_t gone = removed + entries;

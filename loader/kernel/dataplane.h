@@ -14,6 +14,7 @@
 
 #include "image/lookup.h"
 #include "image/map_image.h"
+#include "kernel/fd.h"
 #include "packet/packet.h"
 
 struct edgefw;  // build/gen/edgefw.skel.h
@@ -164,6 +165,14 @@ struct RunResult {
 
 // The conntrack tables in enum ef_ct_table order, by map (and pin) name.
 extern const char* const kCtTableNames[EF_CT_TABLES];
+
+// The conntrack tables pinned under dir (a pin directory path), opened: fds in
+// enum ef_ct_table order, -1 where a table is not pinned. The fds close with it.
+struct PinnedCtTables {
+    std::array<Fd, EF_CT_TABLES> owned;
+    std::array<int, EF_CT_TABLES> fds{};
+};
+PinnedCtTables open_ct_tables(const std::string& dir);
 
 // One conntrack table's counters (ef_ct_stats, summed over CPUs) and fill.
 struct CtTableStats {

@@ -47,6 +47,40 @@ packet::Addr addr_of(const uint8_t b[16]) {
     return a;
 }
 
+}  // namespace
+
+const char* event_proto(uint8_t proto) {
+    return proto == IPPROTO_TCP      ? "tcp"
+           : proto == IPPROTO_UDP    ? "udp"
+           : proto == IPPROTO_ICMP   ? "icmp"
+           : proto == IPPROTO_ICMPV6 ? "icmp6"
+                                     : "ip";
+}
+
+std::string event_addr(const uint8_t addr[16]) { return addr_of(addr).str(); }
+
+std::string event_iface(const InstanceMeta& meta, uint32_t ifindex) {
+    for (const auto& i : meta.ifaces)
+        if (i.ifindex == ifindex) return i.dev;
+    return "ifindex " + std::to_string(ifindex);
+}
+
+double mono_to_wall() {
+    timespec mono{}, real{};
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    clock_gettime(CLOCK_REALTIME, &real);
+    return double(real.tv_sec - mono.tv_sec) + double(real.tv_nsec - mono.tv_nsec) / 1e9;
+}
+
+std::string event_clock(double unix_secs) {
+    time_t secs = static_cast<time_t>(unix_secs);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%H:%M:%S", localtime(&secs));
+    return stamp;
+}
+
+namespace {
+
 std::string ranges_text(const std::vector<policy::PortRange>& rs) {
     std::string out;
     for (const auto& r : rs) out += (out.empty() ? "" : ",") + r.str();
@@ -86,31 +120,19 @@ std::string nearest(const Context& c, const ef_drop_event& e) {
                        ranges_text(best->sport), r.id);
 }
 
-std::string iface_of(const Context& c, uint32_t ifindex) {
-    for (const auto& i : c.meta.ifaces)
-        if (i.ifindex == ifindex) return i.dev;
-    return "ifindex " + std::to_string(ifindex);
-}
-
 int on_event(void* ctx, void* data, size_t size) {
     const auto& c = *static_cast<Context*>(ctx);
     if (size < sizeof(ef_drop_event)) return 0;
     ef_drop_event e;
     std::memcpy(&e, data, sizeof e);
     double when = static_cast<double>(e.ts_ns) / 1e9 + c.mono_to_wall;
-    time_t secs = static_cast<time_t>(when);
-    char stamp[32];
-    strftime(stamp, sizeof stamp, "%H:%M:%S", localtime(&secs));
-    const char* proto = e.proto == IPPROTO_TCP      ? "tcp"
-                        : e.proto == IPPROTO_UDP    ? "udp"
-                        : e.proto == IPPROTO_ICMP   ? "icmp"
-                        : e.proto == IPPROTO_ICMPV6 ? "icmp6"
-                                                    : "ip";
-    std::string src = addr_of(e.src).str(), dst = addr_of(e.dst).str();
+    std::string stamp = event_clock(when);
+    const char* proto = event_proto(e.proto);
+    std::string src = event_addr(e.src), dst = event_addr(e.dst);
     std::string why = nearest(c, e);
     if (c.json_out) {
         json j = {{"time", when},
-                  {"iface", iface_of(c, e.ifindex)},
+                  {"iface", event_iface(c.meta, e.ifindex)},
                   {"role", policy::role_name(e.role)},
                   {"dir", e.dir == EF_DIR_INGRESS ? "ingress" : "egress"},
                   {"proto", proto},
@@ -123,10 +145,11 @@ int on_event(void* ctx, void* data, size_t size) {
                   {"nearest", why}};
         std::cout << j.dump() << std::endl;
     } else {
-        std::cout << fmt::format(
-                         "{} {:<10} {:<7} {} {}:{} > {}:{} {}{}", stamp, iface_of(c, e.ifindex),
-                         e.dir == EF_DIR_INGRESS ? "ingress" : "egress", proto, src, e.sport, dst,
-                         e.dport, image::reason_name(e.reason), why.empty() ? "" : ": " + why)
+        std::cout << fmt::format("{} {:<10} {:<7} {} {}:{} > {}:{} {}{}", stamp,
+                                 event_iface(c.meta, e.ifindex),
+                                 e.dir == EF_DIR_INGRESS ? "ingress" : "egress", proto, src,
+                                 e.sport, dst, e.dport, image::reason_name(e.reason),
+                                 why.empty() ? "" : ": " + why)
                   << std::endl;
     }
     return 0;
@@ -175,11 +198,7 @@ void print_log(const LogArgs& a) {
             policy::load_text(ptext, ppath, stext, spath, d, {.allow_wide_management = true});
         if (c.policy) c.entries = compile::place(*c.policy, c.meta.node);
     }
-    timespec mono{}, real{};
-    clock_gettime(CLOCK_MONOTONIC, &mono);
-    clock_gettime(CLOCK_REALTIME, &real);
-    c.mono_to_wall = (real.tv_sec - mono.tv_sec) + (real.tv_nsec - mono.tv_nsec) / 1e9;
-
+    c.mono_to_wall = mono_to_wall();
     read_ring(dir->path() + "/ef_log", on_event, &c, a.follow);
 }
 

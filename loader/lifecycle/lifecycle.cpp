@@ -1071,13 +1071,8 @@ FlowsPreview preview_flows_locked(const LoadArgs& a) {
     Slots slots = allocate_slots(pr.img, meta.rules);
     image::MapImage img = pr.img;
     remap(img, slots.of);
-    std::array<kernel::Fd, EF_CT_TABLES> tables;
-    std::array<int, EF_CT_TABLES> fds;
-    for (int t = 0; t < EF_CT_TABLES; t++) {
-        tables[t].reset(bpf_obj_get((d.path() + "/" + kernel::kCtTableNames[t]).c_str()));
-        fds[t] = tables[t].get();
-    }
-    auto f = kernel::rejudge_conntrack(fds, image::Lookup(img), false);
+    const kernel::PinnedCtTables tables = kernel::open_ct_tables(d.path());
+    auto f = kernel::rejudge_conntrack(tables.fds, image::Lookup(img), false);
     FlowsPreview out;
     out.instance = a.instance;
     out.node = meta.node;

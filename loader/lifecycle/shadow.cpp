@@ -112,12 +112,7 @@ ShadowMeta shadow_start(const LoadArgs& a_in) {
     kernel::Fd handoff = open_pin(dir, "ef_shadow_handoff", shown);
     kernel::Fd slot_xdp = open_pin(dir, "ef_shadow_xdp", shown);
     kernel::Fd slot_tc = open_pin(dir, "ef_shadow_tc", shown);
-    std::array<kernel::Fd, EF_CT_TABLES> tables;
-    std::array<int, EF_CT_TABLES> table_fds;
-    for (int t = 0; t < EF_CT_TABLES; t++) {
-        tables[t].reset(bpf_obj_get((dir + "/" + kernel::kCtTableNames[t]).c_str()));
-        table_fds[t] = tables[t].get();
-    }
+    const kernel::PinnedCtTables tables = kernel::open_ct_tables(dir);
 
     kernel::SharedMaps enforced;
     enforced.ifaces = ifaces.get();
@@ -157,9 +152,9 @@ ShadowMeta shadow_start(const LoadArgs& a_in) {
         dp.pin_candidate(dir);
         kernel::write_meta(dir, json(sm).dump(), kShadowMeta);
         image::Lookup lookup(pr.img);
-        auto first = dp.seed_conntrack(table_fds, lookup);
+        auto first = dp.seed_conntrack(tables.fds, lookup);
         dp.plug_into(slot_xdp.get(), slot_tc.get());
-        auto second = dp.seed_conntrack(table_fds, lookup);
+        auto second = dp.seed_conntrack(tables.fds, lookup);
         sm.flows_taken = first.kept + first.moved + second.kept + second.moved;
         sm.flows_refused = second.closed;
         kernel::write_meta(dir, json(sm).dump(), kShadowMeta);
@@ -258,12 +253,6 @@ struct LogContext {
     double mono_to_wall = 0;
 };
 
-std::string addr_text(const uint8_t b[16]) {
-    packet::Addr a;
-    std::memcpy(a.bytes.data(), b, 16);
-    return a.str();
-}
-
 std::string side_name(uint8_t kind, uint32_t index, const std::vector<RuleMeta>& rules) {
     if (kind != EF_LAST_RULE) return image::reason_name(index);
     for (const auto& r : rules)
@@ -277,18 +266,12 @@ int on_shadow_event(void* ctx, void* data, size_t size) {
     ef_shadow_event e;
     std::memcpy(&e, data, sizeof e);
     double when = static_cast<double>(e.ts_ns) / 1e9 + c.mono_to_wall;
-    const char* proto = e.proto == IPPROTO_TCP      ? "tcp"
-                        : e.proto == IPPROTO_UDP    ? "udp"
-                        : e.proto == IPPROTO_ICMP   ? "icmp"
-                        : e.proto == IPPROTO_ICMPV6 ? "icmp6"
-                                                    : "ip";
-    std::string iface = "ifindex " + std::to_string(e.ifindex);
-    for (const auto& i : c.meta.ifaces)
-        if (i.ifindex == e.ifindex) iface = i.dev;
+    const char* proto = event_proto(e.proto);
+    std::string iface = event_iface(c.meta, e.ifindex);
     const char* kind = e.kind == EF_SHADOW_WOULD_DROP ? "would_drop" : "would_pass";
     std::string enforced = side_name(e.enforced_kind, e.enforced_index, c.meta.rules);
     std::string candidate = side_name(e.candidate_kind, e.candidate_index, c.candidate.rules);
-    std::string src = addr_text(e.src), dst = addr_text(e.dst);
+    std::string src = event_addr(e.src), dst = event_addr(e.dst);
     const char* dir = e.dir == EF_DIR_INGRESS ? "ingress" : "egress";
     if (c.json_out) {
         std::cout << json{{"time", when},     {"kind", kind},         {"iface", iface},
@@ -299,12 +282,9 @@ int on_shadow_event(void* ctx, void* data, size_t size) {
                   << std::endl;
         return 0;
     }
-    time_t secs = static_cast<time_t>(when);
-    char stamp[32];
-    strftime(stamp, sizeof stamp, "%H:%M:%S", localtime(&secs));
     std::cout << fmt::format("{} {:<10} {:<7} {} {}:{} > {}:{} {}: enforced {}, candidate {}",
-                             stamp, iface, dir, proto, src, e.sport, dst, e.dport, kind, enforced,
-                             candidate)
+                             event_clock(when), iface, dir, proto, src, e.sport, dst, e.dport, kind,
+                             enforced, candidate)
               << std::endl;
     return 0;
 }
@@ -317,11 +297,7 @@ void print_shadow_log(const LogArgs& a) {
     auto sm = read_shadow(d.path());
     if (!sm)
         throw Refused("instance '" + a.instance + "' has no candidate (see 'edgefw shadow start')");
-    LogContext c{meta, *sm, a.json, 0};
-    timespec mono{}, real{};
-    clock_gettime(CLOCK_MONOTONIC, &mono);
-    clock_gettime(CLOCK_REALTIME, &real);
-    c.mono_to_wall = (real.tv_sec - mono.tv_sec) + (real.tv_nsec - mono.tv_nsec) / 1e9;
+    LogContext c{meta, *sm, a.json, mono_to_wall()};
     read_ring(shadow_pin(d.path(), "ef_log"), on_shadow_event, &c, a.follow);
 }
 

@@ -54,12 +54,8 @@ ef_counter sum_counter(int fd, uint32_t slot) {
 // is under pressure and what it evicted or refused.
 Conntrack read_conntrack(const std::string& dir) {
     Conntrack out;
-    std::array<kernel::Fd, EF_CT_TABLES> tables;
-    std::array<int, EF_CT_TABLES> fds{};
-    for (uint32_t t = 0; t < EF_CT_TABLES; t++) {
-        tables[t].reset(bpf_obj_get((dir + "/" + kernel::kCtTableNames[t]).c_str()));
-        fds[t] = tables[t].get();
-    }
+    const kernel::PinnedCtTables tables = kernel::open_ct_tables(dir);
+    const auto& fds = tables.fds;
     kernel::Fd stats(bpf_obj_get((dir + "/ef_ct_stats").c_str()));
     auto per = kernel::read_ct_stats(stats.get(), fds);
     for (uint32_t t = 0; t < EF_CT_TABLES; t++) {

@@ -48,6 +48,16 @@ ef_counter sum_counter(int map_fd, uint32_t slot);
 // dir/<prefix>ef_reason_counters, appended to out.rules and out.reasons.
 void read_counters(const std::string& dir, const std::string& prefix, const std::string& instance,
                    const std::vector<RuleMeta>& rules, Stats& out);
+// What the drop log and the shadow log print alike for an event: the
+// protocol's name (tcp, udp, icmp, icmp6, else ip), an address, the NIC's
+// name (else "ifindex N"), the seconds to add to a CLOCK_MONOTONIC stamp for
+// wall-clock time, and that time as local HH:MM:SS.
+const char* event_proto(uint8_t proto);
+std::string event_addr(const uint8_t addr[16]);
+std::string event_iface(const InstanceMeta& meta, uint32_t ifindex);
+double mono_to_wall();
+std::string event_clock(double unix_secs);
+
 // Calls on_record for each record of the ring buffer pinned at path: what is
 // queued, or (follow) as records arrive, until SIGINT or SIGTERM.
 void read_ring(const std::string& path, int (*on_record)(void*, void*, size_t), void* ctx,

@@ -67,11 +67,10 @@ json sample_instance(const std::string& instance) {
     } catch (const std::exception&) {
     }
     try {
-        auto dir = kernel::InstanceDir::open(instance);
-        if (dir && lifecycle::read_shadow(dir->path()))
-            out["shadow"] = lifecycle::shadow_stats(instance);
+        out["shadow"] = lifecycle::shadow_stats(instance);
     } catch (const std::exception&) {
-        // A candidate that cannot be read shows no shadow series this scrape.
+        // No candidate (lifecycle::Refused), or one that cannot be read: no
+        // shadow series this scrape.
     }
     return out;
 }
