@@ -55,7 +55,7 @@ struct {
     __uint(max_entries, EF_PORT_CLASS_SLOTS);
     __uint(map_flags, BPF_F_MMAPABLE);
     __type(key, __u32);
-    __type(value, __u32);
+    __type(value, struct ef_port_class_value);
 } ef_port_class SEC(".maps");
 
 struct {

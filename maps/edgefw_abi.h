@@ -6,7 +6,8 @@
  *
  * Classification layout (docs/classification.md explains the reasoning):
  *
- *   1. ef_port_class  ARRAY  [combo << 16 | destination port]  -> port class
+ *   1. ef_port_class  ARRAY  [combo << 16 | destination port]  -> port class,
+ *                            and the hull of its rules' source ports
  *   2. ef_local       HASH   {port class, local address}        -> bucket
  *   3. ef_remote      ARRAY  ranges of remote addresses, sorted per bucket
  *                            (ef_remote_index[bucket])          -> remote class
@@ -122,6 +123,18 @@ enum ef_reason {
 };
 
 /* ---- map keys and values -------------------------------------------------- */
+
+/* ef_port_class's value. The hull is the smallest port range holding every
+ * source port the class's rules name (ICMP: 0). A conntrack entry opened on
+ * this hook by a packet with destination port p has a source port inside the
+ * hull of p's class, so a packet of the other hook whose ports do not fit it
+ * cannot belong to any entry and skips the conntrack lookups (ef_ct_may_accept).
+ * The kernel lays array values out 8 bytes apart: the hull costs no memory. */
+struct ef_port_class_value {
+    __u32 port_class; /* 0: no rule of the hook names the port */
+    __u16 sport_lo;
+    __u16 sport_hi;
+};
 
 /* Addresses are 16 bytes everywhere; IPv4 is IPv4-mapped (::ffff:a.b.c.d). */
 struct ef_local_key {
@@ -411,6 +424,7 @@ static inline __u32 ef_local_hint_bit(const __u8 *addr) {
 #else
 #define EF_STATIC_ASSERT _Static_assert
 #endif
+EF_STATIC_ASSERT(sizeof(struct ef_port_class_value) == 8, "ef_port_class_value size");
 EF_STATIC_ASSERT(sizeof(struct ef_local_key) == 20, "ef_local_key size");
 EF_STATIC_ASSERT(sizeof(struct ef_remote_key) == 24, "ef_remote_key size");
 EF_STATIC_ASSERT(sizeof(struct ef_sport_key) == 12, "ef_sport_key size");

@@ -175,6 +175,16 @@ NewClasses port_and_local_stages(const std::vector<Entry>& entries, image::MapIm
 
     Interner port_classes, buckets;
     NewClasses new_buckets;
+    std::map<uint32_t, policy::PortRange> sport_hull;  // port class -> hull of its source ports
+    auto hull_of = [&](const Signature& sig) {
+        policy::PortRange h{65535, 0};
+        for (uint32_t e : sig)
+            for (const auto& r : entries[e].sport) {
+                h.lo = std::min(h.lo, r.lo);
+                h.hi = std::max(h.hi, r.hi);
+            }
+        return h.lo <= h.hi ? h : policy::PortRange{};  // no source ports named: any
+    };
 
     for (auto& [combo, members] : combos) {
         std::map<uint32_t, Signature> class_members;
@@ -184,13 +194,19 @@ NewClasses port_and_local_stages(const std::vector<Entry>& entries, image::MapIm
             [&, combo = combo](uint32_t lo, uint32_t hi, const Signature& sig) {
                 bool fresh;
                 uint32_t pc = port_classes.id(sig, fresh);
-                if (fresh) class_members[pc] = sig;
+                if (fresh) {
+                    class_members[pc] = sig;
+                    sport_hull[pc] = hull_of(sig);
+                }
                 auto& v = img.port_classes;
                 if (!v.empty() && v.back().combo == combo && v.back().port_class == pc &&
-                    v.back().hi + 1u == lo)
+                    v.back().hi + 1u == lo) {
                     v.back().hi = static_cast<uint16_t>(hi);
-                else
-                    v.push_back({combo, static_cast<uint16_t>(lo), static_cast<uint16_t>(hi), pc});
+                } else {
+                    const policy::PortRange& h = sport_hull.at(pc);
+                    v.push_back({combo, static_cast<uint16_t>(lo), static_cast<uint16_t>(hi), pc,
+                                 h.lo, h.hi});
+                }
             });
         for (auto& [pc, sig] : class_members) {
             std::map<packet::Addr, Signature> by_local;

@@ -20,6 +20,10 @@ struct PortClassRange {
     uint16_t lo = 0;
     uint16_t hi = 0;
     uint32_t port_class = 0;  // never 0: 0 means "no rule for this port"
+    // Every source port the class's rules name lies in [sport_lo, sport_hi]
+    // (struct ef_port_class_value).
+    uint16_t sport_lo = 0;
+    uint16_t sport_hi = 65535;
 };
 
 struct LocalEntry {

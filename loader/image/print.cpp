@@ -77,7 +77,9 @@ nlohmann::json to_json(const MapImage& img) {
                                       {"combo_name", combo_name(p.combo)},
                                       {"lo", p.lo},
                                       {"hi", p.hi},
-                                      {"port_class", p.port_class}});
+                                      {"port_class", p.port_class},
+                                      {"sport_lo", p.sport_lo},
+                                      {"sport_hi", p.sport_hi}});
     j["ef_local"] = json::array();
     for (const auto& l : img.locals)
         j["ef_local"].push_back({{"port_class", l.key.port_class},
@@ -119,11 +121,12 @@ std::string to_text(const MapImage& img) {
     for (const auto& r : img.rules)
         out += fmt::format("  [{:>3}] {:<32} {:<14} {:<5} {}\n", r.index, r.id, r.app, r.proto,
                            placements(r));
-    out += fmt::format("\nef_port_class ({} ranges: combo, destination ports -> port class)\n",
-                       img.port_classes.size());
+    out += fmt::format(
+        "\nef_port_class ({} ranges: combo, destination ports -> port class, source-port hull)\n",
+        img.port_classes.size());
     for (const auto& p : img.port_classes)
-        out += fmt::format("  {:<24} {:>5}-{:<5} -> {}\n", combo_name(p.combo), p.lo, p.hi,
-                           p.port_class);
+        out += fmt::format("  {:<24} {:>5}-{:<5} -> {:<5} {}-{}\n", combo_name(p.combo), p.lo, p.hi,
+                           p.port_class, p.sport_lo, p.sport_hi);
     out += fmt::format("\nef_local ({}: port class, local address -> bucket or [rule])\n",
                        img.locals.size());
     for (const auto& l : img.locals)

@@ -271,7 +271,7 @@ void Dataplane::UnmapLast::operator()(volatile ef_last* p) const {
 
 void Dataplane::write_image(const image::MapImage& img) {
     for (const auto& r : img.port_classes) {
-        if (r.combo >= EF_COMBOS || r.lo > r.hi || r.port_class == 0) {
+        if (r.combo >= EF_COMBOS || r.lo > r.hi || r.port_class == 0 || r.sport_lo > r.sport_hi) {
             fail("write port class range to", "map ef_port_class", EINVAL,
                  "the image has combo " + std::to_string(r.combo) + " ports " +
                      std::to_string(r.lo) + "-" + std::to_string(r.hi) + " class " +
@@ -280,9 +280,9 @@ void Dataplane::write_image(const image::MapImage& img) {
     }
     std::memset(port_class_.get(), 0, port_class_len_);
     for (const auto& r : img.port_classes) {
-        for (uint32_t port = r.lo; port <= r.hi; ++port) {
-            port_class_.get()[EF_PORT_SLOT(r.combo, port)].port_class = r.port_class;
-        }
+        const ef_port_class_value v{r.port_class, r.sport_lo, r.sport_hi};
+        for (uint32_t port = r.lo; port <= r.hi; ++port)
+            port_class_.get()[EF_PORT_SLOT(r.combo, port)] = v;
     }
 
     clear_map(fd_of(skel_->maps.ef_local), sizeof(ef_local_key), "ef_local");

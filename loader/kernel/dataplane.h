@@ -294,11 +294,9 @@ class Dataplane {
         void operator()(::edgefw* s) const;
     };
     // mmap of ef_port_class. The kernel lays array elements out at
-    // round_up(value_size, 8), so each u32 port class occupies 8 bytes.
-    struct PortClassSlot {
-        uint32_t port_class;
-        uint32_t unused;
-    };
+    // round_up(value_size, 8).
+    using PortClassSlot = ef_port_class_value;
+    static_assert(sizeof(PortClassSlot) % 8 == 0, "ef_port_class values are 8 bytes apart");
     struct Unmap {
         size_t len;  // no initializer: default-constructible inside Dataplane
         void operator()(PortClassSlot* p) const;
