@@ -275,7 +275,9 @@ void Dataplane::write_image(const image::MapImage& img) {
             fail("write port class range to", "map ef_port_class", EINVAL,
                  "the image has combo " + std::to_string(r.combo) + " ports " +
                      std::to_string(r.lo) + "-" + std::to_string(r.hi) + " class " +
-                     std::to_string(r.port_class) + "; recompile the policy");
+                     std::to_string(r.port_class) + " source-port hull " +
+                     std::to_string(r.sport_lo) + "-" + std::to_string(r.sport_hi) +
+                     "; recompile the policy");
         }
     }
     std::memset(port_class_.get(), 0, port_class_len_);

@@ -12,7 +12,7 @@
 #include "image/lookup.h"
 #include "model/model.h"
 #include "packet_gen.h"
-#include "synth/synth.h"
+#include "test_policies.h"
 
 namespace {
 
@@ -50,26 +50,10 @@ size_t agree(const policy::Policy& p, const std::string& node, uint64_t seed, in
     return matched;
 }
 
-policy::Policy load(const std::string& file, const std::string& site) {
-    policy::Diagnostics d;
-    auto p = policy::load(file, site, d);
-    for (const auto& x : d.all()) cr_log_error("%s", x.str().c_str());
-    cr_assert(p.has_value(), "%s does not load", file.c_str());
-    return *p;
-}
-
-policy::Policy synthetic(uint32_t rules, uint64_t seed) {
-    policy::Diagnostics d;
-    auto p = policy::load_text(synth::generate({rules, seed, true}), "synthetic.yaml", "", "", d);
-    for (const auto& x : d.all()) cr_log_error("%s", x.str().c_str());
-    cr_assert(p.has_value());
-    return *p;
-}
-
 }  // namespace
 
 Test(compile, reference_compiles_for_every_node) {
-    auto p = load(kReference, "");
+    auto p = testpol::load(kReference, "");
     for (const char* node : {"edge1", "edge2", "rproxy"}) {
         auto img = compile::compile_node(p, node);
         cr_assert_gt(img.rules.size(), 0u, "%s has no rules", node);
@@ -81,7 +65,7 @@ Test(compile, reference_compiles_for_every_node) {
 }
 
 Test(compile, image_is_deterministic) {
-    auto p = load(kReference, kSite);
+    auto p = testpol::load(kReference, kSite);
     auto a = compile::compile_node(p, "edge1"), b = compile::compile_node(p, "edge1");
     cr_assert_eq(a.policy_hash, b.policy_hash);
     cr_assert_eq(a.locals.size(), b.locals.size());
@@ -89,7 +73,7 @@ Test(compile, image_is_deterministic) {
 
 Test(compile, reference_image_agrees_with_model) {
     for (const char* site : {"", kSite}) {
-        auto p = load(kReference, site);
+        auto p = testpol::load(kReference, site);
         for (const char* node : {"edge1", "edge2", "rproxy"})
             cr_assert_gt(agree(p, node, 42, 20000), 500u, "too few packets matched a rule on %s",
                          node);
@@ -98,7 +82,7 @@ Test(compile, reference_image_agrees_with_model) {
 
 Test(compile, disabled_feature_removes_its_rules) {
     policy::Diagnostics d;
-    auto p = load(kReference, "");
+    auto p = testpol::load(kReference, "");
     p.features.at("ocs2007-interop").enabled = false;
     compile::Report report;
     auto img = compile::compile_node(p, "edge1", &report);
@@ -110,7 +94,7 @@ Test(compile, disabled_feature_removes_its_rules) {
 
 Test(compile, synthetic_policies_agree_with_model, .timeout = 120) {
     for (uint32_t n : {100u, 1000u, 10000u}) {
-        auto p = synthetic(n, n);
+        auto p = testpol::synthetic(n, n);
         auto t0 = std::chrono::steady_clock::now();
         auto img = compile::compile_node(p, "syn1");
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)

@@ -10,25 +10,9 @@
 
 #include "compile/compile.h"
 #include "compile/placement.h"
-#include "synth/synth.h"
+#include "test_policies.h"
 
 namespace {
-
-policy::Policy load_reference() {
-    policy::Diagnostics d;
-    auto p = policy::load("policies/lync2010-edge-hlb.yaml", "", d);
-    for (const auto& x : d.all()) cr_log_error("%s", x.str().c_str());
-    cr_assert(p.has_value());
-    return *p;
-}
-
-policy::Policy synthetic(uint32_t rules) {
-    policy::Diagnostics d;
-    auto p = policy::load_text(synth::generate({rules, 11, true}), "synthetic.yaml", "", "", d);
-    for (const auto& x : d.all()) cr_log_error("%s", x.str().c_str());
-    cr_assert(p.has_value());
-    return *p;
-}
 
 // The image's range of `combo` holding destination port `port`, or nullptr.
 const image::PortClassRange* range_at(const image::MapImage& img, uint32_t combo, uint32_t port) {
@@ -63,20 +47,21 @@ size_t hulls_cover_rules(const policy::Policy& p, const std::string& node) {
 }  // namespace
 
 Test(sport_hull, covers_every_rule_of_the_reference) {
-    auto p = load_reference();
+    auto p = testpol::load("policies/lync2010-edge-hlb.yaml");
     for (const char* node : {"edge1", "edge2", "rproxy"})
         cr_assert_gt(hulls_cover_rules(p, node), 0u, "%s: no placements", node);
 }
 
 Test(sport_hull, covers_every_rule_of_a_synthetic_policy, .timeout = 60) {
-    cr_assert_gt(hulls_cover_rules(synthetic(1000), "syn1"), 900u);
+    cr_assert_gt(hulls_cover_rules(testpol::synthetic(1000, 11), "syn1"), 900u);
 }
 
 // edge1's external egress UDP: RTP out leaves from 50000-59999 to any port, so
 // a destination port no other row names has exactly that hull; DNS (53) and
 // STUN (3478) go out from any port.
 Test(sport_hull, reference_media_rows) {
-    const image::MapImage img = compile::compile_node(load_reference(), "edge1");
+    const image::MapImage img =
+        compile::compile_node(testpol::load("policies/lync2010-edge-hlb.yaml"), "edge1");
     const uint32_t combo =
         EF_COMBO(uint32_t{EF_ROLE_EXTERNAL}, uint32_t{EF_DIR_EGRESS}, uint32_t{EF_PS_UDP});
     const image::PortClassRange* rtp = range_at(img, combo, 40000);
